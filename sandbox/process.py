@@ -1,0 +1,80 @@
+"""A spawned PTY process that can be killed and reaped without blocking."""
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import struct
+import termios
+
+from ptyprocess import PtyProcess
+
+
+class SandboxedProcess:
+    """A user's program on a PTY.
+
+    Wraps :class:`ptyprocess.PtyProcess` but never calls its ``close()`` or
+    ``terminate()``: those sleep in 0.1 s steps, which would stall every other
+    console sharing the event loop.  The master fd stays owned by the
+    ``PtyProcess`` object (closing it ourselves would let its ``__del__`` close
+    a number that may by then belong to another console).
+    """
+
+    def __init__(self, pty: PtyProcess) -> None:
+        self._pty = pty
+        self.pid: int = pty.pid
+        self.fd: int = pty.fd
+        self.exit_status: int | None = None
+
+    def write(self, data: bytes) -> int:
+        """Write to the PTY without blocking; returns the bytes taken."""
+        try:
+            return os.write(self.fd, data)
+        except BlockingIOError:
+            return 0
+
+    def set_size(self, rows: int, cols: int) -> None:
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def kill(self) -> None:
+        """Send SIGKILL to the whole process group; returns at once."""
+        for sig_target in (lambda: os.killpg(self.pid, signal.SIGKILL),
+                           lambda: os.kill(self.pid, signal.SIGKILL)):
+            try:
+                sig_target()
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def hangup(self) -> None:
+        """Deliver SIGHUP to the group, as a closing terminal would."""
+        try:
+            os.killpg(self.pid, signal.SIGHUP)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def poll(self) -> int | None:
+        """Reap the child if it has ended; shell-style status (128+N for signals)."""
+        if self.exit_status is not None:
+            return self.exit_status
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            self.exit_status = -1
+            return self.exit_status
+        if pid == 0:
+            return None
+        self.exit_status = os.waitstatus_to_exitcode(status)
+        if self.exit_status < 0:
+            self.exit_status = 128 - self.exit_status
+        self._pty.terminated = True
+        self._pty.exitstatus = self.exit_status
+        return self.exit_status
+
+    def release(self) -> None:
+        """Close the master fd once the process is reaped (no sleeping)."""
+        if not self._pty.closed:
+            # ptyprocess.close() sleeps only when the child is alive; it has
+            # been reaped (terminated=True), so this closes the fd and returns.
+            self._pty.fileobj.close()
+            self._pty.fd = -1
+            self._pty.closed = True
