@@ -1,0 +1,1 @@
+"""API v0 endpoints, compatible with PythonAnywhere's api/v0."""

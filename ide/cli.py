@@ -1,0 +1,157 @@
+"""``ide``: run the server and manage accounts from the shell.
+
+Every flag of ``ide serve`` can also come from an ``IDE_*`` environment
+variable (``--data-dir`` ← ``IDE_DATA_DIR``); the flag wins.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ide.accounts import ACCOUNT_TYPES, AccountError, AccountStore
+from ide.config import Settings
+from ide.redis_server import RedisUnavailable
+from ide.server import StartupError, Storage, check_data_dir, serve
+from ide.tokens import TokenStore
+
+
+def _env(name: str, default: Any = None) -> Any:
+    return os.environ.get("IDE_" + name, default)
+
+
+def _env_flag(name: str) -> bool:
+    return _env(name, "").lower() in ("1", "true", "yes", "on")
+
+
+def _add_storage_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")),
+                        help="where users' files and the embedded Redis live (IDE_DATA_DIR; default ./data)")
+    parser.add_argument("--redis-url", default=_env("REDIS_URL"),
+                        help="use this Redis instead of the embedded one, e.g. redis://host:6379/0 (IDE_REDIS_URL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ide", description="Browser IDE and console service for Python.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_p = commands.add_parser("serve", help="run the web server")
+    serve_p.add_argument("--port", type=int, default=int(_env("PORT", 8000)), help="TCP port (IDE_PORT; default 8000; 0 picks a free one)")
+    serve_p.add_argument("--address", default=_env("ADDRESS", "127.0.0.1"), help="address to listen on (IDE_ADDRESS; default 127.0.0.1)")
+    _add_storage_flags(serve_p)
+    serve_p.add_argument("--allow-signup", action="store_true", default=_env_flag("ALLOW_SIGNUP"), help="let visitors create accounts (IDE_ALLOW_SIGNUP)")
+    serve_p.add_argument("--secure-cookies", action="store_true", default=_env_flag("SECURE_COOKIES"), help="mark cookies Secure; use behind HTTPS (IDE_SECURE_COOKIES)")
+    serve_p.add_argument("--sandbox", choices=("auto", "off"), default=_env("SANDBOX", "auto"), help="per-user isolation when running as root (IDE_SANDBOX; default auto)")
+    serve_p.add_argument("--node-id", default=_env("NODE_ID", ""), help="this node's name when several share one Redis (IDE_NODE_ID; default host:port)")
+
+    user_p = commands.add_parser("user", help="manage accounts")
+    user_cmds = user_p.add_subparsers(dest="user_command", required=True)
+    add = user_cmds.add_parser("add", help="create an account")
+    add.add_argument("name")
+    add.add_argument("--type", choices=ACCOUNT_TYPES[1:], default="free")
+    add.add_argument("--teacher")
+    add.add_argument("--password", help="the password (prompted for when omitted)")
+    setp = user_cmds.add_parser("set", help="change an account")
+    setp.add_argument("name")
+    setp.add_argument("--type", choices=ACCOUNT_TYPES[1:])
+    teacher = setp.add_mutually_exclusive_group()
+    teacher.add_argument("--teacher")
+    teacher.add_argument("--no-teacher", action="store_true")
+    setp.add_argument("--password")
+    token = user_cmds.add_parser("token", help="print a new API token (revokes the old one)")
+    token.add_argument("name")
+    user_cmds.add_parser("list", help="list accounts")
+    for sub in (add, setp, token, user_cmds.choices["list"]):
+        _add_storage_flags(sub)
+
+    sandbox_p = commands.add_parser("sandbox", help="inspect the sandbox")
+    sandbox_cmds = sandbox_p.add_subparsers(dest="sandbox_command", required=True)
+    check = sandbox_cmds.add_parser("check", help="what isolation this machine offers and what the server will use")
+    _add_storage_flags(check)
+    return parser
+
+
+def _read_password(given: str | None) -> str:
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        raise AccountError("no password given: pass --password or run in a terminal to be prompted")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password again: "):
+        raise AccountError("the two passwords differ")
+    return first
+
+
+async def _with_accounts(args: argparse.Namespace,
+                         action: Callable[[AccountStore, TokenStore], Awaitable[None]]) -> None:
+    settings = Settings(data_dir=args.data_dir, redis_url=args.redis_url)
+    if settings.redis_url is None:
+        check_data_dir(settings.data_dir)
+    storage = Storage(settings)
+    try:
+        redis = await storage.open()
+        await action(AccountStore(redis), TokenStore(redis))
+    finally:
+        await storage.close()
+
+
+async def _user_command(args: argparse.Namespace) -> None:
+    async def add(accounts: AccountStore, tokens: TokenStore) -> None:
+        user = await accounts.create(args.name, _read_password(args.password), args.type, args.teacher)
+        print(f"created {user.name} ({user.account_type})")
+
+    async def change(accounts: AccountStore, tokens: TokenStore) -> None:
+        user = await accounts.require(args.name)
+        if args.type:
+            await accounts.set_type(user.name, args.type)
+        if args.teacher or args.no_teacher:
+            await accounts.set_teacher(user.name, None if args.no_teacher else args.teacher)
+        if args.password is not None:
+            await accounts.set_password(user.name, args.password)
+        print(f"updated {user.name}")
+
+    async def token(accounts: AccountStore, tokens: TokenStore) -> None:
+        user = await accounts.require(args.name)
+        print(await tokens.create(user.name))
+
+    async def listing(accounts: AccountStore, tokens: TokenStore) -> None:
+        print(f"{'name':<30} {'type':<14} {'teacher':<30} created")
+        for user in await accounts.list():
+            created = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d %H:%M")
+            print(f"{user.name:<30} {user.account_type:<14} {user.teacher or '-':<30} {created}")
+
+    actions = {"add": add, "set": change, "token": token, "list": listing}
+    await _with_accounts(args, actions[args.user_command])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "serve":
+            asyncio.run(serve(Settings(
+                port=args.port, address=args.address, data_dir=args.data_dir,
+                redis_url=args.redis_url, allow_signup=args.allow_signup,
+                secure_cookies=args.secure_cookies, sandbox=args.sandbox, node_id=args.node_id)))
+        elif args.command == "user":
+            asyncio.run(_user_command(args))
+        elif args.command == "sandbox":
+            from sandbox.check import report
+            print(report(Settings(data_dir=args.data_dir).homes_dir))
+    except (StartupError, RedisUnavailable, AccountError) as exc:
+        print(f"ide: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

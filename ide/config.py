@@ -1,0 +1,27 @@
+"""Server settings, read from the command line or ``IDE_*`` environment variables."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``ide serve`` needs to know; built once by the CLI."""
+
+    port: int = 8000
+    address: str = "127.0.0.1"
+    data_dir: Path = Path("data")
+    redis_url: str | None = None
+    allow_signup: bool = False
+    secure_cookies: bool = False
+    sandbox: str = "auto"
+    node_id: str = field(default="")
+
+    @property
+    def homes_dir(self) -> Path:
+        return self.data_dir / "home"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_dir / "redis"

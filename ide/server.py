@@ -1,0 +1,137 @@
+"""Start and stop one node: storage, services, HTTP listener."""
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import secrets
+import signal
+import socket
+from pathlib import Path
+
+import jinja2
+import redis.asyncio as aioredis
+import tornado.httpserver
+import tornado.netutil
+
+from ide.accounts import AccountStore
+from ide.assets import ROOT, AssetManifest
+from ide.config import Settings
+from ide.login_throttle import LoginThrottle
+from ide.redis_server import EmbeddedRedis, connect
+from ide.services import Services
+from ide.sessions import SessionStore
+from ide.tokens import TokenStore
+from sandbox import Sandbox
+
+log = logging.getLogger("ide")
+
+
+class StartupError(Exception):
+    """The server cannot start; the message is one line for the operator."""
+
+
+def check_data_dir(data_dir: Path) -> None:
+    probe = data_dir / ".write-test"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise StartupError(f"the data directory {data_dir} is not writable: "
+                           f"{exc.strerror or exc}") from None
+
+
+class Storage:
+    """The Redis this node uses: embedded in the data dir, or external."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded: EmbeddedRedis | None = None
+        self.redis: aioredis.Redis | None = None
+
+    async def open(self) -> aioredis.Redis:
+        url = self.settings.redis_url
+        if url is None:
+            embedded = EmbeddedRedis(self.settings.redis_dir)
+            # A server already running on this data dir owns its Redis: the
+            # CLI then shares it rather than starting a second one.
+            if not await self._reuse_running(embedded):
+                await embedded.start()
+                self.embedded = embedded
+            url = embedded.url
+        self.redis = await connect(url)
+        return self.redis
+
+    @staticmethod
+    async def _reuse_running(embedded: EmbeddedRedis) -> bool:
+        """True when a server on this data dir already runs its Redis (CLI use)."""
+        if not Path(embedded.socket_path).exists():
+            return False
+        try:
+            client = await connect(embedded.url)
+        except Exception:
+            return False
+        await client.aclose()
+        return True
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+async def cookie_secret(redis: aioredis.Redis) -> str:
+    """One secret per deployment, shared by every node through Redis."""
+    await redis.set("ide:secret:cookie", secrets.token_hex(32), nx=True)
+    return await redis.get("ide:secret:cookie")
+
+
+def template_environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
+                              autoescape=True, auto_reload=False)
+
+
+def bind(settings: Settings) -> list[socket.socket]:
+    try:
+        return tornado.netutil.bind_sockets(settings.port, settings.address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {settings.port} on {settings.address} is already in use; "
+                               "stop the other server or choose another --port") from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(f"no permission to listen on port {settings.port}; "
+                               "ports below 1024 need root") from None
+        raise StartupError(f"cannot listen on {settings.address}:{settings.port}: "
+                           f"{exc.strerror or exc}") from None
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM; everything started here is stopped here."""
+    from ide.app import make_app
+
+    check_data_dir(settings.data_dir)
+    sockets = bind(settings)
+    storage = Storage(settings)
+    try:
+        redis = await storage.open()
+        services = Services(
+            settings=settings, redis=redis, accounts=AccountStore(redis),
+            tokens=TokenStore(redis), sessions=SessionStore(redis),
+            throttle=LoginThrottle(redis), templates=template_environment(),
+            assets=AssetManifest(), sandbox=Sandbox(settings.homes_dir))
+        app = make_app(services, await cookie_secret(redis))
+        http_server = tornado.httpserver.HTTPServer(app, xheaders=False)
+        http_server.add_sockets(sockets)
+        port = sockets[0].getsockname()[1]
+        print(f"Listening on http://{settings.address}:{port}/", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        http_server.stop()
+        await http_server.close_all_connections()
+    finally:
+        await storage.close()

@@ -1,0 +1,52 @@
+"""Login sessions: the signed cookie carries a random id that maps to a user.
+
+Keeping sessions server-side lets logout and a password change end them
+everywhere, which a self-contained signed cookie could not.
+"""
+from __future__ import annotations
+
+import secrets
+
+import redis.asyncio as aioredis
+
+SESSION_SECONDS = 30 * 24 * 3600
+
+
+def _session_key(session_id: str) -> str:
+    return f"ide:session:{session_id}"
+
+
+def _user_sessions_key(username: str) -> str:
+    return f"ide:user:{username}:sessions"
+
+
+class SessionStore:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def create(self, username: str) -> str:
+        session_id = secrets.token_urlsafe(24)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(_session_key(session_id), username, ex=SESSION_SECONDS)
+            pipe.sadd(_user_sessions_key(username), session_id)
+            await pipe.execute()
+        return session_id
+
+    async def lookup(self, session_id: str) -> str | None:
+        if not session_id or len(session_id) > 100:
+            return None
+        return await self.redis.get(_session_key(session_id))
+
+    async def end(self, session_id: str) -> None:
+        username = await self.lookup(session_id)
+        await self.redis.delete(_session_key(session_id))
+        if username:
+            await self.redis.srem(_user_sessions_key(username), session_id)
+
+    async def end_all(self, username: str, keep: str | None = None) -> None:
+        """End every session of a user but ``keep`` (after a password change)."""
+        ids = await self.redis.smembers(_user_sessions_key(username))
+        doomed = [sid for sid in ids if sid != keep]
+        if doomed:
+            await self.redis.delete(*(_session_key(sid) for sid in doomed))
+            await self.redis.srem(_user_sessions_key(username), *doomed)

@@ -1,0 +1,52 @@
+"""API tokens: 160 random bits, shown once, stored only as a SHA-256 digest.
+
+A leaked Redis dump therefore yields no usable token.  One token per user,
+as on PythonAnywhere: creating a new one revokes the old.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import redis.asyncio as aioredis
+
+from ide.accounts import user_key
+
+
+def _token_key(token: str) -> str:
+    return "ide:token:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def create(self, username: str) -> str:
+        """A new token for ``username``; any previous one stops working."""
+        await self.revoke(username)
+        token = secrets.token_hex(20)
+        key = _token_key(token)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, username)
+            pipe.hset(user_key(username), "token_key", key)
+            await pipe.execute()
+        return token
+
+    async def revoke(self, username: str) -> bool:
+        key = await self.redis.hget(user_key(username), "token_key")
+        if not key:
+            return False
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hdel(user_key(username), "token_key")
+            await pipe.execute()
+        return True
+
+    async def has_token(self, username: str) -> bool:
+        return bool(await self.redis.hexists(user_key(username), "token_key"))
+
+    async def lookup(self, token: str) -> str | None:
+        """The user a token belongs to, or None."""
+        if not token or len(token) > 200:
+            return None
+        return await self.redis.get(_token_key(token))

@@ -1,0 +1,1 @@
+"""HTTP handlers: thin pages and API endpoints over the domain classes."""

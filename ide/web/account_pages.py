@@ -1,0 +1,74 @@
+"""The dashboard and the Account page."""
+from __future__ import annotations
+
+import tornado.web
+
+from ide.accounts import AccountError
+from ide.web.base import PageHandler
+
+
+class DashboardHandler(PageHandler):
+    async def get(self) -> None:
+        if not self.current_user:
+            self.redirect("/login/")
+            return
+        self.render_page("dashboard.html")
+
+
+class AccountHandler(PageHandler):
+    """Password, default Python, teacher and the API token."""
+
+    async def _render(self, message: str | None = None, error: str | None = None,
+                      new_token: str | None = None) -> None:
+        assert self.user is not None
+        self.render_page("account.html", message=message, error=error, new_token=new_token,
+                         has_token=await self.services.tokens.has_token(self.user.name),
+                         pythons=self.services.pythons)
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self._render()
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        assert self.user is not None
+        action = self.get_body_argument("action", "")
+        accounts = self.services.accounts
+        name = self.user.name
+        try:
+            if action == "password":
+                if await accounts.verify_password(name, self.get_body_argument("current", "")) is None:
+                    raise AccountError("The current password is wrong.")
+                new = self.get_body_argument("password", "")
+                if new != self.get_body_argument("password2", ""):
+                    raise AccountError("The two new passwords differ.")
+                await accounts.set_password(name, new)
+                current = self.get_signed_cookie("ide_session")
+                await self.services.sessions.end_all(name, keep=current.decode() if current else None)
+                message = "Password changed; your other sessions were logged out."
+            elif action == "python":
+                choice = self.get_body_argument("default_python", "")
+                if choice and choice not in self.services.pythons:
+                    raise AccountError(f"{choice} is not installed here.")
+                await accounts.set_default_python(name, choice or None)
+                message = "Default Python saved."
+            elif action == "teacher":
+                await accounts.set_teacher(name, self.get_body_argument("teacher", "").strip() or None)
+                message = "Teacher saved."
+            elif action == "create_token":
+                token = await self.services.tokens.create(name)
+                self.user = await accounts.require(name)
+                await self._render(message="New API token created. Copy it now: it will not be shown again.",
+                                   new_token=token)
+                return
+            elif action == "revoke_token":
+                await self.services.tokens.revoke(name)
+                message = "API token revoked."
+            else:
+                raise AccountError(f"unknown action {action!r}")
+        except AccountError as exc:
+            self.set_status(400)
+            await self._render(error=str(exc))
+            return
+        self.user = await accounts.require(name)
+        await self._render(message=message)

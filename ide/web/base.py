@@ -1,0 +1,158 @@
+"""Handler base classes: who is asking, how errors look, how pages render."""
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable
+from typing import Any
+
+import tornado.web
+
+from ide.accounts import User
+from ide.services import Services
+from ide.web import errors
+
+SESSION_COOKIE = "ide_session"
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Common to pages and API: services, the logged-in user, error mapping."""
+
+    services: Services
+    user: User | None = None
+
+    def initialize(self, services: Services) -> None:
+        self.services = services
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:  # pragma: no cover
+        return None
+
+    async def prepare(self) -> None:
+        session_id = self.get_signed_cookie(SESSION_COOKIE)
+        username = await self.services.sessions.lookup(session_id.decode()) if session_id else None
+        await self._set_user(username)
+
+    async def _set_user(self, username: str | None) -> None:
+        self.user = await self.services.accounts.get(username) if username else None
+        self.current_user = self.user.name if self.user else None
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("X-Frame-Options", "SAMEORIGIN")
+
+    def cookie_options(self) -> dict[str, Any]:
+        return {"httponly": True, "samesite": "Lax",
+                "secure": self.services.settings.secure_cookies}
+
+    async def start_session(self, username: str) -> None:
+        session_id = await self.services.sessions.create(username)
+        self.set_signed_cookie(SESSION_COOKIE, session_id, expires_days=30, **self.cookie_options())
+
+    async def end_session(self) -> None:
+        session_id = self.get_signed_cookie(SESSION_COOKIE)
+        if session_id:
+            await self.services.sessions.end(session_id.decode())
+        self.clear_cookie(SESSION_COOKIE)
+
+    def client_address(self) -> str:
+        return self.request.remote_ip or "-"
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        status = errors.status_for(e)
+        if status is not None and not isinstance(e, tornado.web.HTTPError):
+            # A domain error: the user's request was wrong, not the server.
+            if self._finished:
+                return
+            self.send_error(status, exc_info=(type(e), e, e.__traceback__))
+            return
+        super()._handle_request_exception(e)
+
+    def error_message(self, status: int, kwargs: dict[str, Any]) -> str:
+        exc_info = kwargs.get("exc_info")
+        return errors.message_for(status, exc_info[1] if exc_info else None)
+
+
+class PageHandler(BaseHandler):
+    """An HTML page rendered from a Jinja2 template."""
+
+    def render_page(self, template: str, **context: Any) -> None:
+        self.finish(self.render_page_string(template, **context))
+
+    def render_page_string(self, template: str, **context: Any) -> str:
+        services = self.services
+        context.setdefault("current_user", self.current_user)
+        context.setdefault("user", self.user)
+        return services.templates.get_template(template).render(
+            xsrf_token=self.xsrf_token.decode(),
+            xsrf_form_html=self.xsrf_form_html,
+            asset=services.assets.url,
+            static_url=self.static_url,
+            allow_signup=services.settings.allow_signup,
+            sandbox_status=services.sandbox_status,
+            request_path=self.request.path,
+            **context)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.finish(self.render_page_string(
+            "error.html", status=status_code, message=self.error_message(status_code, kwargs)))
+
+    def get_login_url(self) -> str:
+        return "/login/"
+
+
+class ApiHandler(BaseHandler):
+    """A JSON endpoint under /api/v0/user/<owner>/, token or session auth.
+
+    With an ``Authorization`` header only the token counts (a cookie sent
+    alongside is ignored), so XSRF checks can be skipped for it safely;
+    cookie callers must send the ``X-XSRFToken`` header on writes.
+    """
+
+    def check_xsrf_cookie(self) -> None:
+        # No cookie session means nothing to forge; prepare() answers 401.
+        if "Authorization" in self.request.headers or not self.get_cookie(SESSION_COOKIE):
+            return
+        super().check_xsrf_cookie()
+
+    async def prepare(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        header = self.request.headers.get("Authorization")
+        if header is None:
+            await super().prepare()
+            if self.user is None:
+                raise tornado.web.HTTPError(401, "Authentication credentials were not provided.")
+            return
+        scheme, _, token = header.partition(" ")
+        username = await self.services.tokens.lookup(token.strip()) if scheme == "Token" else None
+        if username is None:
+            raise tornado.web.HTTPError(401, "Invalid token.")
+        await self._set_user(username)
+        if self.user is None:
+            raise tornado.web.HTTPError(401, "Invalid token.")
+
+    def check_owner(self, owner: str) -> str:
+        """The URL's user, which must be the caller; 403 otherwise."""
+        if owner.lower() != self.current_user:
+            raise tornado.web.HTTPError(403, "You do not have permission to perform this action.")
+        return owner.lower()
+
+    def json_body(self) -> dict[str, Any]:
+        """The request's JSON object, or a 400 that says what is wrong with it."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise tornado.web.HTTPError(400, "The body is not valid JSON: %s", exc) from None
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
+        return body
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Token realm="api"')
+        self.finish(json.dumps({"detail": self.error_message(status_code, kwargs)}))

@@ -1,0 +1,44 @@
+"""The one place where domain errors become HTTP statuses."""
+from __future__ import annotations
+
+import http.client
+
+from tornado.web import HTTPError
+
+from ide.accounts import AccountError, UserExists, UserNotFound
+from ide.login_throttle import TooManyAttempts
+
+# Most specific first: the first matching class wins.
+_STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
+    (UserNotFound, 404),
+    (UserExists, 409),
+    (AccountError, 400),
+    (TooManyAttempts, 429),
+]
+
+
+def register(error: type[Exception], status: int) -> None:
+    """Map another package's domain error to a status (done once at wiring time)."""
+    _STATUS_BY_ERROR.insert(0, (error, status))
+
+
+def status_for(error: BaseException) -> int | None:
+    if isinstance(error, HTTPError):
+        return error.status_code
+    for cls, status in _STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return None
+
+
+def message_for(status: int, error: BaseException | None) -> str:
+    """A sentence a user can act on, never a traceback."""
+    if isinstance(error, HTTPError):
+        if error.log_message:
+            return error.log_message % error.args if error.args else error.log_message
+        return error.reason or http.client.responses.get(status, "Error")
+    if error is not None and status_for(error) is not None:
+        return str(error)
+    if status >= 500:
+        return "Something went wrong on the server; it has been logged."
+    return http.client.responses.get(status, "Error")
