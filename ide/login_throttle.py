@@ -42,8 +42,9 @@ class LoginThrottle:
     async def failed(self, username: str, address: str) -> None:
         for key in self._keys(username, address).values():
             async with self.redis.pipeline(transaction=True) as pipe:
+                # The window starts with the first failure; INCR keeps the TTL.
+                pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, WINDOW_SECONDS, nx=True)
                 await pipe.execute()
 
     async def succeeded(self, username: str) -> None:

@@ -1,0 +1,94 @@
+"""A real ``ide serve`` on a loopback port, with its own data directory."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServerProcess:
+    """Starts the server as a child process and waits until it listens."""
+
+    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.extra_args = extra_args
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.port = 0
+        self.output: list[str] = []
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        manifest = ROOT / "static" / "js" / "dist" / "manifest.json"
+        if not manifest.exists():
+            raise RuntimeError("the front end is not built: run `npm ci && npm run build` first")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ide", "serve", "--port", "0", "--data-dir", str(self.data_dir),
+             *self.extra_args],
+            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.process and self.process.stdout
+            for line in self.process.stdout:
+                self.output.append(line)
+                match = re.search(r"Listening on (http://[\d.]+:(\d+))/", line)
+                if match:
+                    self.url, self.port = match.group(1), int(match.group(2))
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(timeout) or not self.url:
+            self.stop()
+            raise RuntimeError("the server did not start:\n" + "".join(self.output))
+        return self
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``ide <args> --data-dir <this server's>`` (sharing its Redis)."""
+        result = subprocess.run([sys.executable, "-m", "ide", *args, "--data-dir", str(self.data_dir)],
+                                cwd=ROOT, env=self.env, input=input, capture_output=True, text=True,
+                                timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"ide {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def redis(self) -> redis.Redis:
+        """A plain client on this server's embedded Redis (to inspect state)."""
+        config = (self.data_dir / "redis" / "redis.conf").read_text()
+        socket_path = re.search(r"^unixsocket (.+)$", config, re.M).group(1)  # type: ignore[union-attr]
+        return redis.Redis(unix_socket_path=socket_path, decode_responses=True)
+
+    def redis_call(self, *command: str) -> Any:
+        with self.redis() as client:
+            return client.execute_command(*command)
+
+    def add_user(self, prefix: str = "u", account_type: str = "free", teacher: str | None = None,
+                 password: str = "correct horse") -> str:
+        """A new account with a unique name; returns the name."""
+        name = f"{prefix}{secrets.token_hex(3)}"
+        args = ["user", "add", name, "--type", account_type, "--password", password]
+        if teacher:
+            args += ["--teacher", teacher]
+        self.cli(*args)
+        return name
