@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_storage_flags(serve_p)
     serve_p.add_argument("--allow-signup", action="store_true", default=_env_flag("ALLOW_SIGNUP"), help="let visitors create accounts (IDE_ALLOW_SIGNUP)")
     serve_p.add_argument("--secure-cookies", action="store_true", default=_env_flag("SECURE_COOKIES"), help="mark cookies Secure; use behind HTTPS (IDE_SECURE_COOKIES)")
+    serve_p.add_argument("--trust-proxy-headers", action="store_true", default=_env_flag("TRUST_PROXY_HEADERS"), help="take the client address from X-Forwarded-For/X-Real-Ip; only behind a proxy that sets them (IDE_TRUST_PROXY_HEADERS)")
     serve_p.add_argument("--sandbox", choices=("auto", "off"), default=_env("SANDBOX", "auto"), help="per-user isolation when running as root (IDE_SANDBOX; default auto)")
     serve_p.add_argument("--node-id", default=_env("NODE_ID", ""), help="this node's name when several share one Redis (IDE_NODE_ID; default host:port)")
 
@@ -139,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(Settings(
                 port=args.port, address=args.address, data_dir=args.data_dir,
                 redis_url=args.redis_url, allow_signup=args.allow_signup,
-                secure_cookies=args.secure_cookies, sandbox=args.sandbox, node_id=args.node_id)))
+                secure_cookies=args.secure_cookies, sandbox=args.sandbox,
+                trust_proxy_headers=args.trust_proxy_headers, node_id=args.node_id)))
         elif args.command == "user":
             asyncio.run(_user_command(args))
         elif args.command == "sandbox":

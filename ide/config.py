@@ -16,6 +16,7 @@ class Settings:
     allow_signup: bool = False
     secure_cookies: bool = False
     sandbox: str = "auto"
+    trust_proxy_headers: bool = False
     node_id: str = field(default="")
 
     @property

@@ -122,7 +122,7 @@ async def serve(settings: Settings) -> None:
             throttle=LoginThrottle(redis), templates=template_environment(),
             assets=AssetManifest(), sandbox=Sandbox(settings.homes_dir))
         app = make_app(services, await cookie_secret(redis))
-        http_server = tornado.httpserver.HTTPServer(app, xheaders=False)
+        http_server = tornado.httpserver.HTTPServer(app, xheaders=settings.trust_proxy_headers)
         http_server.add_sockets(sockets)
         port = sockets[0].getsockname()[1]
         print(f"Listening on http://{settings.address}:{port}/", flush=True)
