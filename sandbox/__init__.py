@@ -4,8 +4,12 @@ This package imports nothing else of the project; callers describe who runs
 what, and the sandbox decides how (plain process, or own uid, cgroups and
 namespaces when the server runs as root).
 """
+from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
 from sandbox.identity import Identity
+from sandbox.limits import DEFAULT_LIMITS, AccountLimits
 from sandbox.process import SandboxedProcess
-from sandbox.spawner import Sandbox, SpawnError
+from sandbox.spawner import Sandbox
+from sandbox.status import SandboxStatus
 
-__all__ = ["Identity", "Sandbox", "SandboxedProcess", "SpawnError"]
+__all__ = ["DEFAULT_LIMITS", "AccountLimits", "Identity", "IsolationUnavailable", "Sandbox",
+           "SandboxError", "SandboxStatus", "SandboxedProcess", "SpawnError"]

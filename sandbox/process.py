@@ -6,8 +6,12 @@ import os
 import signal
 import struct
 import termios
+from collections.abc import Callable
 
 from ptyprocess import PtyProcess
+
+ReapedCallback = Callable[["SandboxedProcess", float], None]
+"""Called once with the process and the CPU seconds it and its reaped children used."""
 
 
 class SandboxedProcess:
@@ -18,10 +22,15 @@ class SandboxedProcess:
     console sharing the event loop.  The master fd stays owned by the
     ``PtyProcess`` object (closing it ourselves would let its ``__del__`` close
     a number that may by then belong to another console).
+
+    In an isolated sandbox ``pid`` is the ``unshare`` process holding the
+    console's PID namespace: killing it (or closing the master fd) ends every
+    process the console started, ``setsid``/``nohup`` ones included.
     """
 
-    def __init__(self, pty: PtyProcess) -> None:
+    def __init__(self, pty: PtyProcess, on_reaped: ReapedCallback | None = None) -> None:
         self._pty = pty
+        self._on_reaped = on_reaped
         self.pid: int = pty.pid
         self.fd: int = pty.fd
         self.exit_status: int | None = None
@@ -38,12 +47,14 @@ class SandboxedProcess:
 
     def kill(self) -> None:
         """Send SIGKILL to the whole process group; returns at once."""
-        for sig_target in (lambda: os.killpg(self.pid, signal.SIGKILL),
-                           lambda: os.kill(self.pid, signal.SIGKILL)):
-            try:
-                sig_target()
-            except (ProcessLookupError, PermissionError):
-                pass
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            os.kill(self.pid, signal.SIGKILL)  # in case it left its group
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def hangup(self) -> None:
         """Deliver SIGHUP to the group, as a closing terminal would."""
@@ -57,18 +68,23 @@ class SandboxedProcess:
         if self.exit_status is not None:
             return self.exit_status
         try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            pid, status, usage = os.wait4(self.pid, os.WNOHANG)
         except ChildProcessError:
-            self.exit_status = -1
+            self._finish(-1, 0.0)
             return self.exit_status
         if pid == 0:
             return None
-        self.exit_status = os.waitstatus_to_exitcode(status)
-        if self.exit_status < 0:
-            self.exit_status = 128 - self.exit_status
-        self._pty.terminated = True
-        self._pty.exitstatus = self.exit_status
+        code = os.waitstatus_to_exitcode(status)
+        self._finish(128 - code if code < 0 else code, usage.ru_utime + usage.ru_stime)
         return self.exit_status
+
+    def _finish(self, exit_status: int, cpu_seconds: float) -> None:
+        self.exit_status = exit_status
+        self._pty.terminated = True
+        self._pty.exitstatus = exit_status
+        if self._on_reaped is not None:
+            callback, self._on_reaped = self._on_reaped, None
+            callback(self, cpu_seconds)
 
     def release(self) -> None:
         """Close the master fd once the process is reaped (no sleeping)."""

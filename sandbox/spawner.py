@@ -1,83 +1,399 @@
 """The one entry point through which users' programs start."""
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import os
-import signal
-from collections.abc import Mapping, Sequence
+import posixpath
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from ptyprocess import PtyProcess
 
-from sandbox.identity import Identity
+from sandbox.cgroup_files import CgroupError
+from sandbox.cgroups import UserCgroups
+from sandbox.child_setup import ChildSetup, PrivateMounts
+from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
+from sandbox.command import find_program, isolating_argv, user_environment
+from sandbox.host import HostCapabilities, current_user, detect_host
+from sandbox.identity import Identity, check_username
+from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
+from sandbox.ownership import chown_inside, hand_over
 from sandbox.process import SandboxedProcess
+from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
+from sandbox.rlimits import fallback_rlimits, isolated_rlimits, processes_of_uid
+from sandbox.status import ISOLATION_CHOICES, SandboxStatus, full_status, limited_status
+from sandbox.unix_users import MAX_UNIX_NAME, UnixUserError, delete_unix_user, ensure_unix_user, unix_name
 
+log = logging.getLogger(__name__)
 
-class SpawnError(Exception):
-    """The program could not be started; the message is for the user."""
+T = TypeVar("T")
 
-
-def _child_setup() -> None:
-    # Python ignores SIGPIPE and that would survive exec: `yes | head -1`
-    # must end with 141 as in any terminal.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+_UID_PREFIX = re.compile(r"[a-z_][a-z0-9_-]*")
+_WORKERS = 4
+_CLEANUP_TRIES = 10
 
 
 class Sandbox:
-    """Starts users' programs on PTYs.
+    """Starts users' programs on PTYs, isolated as far as the host allows.
 
-    ``homes_dir`` holds one directory per user (``<data-dir>/home``).
+    ``homes_dir`` holds one directory per user (``<data-dir>/home``);
+    ``tmp_dir`` (default ``<data-dir>/tmp``) one private ``/tmp`` per user.
+    ``isolation`` is ``"off"`` (plain processes, for tests and development),
+    ``"rlimits"``, ``"full"`` (own uid, cgroups, namespaces, or fail) or
+    ``"auto"`` (full when running as root on a capable kernel, else rlimits).
+    Blocking work runs on the sandbox's own worker threads, never the caller's
+    event loop.
     """
 
-    def __init__(self, homes_dir: Path) -> None:
-        self.homes_dir = homes_dir
+    def __init__(self, homes_dir: Path, *, isolation: str = "off", cgroup_base: str | None = None,
+                 uid_prefix: str = "ide-", limits: Mapping[str, AccountLimits] | None = None,
+                 tmp_dir: Path | None = None, host: HostCapabilities | None = None) -> None:
+        if isolation not in ISOLATION_CHOICES:
+            raise ValueError(f"isolation must be one of {', '.join(ISOLATION_CHOICES)}, not {isolation!r}")
+        if not _UID_PREFIX.fullmatch(uid_prefix) or len(uid_prefix) > MAX_UNIX_NAME - 10:
+            raise ValueError(f"uid_prefix {uid_prefix!r} must be up to {MAX_UNIX_NAME - 10} characters "
+                             "of a-z, 0-9, _ and -, not starting with a digit or -")
+        self.homes_dir = Path(homes_dir)
+        self.tmp_dir = Path(tmp_dir) if tmp_dir is not None else self.homes_dir.parent / "tmp"
+        self.uid_prefix = uid_prefix
+        self.limits: dict[str, AccountLimits] = dict(DEFAULT_LIMITS if limits is None else limits)
+        self.limits.setdefault(TARPIT, DEFAULT_LIMITS[TARPIT])
+        self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="sandbox")
+        self._guard = threading.Lock()
+        self._user_locks: dict[str, threading.Lock] = {}
+        self._identities: dict[tuple[str, str], Identity] = {}
+        self._account_types: dict[str, str] = {}
+        self._tarpitted: set[str] = set()
+        self._live_consoles: dict[str, int] = {}
+        self._trees = ProcessTreeUsage()
+        self._cgroups: UserCgroups | None = None
+        self._tools: dict[str, str | None] = {}
+        self._status = self._choose_isolation(isolation, cgroup_base or "ide", host)
+
+    def _choose_isolation(self, isolation: str, cgroup_base: str,
+                          host: HostCapabilities | None) -> SandboxStatus:
+        if isolation in ("off", "rlimits"):
+            return limited_status(isolation, current_user())
+        host = host or detect_host()
+        problems = host.full_isolation_problems
+        if not problems and host.layout is not None:
+            try:
+                cgroups = UserCgroups(host.layout, cgroup_base, self.limits[TARPIT].cpu_shares)
+                cgroups.setup()
+                self._prepare_directories()
+            except (CgroupError, OSError) as exc:
+                problems = [f"cgroups unusable: {exc}"]
+            else:
+                self._cgroups, self._tools = cgroups, host.tools
+                return full_status(isolation, host.user, cgroups.version, cgroups.controllers)
+        if isolation == "full":
+            raise IsolationUnavailable("full isolation is not possible here: " + "; ".join(problems)
+                                       + " (run `ide sandbox check` for details)")
+        return limited_status(isolation, host.user, problems)
+
+    def _prepare_directories(self) -> None:
+        # 0711: users may reach their own home by its host path, never list others.
+        for directory in (self.homes_dir, self.tmp_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+            os.chmod(directory, 0o711)
+
+    @property
+    def isolated(self) -> bool:
+        """True when users run as their own uid in cgroups and namespaces."""
+        return self._cgroups is not None
+
+    def status(self) -> SandboxStatus:
+        """What isolation is in use, with a sentence saying so."""
+        return self._status
+
+    # -- users and their files ---------------------------------------------
 
     def identity(self, username: str, account_type: str) -> Identity:
-        """The identity of a user, creating their home on first use."""
+        """The identity of a user, creating their home (and Unix account) on first use.
+
+        The first call for a user in an isolated sandbox runs ``useradd``
+        (about 10 ms, once per user); later calls are answered from memory.
+        """
+        key = (username, account_type)
+        with self._guard:
+            known = self._identities.get(key)
+        if known is not None:
+            return known
+        check_username(username)
+        limits_for(self.limits, account_type)
         home = self.homes_dir / username
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return Identity(username=username, account_type=account_type, home=home)
+        if self._cgroups is None:
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            identity = Identity(username=username, account_type=account_type, home=home)
+        else:
+            try:
+                uid, gid = ensure_unix_user(unix_name(self.uid_prefix, username), home=f"/home/{username}")
+            except UnixUserError as exc:
+                raise SpawnError(f"could not create the Unix account for {username}: {exc}") from None
+            for directory in (home, self.tmp_dir / username):
+                hand_over(directory, uid, gid)
+            identity = Identity(username=username, account_type=account_type, home=home, uid=uid, gid=gid)
+        with self._guard:
+            self._identities[key] = identity
+            self._account_types[username] = account_type
+        return identity
 
     def host_path(self, identity: Identity, path: str) -> Path:
         """Map a path as the user sees it (``/home/<u>/…``) to the host."""
+        path = posixpath.normpath(path)
         visible = identity.visible_home
         if path == visible or path.startswith(visible + "/"):
             return identity.home / path[len(visible):].lstrip("/")
         return Path(path)
 
+    def chown_to(self, identity: Identity, path: Path) -> None:
+        """Make a file the server wrote inside the user's home theirs.
+
+        A no-op without uid switching.  Never follows symlinks, and refuses
+        paths outside the home.
+        """
+        if identity.uid is not None and identity.gid is not None:
+            chown_inside(identity.home, path, identity.uid, identity.gid)
+
     def environment(self, identity: Identity, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            "HOME": str(identity.home),
-            "USER": identity.username,
-            "LOGNAME": identity.username,
-            "SHELL": "/bin/bash",
-            "TERM": "xterm-256color",
-            "COLORTERM": "truecolor",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "PYTHONIOENCODING": "utf-8",
-        }
-        env.update(extra or {})
-        return env
+        """What the user's programs start with; HOME is where they see their home."""
+        home = identity.visible_home if self.isolated else str(identity.home)
+        return user_environment(identity.username, home, self.isolated, extra)
+
+    # -- spawning ------------------------------------------------------------
 
     async def spawn(self, identity: Identity, argv: Sequence[str], cwd: str,
                     env: Mapping[str, str] | None = None,
                     rows: int = 24, cols: int = 80) -> SandboxedProcess:
         """Start ``argv`` on a new PTY as a session leader in ``cwd``.
 
-        ``cwd`` is a path as the user sees it.  Raises :class:`SpawnError`
-        with a message a user can act on.
+        ``cwd`` (and a path in ``argv[0]``) are paths as the user sees them.
+        Raises :class:`SpawnError` with a message a user can act on.
         """
+        if not argv:
+            raise SpawnError("nothing to run: the command is empty")
+        return await self._run(self._spawn_blocking, identity, list(argv), cwd,
+                               self.environment(identity, env), rows, cols)
+
+    def _spawn_blocking(self, identity: Identity, argv: list[str], cwd: str, env: dict[str, str],
+                        rows: int, cols: int) -> SandboxedProcess:
+        username = identity.username
+        limits = limits_for(self.limits, identity.account_type)
         host_cwd = self.host_path(identity, cwd)
         if not host_cwd.is_dir():
             raise SpawnError(f"working directory {cwd} does not exist")
-        try:
-            pty = PtyProcess.spawn(list(argv), cwd=str(host_cwd),
-                                   env=self.environment(identity, env),
-                                   dimensions=(rows, cols), preexec_fn=_child_setup)
-        except FileNotFoundError:
-            raise SpawnError(f"{argv[0]}: command not found") from None
-        except OSError as exc:
-            raise SpawnError(f"could not start {argv[0]}: {exc.strerror or exc}") from None
+        host_program = self.host_path(identity, argv[0]) if "/" in argv[0] else None
+        if not find_program(argv[0], env["PATH"], host_program):
+            raise SpawnError(f"{argv[0]}: command not found")
+        with self._user_lock(username):
+            if self._cgroups is not None:
+                pty = self._spawn_isolated(identity, argv, host_cwd, cwd, env, rows, cols, limits)
+            else:
+                if host_program is not None:
+                    argv = [str(host_program), *argv[1:]]
+                rlimits = (fallback_rlimits(limits, processes_of_uid(os.geteuid()))
+                           if self._status.mode == "rlimits" else [])
+                niceness = TARPIT_NICENESS if username in self._tarpitted else 0
+                pty = self._start(argv, host_cwd, env, rows, cols,
+                                  ChildSetup(rlimits=rlimits, niceness=niceness), program=argv[0])
+                self._trees.add(username, pty.pid)
+            with self._guard:
+                self._live_consoles[username] = self._live_consoles.get(username, 0) + 1
         os.set_blocking(pty.fd, False)
-        return SandboxedProcess(pty)
+        return SandboxedProcess(pty, on_reaped=functools.partial(self._on_reaped, username))
+
+    def _spawn_isolated(self, identity: Identity, argv: list[str], host_cwd: Path, cwd: str,
+                        env: dict[str, str], rows: int, cols: int, limits: AccountLimits) -> PtyProcess:
+        assert self._cgroups is not None and identity.uid is not None and identity.gid is not None
+        try:
+            procs = self._cgroups.join_targets(identity.username, limits,
+                                               identity.username in self._tarpitted)
+        except CgroupError as exc:
+            raise SpawnError(f"could not set up limits for {identity.username}: {exc}") from None
+        setup = ChildSetup(
+            cgroup_procs=procs, rlimits=isolated_rlimits(limits, self._cgroups.controllers),
+            mounts=PrivateMounts(home_source=identity.home, home_target=identity.visible_home,
+                                 tmp_source=self.tmp_dir / identity.username),
+            cwd=posixpath.normpath(cwd))
+        wrapped = isolating_argv(argv, unshare=str(self._tools["unshare"]),
+                                 setpriv=str(self._tools["setpriv"]), uid=identity.uid, gid=identity.gid)
+        return self._start(wrapped, host_cwd, env, rows, cols, setup, program=argv[0])
+
+    @staticmethod
+    def _start(argv: list[str], host_cwd: Path, env: dict[str, str], rows: int, cols: int,
+               setup: ChildSetup, *, program: str) -> PtyProcess:
+        # The error is raised after the except block so the traceback, which
+        # holds ptyprocess's half-made object, is dropped on this worker thread
+        # (its __del__ sleeps).
+        error = None
+        try:
+            return PtyProcess.spawn(argv, cwd=str(host_cwd), env=env, dimensions=(rows, cols),
+                                    preexec_fn=setup)
+        except FileNotFoundError:
+            error = f"{program}: command not found"
+        except OSError as exc:
+            error = f"could not start {program}: {exc}"
+        raise SpawnError(error)
+
+    def _on_reaped(self, username: str, process: SandboxedProcess, cpu_seconds: float) -> None:
+        with self._guard:
+            self._live_consoles[username] = max(0, self._live_consoles.get(username, 0) - 1)
+        if self._cgroups is None:
+            self._trees.reaped(username, process.pid, cpu_seconds)
+            return
+        try:
+            future = self._executor.submit(self._remove_groups_when_empty, username)
+        except RuntimeError:
+            return  # closed: close() removes what is left
+        future.add_done_callback(_log_failure)
+
+    def _remove_groups_when_empty(self, username: str) -> None:
+        # The namespace dies a moment after its holder is reaped.
+        assert self._cgroups is not None
+        for _ in range(_CLEANUP_TRIES):
+            with self._user_lock(username):
+                if self._live(username) or self._cgroups.remove_if_empty(username):
+                    return
+            time.sleep(0.02)
+
+    def _live(self, username: str) -> int:
+        with self._guard:
+            return self._live_consoles.get(username, 0)
+
+    # -- whole users ---------------------------------------------------------
+
+    async def kill_all(self, username: str) -> None:
+        """Kill every process of the user, waiting (off the loop) until they are gone."""
+        await self._run(self._kill_all_blocking, username)
+
+    def _kill_all_blocking(self, username: str) -> None:
+        with self._user_lock(username):
+            if self._cgroups is None:
+                self._trees.kill(username)
+                return
+            try:
+                self._cgroups.kill(username)
+            except CgroupError as exc:
+                raise SandboxError(f"could not stop {username}'s processes: {exc}") from None
+
+    async def remove_user(self, username: str, *, delete_home: bool = False) -> None:
+        """Kill the user's processes, remove their groups, Unix account and /tmp.
+
+        Their home is kept unless ``delete_home``.
+        """
+        check_username(username)
+        await self.kill_all(username)
+        await self._run(self._remove_user_blocking, username, delete_home)
+
+    def _remove_user_blocking(self, username: str, delete_home: bool) -> None:
+        with self._user_lock(username):
+            if self._cgroups is not None:
+                self._cgroups.remove_if_empty(username)
+                delete_unix_user(unix_name(self.uid_prefix, username))
+                shutil.rmtree(self.tmp_dir / username, ignore_errors=True)
+            if delete_home:
+                shutil.rmtree(self.homes_dir / username, ignore_errors=True)
+            with self._guard:
+                for key in [k for k in self._identities if k[0] == username]:
+                    del self._identities[key]
+                self._account_types.pop(username, None)
+                self._tarpitted.discard(username)
+
+    # -- CPU -------------------------------------------------------------------
+
+    async def cpu_usage_seconds(self, username: str) -> float:
+        """CPU seconds the user has used since this sandbox started (never decreases)."""
+        return await self._run(self._usage_blocking, username)
+
+    def _usage_blocking(self, username: str) -> float:
+        with self._user_lock(username):
+            if self._cgroups is None:
+                return self._trees.usage_seconds(username)
+            return self._cgroups.read_usage(username)
+
+    async def active_cpu_usage(self) -> dict[str, float]:
+        """:meth:`cpu_usage_seconds` of every user who has run anything, in one job.
+
+        Also removes the groups of users whose consoles have all ended.
+        """
+        return await self._run(self._active_usage_blocking)
+
+    def _active_usage_blocking(self) -> dict[str, float]:
+        if self._cgroups is None:
+            return {name: self._usage_blocking(name) for name in self._trees.users()}
+        totals = {}
+        for name in self._cgroups.existing_users():
+            with self._user_lock(name):
+                totals[name] = self._cgroups.read_usage(name)
+                if not self._live(name):
+                    self._cgroups.remove_if_empty(name)
+        for name in self._cgroups.drain_finished():
+            totals[name] = self._cgroups.total_seconds(name)
+        return totals
+
+    async def enter_tarpit(self, username: str) -> None:
+        """Move all the user's processes to the tarpit; new ones start there."""
+        await self._run(self._set_tarpit_blocking, username, True)
+
+    async def leave_tarpit(self, username: str) -> None:
+        """Give the user their normal CPU share back."""
+        await self._run(self._set_tarpit_blocking, username, False)
+
+    def _set_tarpit_blocking(self, username: str, tarpitted: bool) -> None:
+        with self._user_lock(username):
+            if tarpitted:
+                self._tarpitted.add(username)
+            else:
+                self._tarpitted.discard(username)
+            if self._cgroups is None:
+                self._trees.renice(username, TARPIT_NICENESS if tarpitted else 0)
+                return
+            account_type = self._account_types.get(username)
+            if account_type is None:
+                return  # nothing started since we began: nothing to move
+            limits = limits_for(self.limits, account_type)
+            try:
+                if tarpitted:
+                    self._cgroups.move_to_tarpit(username, limits)
+                else:
+                    self._cgroups.move_out_of_tarpit(username, limits)
+            except CgroupError as exc:
+                # Back to the old state, so that asking again retries the move.
+                (self._tarpitted.discard if tarpitted else self._tarpitted.add)(username)
+                raise SandboxError(f"could not move {username}'s processes: {exc}") from None
+
+    def is_tarpitted(self, username: str) -> bool:
+        return username in self._tarpitted
+
+    def tarpitted_users(self) -> set[str]:
+        return set(self._tarpitted)
+
+    # -- plumbing --------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Remove the sandbox's empty groups and stop its worker threads."""
+        if self._cgroups is not None:
+            all_gone = await self._run(self._cgroups.teardown)
+            if not all_gone:
+                log.warning("sandbox cgroups left in place: some users still have processes")
+        self._executor.shutdown(wait=False)
+
+    def _user_lock(self, username: str) -> threading.Lock:
+        with self._guard:
+            return self._user_locks.setdefault(username, threading.Lock())
+
+    async def _run(self, function: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+def _log_failure(future: Future[None]) -> None:
+    if future.exception() is not None:
+        log.error("removing a user's cgroups failed", exc_info=future.exception())

@@ -1,0 +1,103 @@
+"""What a user's process does between fork and exec, while still root.
+
+Joining the cgroups has to happen here: a process placed from the parent
+after the spawn returns has already had the chance to fork outside them.
+Everything is computed before the fork, so the child only makes system
+calls (the server has threads; after fork only the forking one exists).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID = 0x2
+_MS_NODEV = 0x4
+_MS_BIND = 0x1000
+_MS_REC = 0x4000
+_MS_PRIVATE = 0x40000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_unshare = _libc.unshare
+_unshare.argtypes = [ctypes.c_int]
+_mount = _libc.mount
+_mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+
+def _checked(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+@dataclass(frozen=True)
+class PrivateMounts:
+    """A user's view of the file system: only their own home and /tmp.
+
+    ``/home`` becomes an empty tmpfs holding just ``/home/<user>`` (their
+    data directory bound there) and ``/tmp`` is their own directory.
+    """
+
+    home_source: Path
+    home_target: str
+    tmp_source: Path
+
+    def apply(self) -> None:
+        """Enter a new mount namespace and build the view (child only)."""
+        _checked(_unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        # Private first, so nothing below propagates back to the host.
+        _checked(_mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "making / private")
+        _checked(_mount(b"tmpfs", b"/home", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"mode=755,size=1m"),
+                 "mounting a tmpfs on /home")
+        os.mkdir(self.home_target, 0o755)
+        _checked(_mount(bytes(self.home_source), self.home_target.encode(), None, _MS_BIND | _MS_REC,
+                        None), f"binding {self.home_source} on {self.home_target}")
+        _checked(_mount(bytes(self.tmp_source), b"/tmp", None, _MS_BIND, None),
+                 f"binding {self.tmp_source} on /tmp")
+
+
+Rlimit = tuple[int, int, int]
+"""(resource.RLIMIT_*, soft, hard)"""
+
+
+class ChildSetup:
+    """The ``preexec_fn`` of a spawn: cgroups, rlimits, niceness, mounts, cwd."""
+
+    def __init__(self, *, cgroup_procs: Sequence[Path] = (), rlimits: Sequence[Rlimit] = (),
+                 niceness: int = 0, mounts: PrivateMounts | None = None,
+                 cwd: str | None = None) -> None:
+        self._cgroup_procs = [bytes(p) for p in cgroup_procs]
+        self._rlimits = list(rlimits)
+        self._niceness = niceness
+        self._mounts = mounts
+        self._cwd = cwd
+
+    def __call__(self) -> None:
+        # Python ignores SIGPIPE and that would survive exec: `yes | head -1`
+        # must end with 141 as in any terminal.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        pid = str(os.getpid()).encode()
+        for procs in self._cgroup_procs:
+            try:
+                fd = os.open(procs, os.O_WRONLY)
+                try:
+                    os.write(fd, pid)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise OSError(exc.errno, f"joining {procs.decode()}: {exc.strerror}") from None
+        for which, soft, hard in self._rlimits:
+            resource.setrlimit(which, (soft, hard))
+        if self._niceness:
+            os.setpriority(os.PRIO_PROCESS, 0, self._niceness)
+        if self._mounts is not None:
+            self._mounts.apply()
+        if self._cwd is not None:
+            # ptyprocess changed into the host path before we ran; after the
+            # mounts the same directory has its user-visible name.
+            os.chdir(self._cwd)

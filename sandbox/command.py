@@ -1,0 +1,79 @@
+"""Turning what the user asked to run into what the kernel is asked to run."""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def find_program(program: str, search_path: str, host_file: Path | None) -> bool:
+    """Whether ``program`` can be started: a path to an executable file, or
+    a name found on ``search_path``.  ``host_file`` is where a path-like
+    ``program`` lives on the host (it may differ from what the user sees)."""
+    if "/" in program:
+        target = host_file if host_file is not None else Path(program)
+        return target.is_file() and os.access(target, os.X_OK)
+    return shutil.which(program, path=search_path) is not None
+
+
+_INIT_SHELL = ("/bin/sh", "-c", '"$@"; exit $?', "sh")
+"""The namespace's PID 1: runs the program as its child and exits with its
+status.  ``unshare`` cannot pass on a child's death by SIGKILL (it fails
+re-raising it and exits 1), but a shell reports it as 137 like any other; the
+program also keeps normal signal handling, which a PID 1 would lose, and
+orphans are reaped."""
+
+
+def isolating_argv(argv: Sequence[str], *, unshare: str, setpriv: str, uid: int, gid: int) -> list[str]:
+    """``argv`` run as ``uid`` in a fresh PID namespace.
+
+    ``unshare --fork`` stays outside as the session leader holding the
+    namespace; ``--kill-child`` and ``--pdeathsig`` (``setpriv`` clears the
+    former when it changes uid) make sure the namespace dies with it, and the
+    kernel then kills everything inside, daemons included.
+    """
+    return [unshare, "--pid", "--fork", "--kill-child", "--mount-proc", "--",
+            setpriv, f"--reuid={uid}", f"--regid={gid}", "--init-groups", "--no-new-privs",
+            "--bounding-set=-all", "--pdeathsig=KILL", "--", *_INIT_SHELL, *argv]
+
+
+def _world_searchable(directory: Path) -> bool:
+    try:
+        return all(os.stat(d).st_mode & stat.S_IXOTH for d in (directory, *directory.parents))
+    except OSError:
+        return False
+
+
+def search_path_for_users(server_path: str) -> str:
+    """The server's PATH without directories other users cannot reach.
+
+    A root server's PATH often holds ``/root/...`` entries: left in, a user's
+    ``python3`` would resolve there and fail with "Permission denied".
+    """
+    kept = [entry for entry in server_path.split(os.pathsep)
+            if entry and Path(entry).is_absolute() and _world_searchable(Path(entry))]
+    return os.pathsep.join(dict.fromkeys(kept)) or _DEFAULT_PATH
+
+
+def user_environment(username: str, home: str, isolated: bool,
+                     extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a user's program starts with (``extra`` wins)."""
+    server_path = os.environ.get("PATH", _DEFAULT_PATH)
+    env = {
+        "PATH": search_path_for_users(server_path) if isolated else server_path,
+        "HOME": home,
+        "USER": username,
+        "LOGNAME": username,
+        "SHELL": "/bin/bash",
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+    }
+    env.update(extra or {})
+    return env
