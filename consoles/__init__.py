@@ -1,0 +1,22 @@
+"""Consoles: programs on PTYs, their scrollback, and streaming them to browsers.
+
+May import ``sandbox``, never ``ide``: who may attach and with which rights
+is decided by the web layer and passed in (``authorize``, ``limit``).
+"""
+from consoles.console import Console, ConsoleNotRunning, InputBufferFull
+from consoles.fanout import FlowLimits
+from consoles.kinds import ConsoleKind, discover_kinds
+from consoles.launchers import Launcher, LauncherInvalid, LauncherStore
+from consoles.manager import ConsoleLimitReached, ConsoleManager
+from consoles.processes import ProcessInfo, ProcessNotYours, kill_process, list_processes
+from consoles.registry import ConsoleRecord
+from consoles.screen import Screen
+from consoles.scrollback import Scrollback
+from consoles.stream import Access, AttachRequest, make_console_router
+
+__all__ = [
+    "Access", "AttachRequest", "Console", "ConsoleKind", "ConsoleLimitReached", "ConsoleManager",
+    "ConsoleNotRunning", "ConsoleRecord", "FlowLimits", "InputBufferFull", "Launcher",
+    "LauncherInvalid", "LauncherStore", "ProcessInfo", "ProcessNotYours", "Screen", "Scrollback",
+    "discover_kinds", "kill_process", "list_processes", "make_console_router",
+]

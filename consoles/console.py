@@ -1,0 +1,401 @@
+"""One live program on a PTY, streamed to the viewers attached to it.
+
+Everything here runs on the IOLoop and nothing blocks: the PTY master is
+non-blocking and watched with ``add_handler``; output read in one IOLoop turn
+is sent as one frame, encoded once for every viewer; the program is reaped
+with non-blocking ``poll()`` calls, retried on a timer.
+"""
+from __future__ import annotations
+
+import asyncio
+import codecs
+import errno
+import logging
+import os
+from collections.abc import Callable, Iterable
+
+import psutil
+
+from tornado.ioloop import IOLoop, PeriodicCallback
+
+from consoles import frames
+from consoles.fanout import Fanout, FlowLimits
+from consoles.frames import Frame
+from consoles.processes import kill_all
+from consoles.screen import render_tail
+from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES, Scrollback
+from consoles.viewer import Viewer
+from sandbox import SandboxedProcess
+
+log = logging.getLogger(__name__)
+
+# Reads from and writes to the terminal are done in pieces of this size.
+READ_SIZE = 64 * 1024
+# Input waiting for a program that does not read it; more is refused.
+MAX_PENDING_INPUT = 1024 * 1024
+# How often a running console checks that its program is still there: the
+# PTY only reports end-of-file once *every* process holding it has gone.
+_LIVENESS_CHECK_MS = 1000
+_REAP_RETRY_FIRST = 0.01
+_REAP_RETRY_MAX = 1.0
+
+# How much of the newest output latest_output() renders (see there).
+_RENDER_FIRST_BYTES = 16 * 1024
+_RENDER_MAX_BYTES = 64 * 1024
+
+CLOSED_REASON = "The console was closed."
+
+
+class ConsoleNotRunning(Exception):
+    """Input was sent to a console whose program has ended."""
+
+
+class InputBufferFull(Exception):
+    """The program is not reading its input and too much is already waiting."""
+
+
+def exit_message(status: int) -> str:
+    return f"Process exited with status {status}"
+
+
+class Console:
+    """A program on a PTY with its scrollback and its viewers.
+
+    ``on_exit`` is called once when the program ends by itself (not when the
+    console is closed), after the viewers were told.
+    """
+
+    def __init__(self, console_id: str, owner: str, title: str, process: SandboxedProcess,
+                 rows: int, cols: int, scrollback_bytes: int = DEFAULT_SCROLLBACK_BYTES,
+                 limits: FlowLimits = FlowLimits(),
+                 on_exit: Callable[[Console], None] | None = None) -> None:
+        self.id = console_id
+        self.owner = owner
+        self.title = title
+        self.rows = rows
+        self.cols = cols
+        self.pid = process.pid
+        self.exit_status: int | None = None
+        self._process = process
+        self._fd = process.fd
+        self._loop = IOLoop.current()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._scrollback = Scrollback(scrollback_bytes)
+        self._fanout = Fanout(limits, self._catch_up_frames, self._update_events)
+        self._pending: list[str] = []
+        self._flush_scheduled = False
+        self._input = bytearray()
+        self._events = 0
+        self._eof = False
+        self._closed = False
+        self._reap_scheduled = False
+        self._reap_delay = _REAP_RETRY_FIRST
+        self._on_exit = on_exit
+        # Viewers that asked for a size, most recent last.
+        self._sizers: list[Viewer] = []
+        self._liveness = PeriodicCallback(self._check_exit, _LIVENESS_CHECK_MS)
+        self._reaped = asyncio.Event()
+
+    @property
+    def finished(self) -> bool:
+        return self.exit_status is not None
+
+    @property
+    def running(self) -> bool:
+        return not self._closed and self.exit_status is None
+
+    def start(self) -> None:
+        """Start reading the PTY; call once, on the IOLoop that will serve it."""
+        self._update_events()
+        self._liveness.start()
+
+    # Viewers -----------------------------------------------------------
+
+    def attach(self, viewer: Viewer) -> None:
+        """Send ``setup`` and the scrollback replay to a new viewer, then live output."""
+        if self._closed:
+            viewer.end(frames.disconnect(CLOSED_REASON))
+            return
+        # Output read but not yet sent is already in the scrollback: send it
+        # to the others now so the newcomer gets it exactly once.
+        self._flush()
+        viewer.transmit(frames.setup(self.id, viewer.readonly, self.rows, self.cols,
+                                     self.title, self.owner))
+        replay = self._scrollback.snapshot()
+        if replay:
+            viewer.transmit(frames.stdout(replay))
+        if self.exit_status is not None:
+            viewer.transmit(frames.status(exit_status=self.exit_status))
+            viewer.end(frames.disconnect(exit_message(self.exit_status)))
+            return
+        self._fanout.add(viewer)
+        self._broadcast_viewers()
+
+    def detach(self, viewer: Viewer) -> None:
+        """Forget a viewer whose connection closed."""
+        if self._fanout.remove(viewer):
+            self._forget_size(viewer)
+            self._broadcast_viewers()
+
+    def viewers(self) -> list[tuple[str, bool]]:
+        """``(username, readonly)`` of every attached connection."""
+        return [(viewer.username, viewer.readonly) for viewer in self._fanout.viewers]
+
+    def disconnect_user(self, username: str, reason: str) -> int:
+        """Close every connection of ``username`` with ``["disconnect", reason]``; returns how many."""
+        ended = [viewer for viewer in self._fanout.viewers if viewer.username == username]
+        for viewer in ended:
+            self._fanout.end(viewer, frames.disconnect(reason))
+            self._forget_size(viewer)
+        if ended:
+            self._broadcast_viewers()
+        return len(ended)
+
+    def notify(self, notice: str, message: str) -> None:
+        """Tell every viewer something about the console (e.g. it was moved to the tarpit)."""
+        self._fanout.send(frames.status(notice=notice, message=message))
+
+    def tell(self, viewer: Viewer, frame: Frame) -> None:
+        """Answer something a viewer sent (notices, errors), even while it is paused."""
+        self._fanout.answer(viewer, frame)
+
+    def pause(self, viewer: Viewer) -> None:
+        self._fanout.pause(viewer)
+
+    def resume(self, viewer: Viewer) -> None:
+        self._fanout.resume(viewer)
+
+    def type_from(self, viewer: Viewer, text: str) -> bool:
+        """Keystrokes from a viewer; False (and nothing written) for read-only viewers."""
+        if viewer.readonly:
+            return False
+        self.send_input(text)
+        return True
+
+    def set_size(self, viewer: Viewer, rows: int, cols: int) -> bool:
+        """A viewer's terminal size; the owner's wins, read-only viewers are ignored."""
+        if viewer.readonly:
+            return False
+        viewer.size = (rows, cols)
+        if viewer in self._sizers:
+            self._sizers.remove(viewer)
+        self._sizers.append(viewer)
+        self._apply_size()
+        return True
+
+    def _forget_size(self, viewer: Viewer) -> None:
+        if viewer in self._sizers:
+            self._sizers.remove(viewer)
+            self._apply_size()
+
+    def _apply_size(self) -> None:
+        owners = [viewer for viewer in self._sizers if viewer.username == self.owner]
+        chooser = owners[-1] if owners else (self._sizers[-1] if self._sizers else None)
+        if chooser is None or chooser.size is None or chooser.size == (self.rows, self.cols):
+            return
+        self.rows, self.cols = chooser.size
+        if self.running and not self._eof:
+            try:
+                self._process.set_size(self.rows, self.cols)
+            except OSError as exc:
+                log.debug("console %s: resize failed: %s", self.id, exc)
+
+    def _broadcast_viewers(self) -> None:
+        self._fanout.send(frames.status(viewers=len(self._fanout.viewers)))
+
+    def _catch_up_frames(self) -> list[Frame]:
+        # A full reset, then the tail of the scrollback: what a viewer that
+        # skipped output needs to show the screen as it is now.
+        tail = self._scrollback.snapshot(self._fanout.limits.catch_up_bytes)
+        return [frames.status(notice="skipped",
+                              message="Output was skipped because this connection fell behind."),
+                frames.status(viewers=len(self._fanout.viewers)),
+                frames.stdout("\x1bc" + tail)]
+
+    # Input -----------------------------------------------------------------
+
+    def send_input(self, text: str) -> None:
+        """Write to the program's terminal without blocking; queues what does not fit."""
+        if not self.running or self._eof:
+            raise ConsoleNotRunning("This console's program has ended; start a new console.")
+        data = text.encode("utf-8", errors="replace")
+        if len(self._input) + len(data) > MAX_PENDING_INPUT:
+            raise InputBufferFull(f"The program is not reading its input ({len(self._input)} bytes are "
+                                  f"waiting); input was dropped. Try again once it catches up.")
+        self._input += data
+        self._write_input()
+
+    def _write_input(self) -> None:
+        while self._input:
+            try:
+                written = self._process.write(bytes(self._input[:READ_SIZE]))
+            except OSError:
+                self._input.clear()  # the terminal is gone; EOF handling follows
+                break
+            if written == 0:
+                break
+            del self._input[:written]
+        self._update_events()
+
+    # Output ----------------------------------------------------------------
+
+    def _on_pty_event(self, fd: int, events: int) -> None:
+        if events & IOLoop.WRITE:
+            self._write_input()
+        if events & (IOLoop.READ | IOLoop.ERROR):
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self._fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EIO:  # EIO: every process holding the terminal has gone
+                log.warning("console %s: reading the terminal failed: %s", self.id, exc)
+            data = b""
+        if data:
+            self._output(self._decoder.decode(data))
+        else:
+            self._on_eof()
+
+    def _output(self, text: str) -> None:
+        if not text:
+            return
+        self._scrollback.append(text)
+        self._pending.append(text)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.add_callback(self._flush)
+
+    def _flush(self) -> None:
+        """Send everything read since the last flush as one frame."""
+        self._flush_scheduled = False
+        if not self._pending:
+            return
+        frame = frames.stdout("".join(self._pending))
+        self._pending.clear()
+        self._fanout.send(frame)
+
+    def _update_events(self) -> None:
+        """Watch the PTY for what is needed now: output unless blocked, writability if input waits."""
+        wanted = 0
+        if self.running and not self._eof:
+            if not self._fanout.blocked:
+                wanted |= IOLoop.READ
+            if self._input:
+                wanted |= IOLoop.WRITE
+        if wanted == self._events:
+            return
+        if self._events == 0:
+            self._loop.add_handler(self._fd, self._on_pty_event, wanted)
+        elif wanted == 0:
+            self._loop.remove_handler(self._fd)
+        else:
+            self._loop.update_handler(self._fd, wanted)
+        self._events = wanted
+
+    # End of the program ------------------------------------------------------
+
+    def _on_eof(self) -> None:
+        self._eof = True
+        self._output(self._decoder.decode(b"", final=True))
+        self._input.clear()
+        self._update_events()
+        self._liveness.stop()
+        self._check_exit()
+
+    def _reap_retry(self) -> None:
+        self._reap_scheduled = False
+        self._check_exit()
+
+    def _check_exit(self) -> None:
+        status = self._process.poll()
+        if status is not None:
+            self._finish(status)
+        elif (self._eof or self._closed) and not self._reap_scheduled:
+            # The terminal is gone or the program was killed: the exit is
+            # imminent, so look again soon (never wait for it).
+            self._reap_scheduled = True
+            self._loop.call_later(self._reap_delay, self._reap_retry)
+            self._reap_delay = min(self._reap_delay * 2, _REAP_RETRY_MAX)
+
+    def _drain_after_exit(self) -> None:
+        """Read what the program wrote before it ended (other processes may still hold the terminal)."""
+        budget = self._fanout.limits.high_watermark
+        while budget > 0:
+            try:
+                data = os.read(self._fd, min(READ_SIZE, budget))
+            except OSError:
+                break
+            if not data:
+                break
+            budget -= len(data)
+            self._output(self._decoder.decode(data))
+        self._output(self._decoder.decode(b"", final=True))
+
+    def _finish(self, status: int) -> None:
+        if self.exit_status is not None:
+            return
+        self.exit_status = status
+        self._liveness.stop()
+        if not self._eof and not self._closed:
+            self._drain_after_exit()
+        self._eof = True
+        self._input.clear()
+        self._update_events()
+        self._process.release()
+        self._reaped.set()
+        if self._closed:
+            return
+        self._flush()
+        self._fanout.send(frames.status(exit_status=status))
+        for viewer in self._fanout.viewers:
+            self._fanout.end(viewer, frames.disconnect(exit_message(status)))
+        self._sizers.clear()
+        if self._on_exit is not None:
+            self._on_exit(self)
+
+    def close(self, descendants: Iterable[psutil.Process] = ()) -> None:
+        """Kill the program and ``descendants``, tell the viewers, free the terminal.
+
+        ``descendants`` are the processes the program started, looked up
+        beforehand off the IOLoop (background jobs of an interactive shell sit
+        in process groups of their own, out of reach of the group kill).
+        Returns at once; the reaping finishes on the IOLoop.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._on_exit = None
+        self._pending.clear()
+        for viewer in self._fanout.viewers:
+            self._fanout.end(viewer, frames.disconnect(CLOSED_REASON))
+        self._sizers.clear()
+        self._update_events()
+        self._liveness.stop()
+        if self.exit_status is None:
+            self._process.kill()
+            kill_all(descendants)
+            self._check_exit()
+
+    async def wait_reaped(self) -> None:
+        """Wait until the program has been reaped and its terminal freed."""
+        await self._reaped.wait()
+
+    # Reading the screen --------------------------------------------------------
+
+    def latest_output(self, min_chars: int = 500) -> str:
+        """The end of the output as plain text, as the terminal shows it (no escapes).
+
+        Rendering runs on the IOLoop, so it looks only at the newest output:
+        16 KiB at first, up to 64 KiB (or twice ``min_chars``) when escape
+        sequences left too little text.
+        """
+        budget = max(_RENDER_FIRST_BYTES, min_chars * 2)
+        limit = max(_RENDER_MAX_BYTES, min_chars * 2)
+        while True:
+            text = render_tail(self._scrollback.snapshot(budget), self.rows, self.cols, min_chars)
+            if len(text) >= min_chars or budget >= min(limit, len(self._scrollback)):
+                return text
+            budget = min(budget * 4, limit)

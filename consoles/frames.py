@@ -1,0 +1,127 @@
+"""The messages of the console stream: encoded once on the way out, parsed strictly on the way in.
+
+Every message is a JSON array whose first element names its type, the same
+as terminado's so that its clients work (see ``docs/protocol.md``).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# The largest client message accepted, in characters: a big paste fits,
+# a runaway client does not.
+MAX_CLIENT_MESSAGE = 1024 * 1024
+
+# Terminal sizes outside this range are refused rather than clamped.
+MAX_DIMENSION = 1000
+
+
+class Frame:
+    """A server → client message, JSON-encoded once however many viewers get it.
+
+    ``text`` is the message itself (what a raw WebSocket sends).  SockJS
+    carries messages as JSON strings inside its ``a[...]`` frames, so
+    ``sockjs`` is ``text`` encoded once more as a JSON string, computed the
+    first time a SockJS session needs it and then shared.
+    """
+
+    __slots__ = ("text", "_sockjs")
+
+    def __init__(self, kind: str, *arguments: Any) -> None:
+        self.text = json.dumps([kind, *arguments], ensure_ascii=False, separators=(",", ":"))
+        self._sockjs: str | None = None
+
+    @property
+    def sockjs(self) -> str:
+        # ensure_ascii keeps this pure ASCII, so its length is its size in bytes.
+        if self._sockjs is None:
+            self._sockjs = json.dumps(self.text)
+        return self._sockjs
+
+    def __repr__(self) -> str:
+        return f"Frame({self.text[:60]!r})"
+
+
+def setup(console_id: str, readonly: bool, rows: int, cols: int, title: str, owner: str) -> Frame:
+    return Frame("setup", {"id": console_id, "readonly": readonly, "rows": rows, "cols": cols,
+                           "title": title, "owner": owner})
+
+
+def stdout(text: str) -> Frame:
+    return Frame("stdout", text)
+
+
+def status(**fields: Any) -> Frame:
+    return Frame("status", fields)
+
+
+def disconnect(reason: str) -> Frame:
+    return Frame("disconnect", reason)
+
+
+class BadMessage(ValueError):
+    """A client message that cannot be understood; the text is sent back to the client."""
+
+
+@dataclass(frozen=True)
+class Stdin:
+    text: str
+
+
+@dataclass(frozen=True)
+class SetSize:
+    rows: int
+    cols: int
+
+
+@dataclass(frozen=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+ClientMessage = Stdin | SetSize | Pause | Resume
+
+_EXPECTED = 'expected ["stdin", text], ["set_size", rows, cols], ["pause"] or ["resume"]'
+
+
+def _dimension(name: str, value: object) -> int:
+    if type(value) is not int or not 1 <= value <= MAX_DIMENSION:
+        raise BadMessage(f"set_size: {name} must be a whole number from 1 to {MAX_DIMENSION}, "
+                         f"not {json.dumps(value)}")
+    return value
+
+
+def parse_client_message(raw: object) -> ClientMessage:
+    """Turn one message from a client into a command, or raise :class:`BadMessage`."""
+    if not isinstance(raw, str):
+        raise BadMessage(f"messages must be JSON text; {_EXPECTED}")
+    if len(raw) > MAX_CLIENT_MESSAGE:
+        raise BadMessage(f"message too large ({len(raw)} characters; the limit is "
+                         f"{MAX_CLIENT_MESSAGE}): send big pastes in pieces")
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        raise BadMessage(f"message is not valid JSON; {_EXPECTED}") from None
+    if not isinstance(message, list) or not message or not isinstance(message[0], str):
+        raise BadMessage(f"message must be a JSON array starting with its type; {_EXPECTED}")
+    kind = message[0]
+    if kind == "stdin":
+        if len(message) != 2 or not isinstance(message[1], str):
+            raise BadMessage('stdin: expected ["stdin", text]')
+        return Stdin(message[1])
+    if kind == "set_size":
+        # terminado's clients send two more numbers (pixel sizes): ignored.
+        if len(message) < 3:
+            raise BadMessage('set_size: expected ["set_size", rows, cols]')
+        return SetSize(_dimension("rows", message[1]), _dimension("cols", message[2]))
+    if kind == "pause":
+        return Pause()
+    if kind == "resume":
+        return Resume()
+    raise BadMessage(f"unknown message type {json.dumps(kind)[:80]}; {_EXPECTED}")

@@ -1,0 +1,154 @@
+"""This node's consoles: starting them within a user's limit, finding, closing, and cleaning up.
+
+A console lives on the node that spawned it; Redis records which node, so
+other nodes and the web layer can list it.  Policy (the limit, who may
+attach) comes from the caller.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+
+import redis.asyncio as aioredis
+from tornado.ioloop import IOLoop
+
+from consoles.console import Console
+from consoles.fanout import FlowLimits
+from consoles.processes import descendants_by_root
+from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry
+from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
+from sandbox import Identity, Sandbox
+
+log = logging.getLogger(__name__)
+
+ORPHANED_REASON = "The server restarted; this console's program is no longer running."
+SHUTDOWN_REASON = "The server stopped; this console's program was ended."
+
+
+class ConsoleLimitReached(Exception):
+    """The user already has as many consoles as their account allows."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        noun = "console" if limit == 1 else "consoles"
+        super().__init__(f"You already have {limit} {noun}, the most your account allows; "
+                         f"close one to start another.")
+
+
+class ConsoleManager:
+    """Creates and owns the consoles running on this node."""
+
+    def __init__(self, redis: aioredis.Redis, sandbox: Sandbox, node_id: str,
+                 scrollback_bytes: int = DEFAULT_SCROLLBACK_BYTES,
+                 limits: FlowLimits = FlowLimits()) -> None:
+        self.node_id = node_id
+        self._registry = ConsoleRegistry(redis)
+        self._sandbox = sandbox
+        self._scrollback_bytes = scrollback_bytes
+        self._limits = limits
+        self._live: dict[str, Console] = {}
+
+    async def create(self, owner: Identity, argv: Sequence[str], cwd: str, name: str, limit: int,
+                     rows: int = 24, cols: int = 80) -> ConsoleRecord:
+        """Start ``argv`` for ``owner`` now; the record is returned once it runs.
+
+        Finished consoles that were not closed count towards ``limit``: they
+        keep their scrollback in this node's memory.  Raises
+        :class:`ConsoleLimitReached` or ``sandbox.SpawnError``.
+        """
+        if not argv:
+            raise ValueError("a console needs a program to run")
+        record = ConsoleRecord(id=secrets.token_hex(8), owner=owner.username, node=self.node_id,
+                               argv=tuple(argv), cwd=cwd, name=name, created=time.time(),
+                               status=RUNNING, exit_status=None, ended_reason=None)
+        if not await self._registry.reserve(record, limit):
+            raise ConsoleLimitReached(limit)
+        try:
+            process = await self._sandbox.spawn(owner, argv, cwd, rows=rows, cols=cols)
+        except BaseException:
+            await self._registry.forget(record.id, record.owner)
+            raise
+        console = Console(record.id, owner.username, name, process, rows, cols,
+                          self._scrollback_bytes, self._limits, on_exit=self._exited)
+        self._live[record.id] = console
+        console.start()
+        return record
+
+    def get_live(self, console_id: str) -> Console | None:
+        """The console with this id if it lives on this node (running or finished, not closed)."""
+        return self._live.get(console_id)
+
+    def live_for(self, username: str) -> list[Console]:
+        return [console for console in self._live.values() if console.owner == username]
+
+    def root_pids(self, username: str) -> list[int]:
+        """The pids of a user's running console programs, for the process list."""
+        return [console.pid for console in self.live_for(username) if console.running]
+
+    async def record(self, console_id: str) -> ConsoleRecord | None:
+        return await self._registry.get(console_id)
+
+    async def list_for(self, username: str) -> list[ConsoleRecord]:
+        """A user's consoles on every node, oldest first."""
+        return await self._registry.list_for(username)
+
+    async def records(self, console_ids: Iterable[str]) -> list[ConsoleRecord]:
+        """The records of these consoles (those that still exist), oldest first."""
+        return await self._registry.get_many(console_ids)
+
+    async def close(self, console_id: str) -> bool:
+        """Kill the console's programs and forget it (finished and ended ones too).
+
+        Returns False when no such console was registered.
+        """
+        console = self._live.pop(console_id, None)
+        if console is not None:
+            await self._close_all([console])
+        record = await self._registry.get(console_id)
+        owner = record.owner if record else (console.owner if console else None)
+        if owner is None:
+            return False
+        await self._registry.forget(console_id, owner)
+        return True
+
+    async def mark_orphans(self) -> int:
+        """At start-up: consoles registered to this node but not alive here are marked ended."""
+        marked = 0
+        for record in await self._registry.on_node(self.node_id):
+            if record.status != ENDED and record.id not in self._live:
+                await self._registry.update(record.id, status=ENDED, ended_reason=ORPHANED_REASON)
+                marked += 1
+        return marked
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """On server stop: kill every console here and mark it ended.
+
+        Waits (up to ``timeout``) until the programs are reaped, so none is
+        left behind when the server's process exits.
+        """
+        consoles, self._live = list(self._live.values()), {}
+        await self._close_all(consoles)
+        for console in consoles:
+            await self._registry.update(console.id, status=ENDED, ended_reason=SHUTDOWN_REASON)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(console.wait_reaped() for console in consoles)),
+                                   timeout)
+        except asyncio.TimeoutError:
+            log.warning("some console programs were not reaped within %s s of the kill", timeout)
+
+    @staticmethod
+    async def _close_all(consoles: list[Console]) -> None:
+        """Close consoles together with every process their programs started."""
+        victims = await descendants_by_root(console.pid for console in consoles if console.running)
+        for console in consoles:
+            console.close(victims.get(console.pid, ()))
+
+    def _exited(self, console: Console) -> None:
+        IOLoop.current().spawn_callback(self._record_exit, console.id, console.exit_status)
+
+    async def _record_exit(self, console_id: str, exit_status: int | None) -> None:
+        await self._registry.update(console_id, status=EXITED,
+                                    exit_status="" if exit_status is None else exit_status)

@@ -1,0 +1,109 @@
+"""A user's processes: everything their live consoles started, and killing one of them.
+
+psutil reads ``/proc`` for every process on the host to find children, so
+the public coroutines run that work in the default executor rather than on
+the IOLoop.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psutil
+
+
+class ProcessNotYours(Exception):
+    """A kill was asked for a pid outside the user's consoles."""
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    command: str
+    cpu_seconds: float
+    memory_bytes: int
+
+
+def _descendants_by_root(root_pids: Iterable[int]) -> dict[int, list[psutil.Process]]:
+    """Every process below each root, from one pass over the process table."""
+    children: dict[int, list[psutil.Process]] = defaultdict(list)
+    for process in psutil.process_iter(["ppid"]):
+        children[process.info["ppid"]].append(process)
+    found: dict[int, list[psutil.Process]] = {}
+    for root in root_pids:
+        below: list[psutil.Process] = []
+        seen = {root}
+        stack = [root]
+        while stack:
+            for child in children.get(stack.pop(), []):
+                if child.pid not in seen:
+                    seen.add(child.pid)
+                    below.append(child)
+                    stack.append(child.pid)
+        found[root] = below
+    return found
+
+
+def kill_all(processes: Iterable[psutil.Process]) -> None:
+    """SIGKILL each process still running (psutil refuses pids reused since they were listed)."""
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+
+
+def _tree(root_pids: tuple[int, ...]) -> list[psutil.Process]:
+    found: dict[int, psutil.Process] = {}
+    for root, below in _descendants_by_root(root_pids).items():
+        try:
+            found.setdefault(root, psutil.Process(root))
+        except psutil.Error:
+            continue  # that console's program has just ended
+        for process in below:
+            found.setdefault(process.pid, process)
+    return [found[pid] for pid in sorted(found)]
+
+
+def _describe(process: psutil.Process) -> ProcessInfo | None:
+    try:
+        with process.oneshot():
+            cmdline = process.cmdline()
+            times = process.cpu_times()
+            rss = process.memory_info().rss
+            command = " ".join(cmdline) if cmdline else f"[{process.name()}]"
+    except psutil.Error:
+        return None  # ended while we looked
+    return ProcessInfo(pid=process.pid, command=command,
+                       cpu_seconds=round(times.user + times.system, 2), memory_bytes=rss)
+
+
+def _list(root_pids: tuple[int, ...]) -> list[ProcessInfo]:
+    described = (_describe(process) for process in _tree(root_pids))
+    return [info for info in described if info is not None]
+
+
+def _kill(pid: int, root_pids: tuple[int, ...]) -> None:
+    for process in _tree(root_pids):
+        if process.pid == pid:
+            kill_all([process])
+            return
+    raise ProcessNotYours(f"Process {pid} is not running in any of your consoles.")
+
+
+async def list_processes(root_pids: Iterable[int]) -> list[ProcessInfo]:
+    """The processes of the consoles whose programs are ``root_pids``, by pid."""
+    return await asyncio.get_running_loop().run_in_executor(None, _list, tuple(root_pids))
+
+
+async def kill_process(pid: int, root_pids: Iterable[int]) -> None:
+    """SIGKILL ``pid`` if it belongs to those consoles, else raise :class:`ProcessNotYours`."""
+    await asyncio.get_running_loop().run_in_executor(None, _kill, pid, tuple(root_pids))
+
+
+async def descendants_by_root(root_pids: Iterable[int]) -> dict[int, list[psutil.Process]]:
+    """The processes below each of ``root_pids``, found off the IOLoop (to kill them with their console)."""
+    return await asyncio.get_running_loop().run_in_executor(None, _descendants_by_root,
+                                                            tuple(root_pids))

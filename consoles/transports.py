@@ -1,0 +1,261 @@
+"""sockjs-tornado's transports, made safe for consoles.
+
+Four things the stock transports lack:
+
+* an origin rule: the stock router accepts WebSockets from every origin and
+  its XHR transports echo any ``Origin`` back with credentials allowed, so
+  any web page could read a logged-in user's console.  Here a request that
+  carries an ``Origin`` must pass ``allowed_origin(origin, host)`` (by
+  default: the Origin's host:port is the request's Host).  Requests without
+  one (scripts using a token) are not browsers and are let through.
+* queued-byte accounting: each transport counts what it handed to Tornado
+  and not yet written, and tells the connection when some of it left, so
+  the console's flow control reacts to real backpressure.
+* closed WebSockets: Tornado 6.2+ raises ``WebSocketClosedError`` (not an
+  ``IOError``) when a heartbeat is sent on a closed socket.
+* last words: a session closing right after a message (``disconnect``) must
+  deliver that message before its close frame (:class:`ConsoleSession`).
+
+JSONP, EventSource and htmlfile are disabled: a script tag or an
+EventSource can read their responses from any origin.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from sockjs.tornado import SockJSConnection, SockJSRouter, proto
+from sockjs.tornado.session import CLOSED, Session
+from sockjs.tornado.transports import (JSONPSendHandler, RawWebSocketTransport, WebSocketTransport,
+                                       XhrPollingTransport, XhrSendHandler, XhrStreamingTransport)
+from tornado.web import HTTPError
+from tornado.websocket import WebSocketClosedError
+
+from consoles.frames import Frame
+from consoles.viewer import Viewer
+
+OriginRule = Callable[[str, str], bool]
+
+DISABLED_TRANSPORTS = ["jsonp", "eventsource", "htmlfile"]
+
+
+def same_host(origin: str, host: str) -> bool:
+    """The default origin rule: the page's host:port is the one this request was sent to."""
+    netloc = urlsplit(origin).netloc
+    return bool(netloc) and netloc.lower() == host.lower()
+
+
+class TransportListener(Protocol):
+    def on_transport_progress(self) -> None:
+        """Queued bytes of this connection reached the network."""
+
+
+def _tell_progress(session: Any) -> None:
+    # A closed session has no connection any more.
+    connection: TransportListener | None = getattr(session, "conn", None)
+    if connection is not None:
+        connection.on_transport_progress()
+
+
+class _WebSocketMixin:
+    """Origin rule, byte counting through ``write_message``'s futures, closed-socket safety."""
+
+    # Can write while earlier writes are still in flight (see ConsoleSession).
+    streams = True
+
+    server: ConsoleRouter
+    session: Any
+    request: Any
+    unsent_bytes: int
+
+    def initialize(self, server: ConsoleRouter) -> None:
+        super().initialize(server)  # type: ignore[misc]
+        self.unsent_bytes = 0
+
+    def check_origin(self, origin: str) -> bool:
+        return self.server.allowed_origin(origin, self.request.host)
+
+    def send_pack(self, message: str, binary: bool = False) -> None:
+        try:
+            future = self.write_message(message, binary)  # type: ignore[attr-defined]
+        except WebSocketClosedError:
+            self.server.io_loop.add_callback(self.on_close)  # type: ignore[attr-defined]
+            return
+        size = len(message)
+        self.unsent_bytes += size
+        future.add_done_callback(partial(self._written, size))
+
+    def _written(self, size: int, future: Any) -> None:
+        self.unsent_bytes -= size
+        if future.cancelled() or future.exception() is not None:
+            return  # the socket closed; on_close detaches the viewer
+        _tell_progress(self.session)
+
+
+class ConsoleWebSocketTransport(_WebSocketMixin, WebSocketTransport):
+    pass
+
+
+class ConsoleRawWebSocketTransport(_WebSocketMixin, RawWebSocketTransport):
+    pass
+
+
+class _SameOriginHTTPMixin:
+    """The origin rule for the XHR transports, and CORS headers only for allowed origins."""
+
+    server: ConsoleRouter
+    request: Any
+
+    def _origin_allowed(self) -> bool:
+        origin = self.request.headers.get("Origin")
+        return origin is None or self.server.allowed_origin(origin, self.request.host)
+
+    def prepare(self) -> None:
+        super().prepare()  # type: ignore[misc]
+        if not self._origin_allowed():
+            raise HTTPError(403, "console streams from another origin are refused")
+
+    def preflight(self) -> None:
+        if self._origin_allowed():
+            super().preflight()  # type: ignore[misc]
+
+    def verify_origin(self) -> bool:
+        return self._origin_allowed()
+
+
+class _PollingMixin(_SameOriginHTTPMixin):
+    """Byte counting for the XHR transports: one pack in flight per write, in order."""
+
+    session: Any
+
+    def initialize(self, server: ConsoleRouter) -> None:
+        super().initialize(server)  # type: ignore[misc]
+        self._in_flight: deque[int] = deque()
+
+    @property
+    def unsent_bytes(self) -> int:
+        return sum(self._in_flight)
+
+    def send_pack(self, message: str, binary: bool = False) -> None:
+        self._in_flight.append(len(message))
+        super().send_pack(message, binary)  # type: ignore[misc]
+
+    def send_complete(self, f: Any = None) -> None:
+        if self._in_flight:
+            self._in_flight.popleft()
+        session = self.session  # the polling transport detaches in send_complete
+        super().send_complete(f)  # type: ignore[misc]
+        _tell_progress(session)
+
+
+class ConsoleXhrStreamingTransport(_PollingMixin, XhrStreamingTransport):
+    streams = True
+
+
+class ConsoleXhrPollingTransport(_PollingMixin, XhrPollingTransport):
+    streams = False
+
+    def send_pack(self, message: str, binary: bool = False) -> None:
+        # One response carries one pack.  The session writes its close frame
+        # (and heartbeats) without asking whether this response is taken;
+        # a closed session gives the close frame to the next poll anyway.
+        if self.active:
+            super().send_pack(message, binary)
+
+
+class ConsoleXhrSendHandler(_SameOriginHTTPMixin, XhrSendHandler):
+    pass
+
+
+_REPLACEMENTS: dict[type, type] = {
+    WebSocketTransport: ConsoleWebSocketTransport,
+    RawWebSocketTransport: ConsoleRawWebSocketTransport,
+    XhrStreamingTransport: ConsoleXhrStreamingTransport,
+    XhrPollingTransport: ConsoleXhrPollingTransport,
+    XhrSendHandler: ConsoleXhrSendHandler,
+}
+
+
+class ConsoleSession(Session):
+    """A SockJS session whose last messages are not lost when it closes.
+
+    The stock session writes its close frame straight to the transport,
+    ahead of messages still queued (a streaming response busy with an earlier
+    write), and a closed session that still had messages for a later request
+    never closes that request.  A ``disconnect`` must arrive, so here the queue
+    goes out first and such a request ends with the close frame.
+    """
+
+    send_queue: str
+    handler: Any
+    state: int
+
+    def _can_stream(self) -> bool:
+        return self.handler is not None and getattr(self.handler, "streams", False)
+
+    def close(self, code: int = 3000, message: str = "Go away!") -> None:
+        if self.state != CLOSED and self.send_queue and self._can_stream():
+            self.handler.send_pack(f"a[{self.send_queue}]")
+            self.send_queue = ""
+        super().close(code, message)
+
+    def flush(self) -> None:
+        super().flush()
+        if self.state == CLOSED and not self.send_queue and self._can_stream():
+            handler = self.handler
+            handler.send_pack(proto.disconnect(*self.get_close_reason()))
+            handler.session_closed()
+
+
+class ConsoleRouter(SockJSRouter):
+    """A SockJS router serving websocket, xhr-streaming, xhr-polling and the raw WebSocket.
+
+    sockjs-tornado's per-session client IP check (``verify_ip``) stays on.
+    """
+
+    _transport_urls: list[tuple[str, type, dict[str, Any]]]
+
+    def __init__(self, connection: type[SockJSConnection], prefix: str,
+                 allowed_origin: OriginRule | None = None) -> None:
+        super().__init__(connection, prefix, {"disabled_transports": DISABLED_TRANSPORTS},
+                         session_kls=ConsoleSession)
+        self.allowed_origin: OriginRule = allowed_origin or same_host
+        self._transport_urls = [(pattern, _REPLACEMENTS.get(handler, handler), kwargs)
+                                for pattern, handler, kwargs in self._transport_urls
+                                if handler is not JSONPSendHandler]
+
+
+class SockJSViewer(Viewer):
+    """A console viewer over a SockJS session (any transport)."""
+
+    def __init__(self, connection: SockJSConnection, username: str, readonly: bool) -> None:
+        super().__init__(username, readonly)
+        self._connection = connection
+
+    def transmit(self, frame: Frame) -> None:
+        session = self._connection.session
+        if session.is_closed:
+            return
+        if session.send_expects_json:
+            session.send_jsonified(frame.sockjs)
+        else:  # the raw WebSocket sends the message text itself
+            session.send_message(frame.text)
+
+    def queued_bytes(self) -> int:
+        session = self._connection.session
+        handler = session.handler
+        in_flight = getattr(handler, "unsent_bytes", 0) if handler is not None else 0
+        return len(getattr(session, "send_queue", "")) + in_flight
+
+    def discard_queued(self) -> None:
+        session = self._connection.session
+        if getattr(session, "send_queue", ""):
+            session.send_queue = ""
+
+    def end(self, frame: Frame) -> None:
+        self.transmit(frame)
+        if not self._connection.is_closed:
+            self._connection.close()
