@@ -1,0 +1,106 @@
+/**
+ * Behaviours shared by every page, driven by data attributes in the templates:
+ *
+ * - `<form data-api="/api/v0/..." data-method="POST">` sends its fields as a
+ *   JSON object to that URL, then reloads the page; with
+ *   `data-result-target="#selector"` it shows the answer in that element
+ *   instead (for a value shown once, such as a new API token; pick the
+ *   answer's field with `data-result-field`).
+ * - `<button data-api-delete="/api/v0/..." data-confirm="Really?">` asks,
+ *   sends DELETE, then reloads.
+ *
+ * Failures are shown with the server's own `detail` message.
+ */
+import { apiFetch, ApiError, readCookie } from "./lib/api.js";
+import { showError, showNotice } from "./lib/notice.js";
+
+export { apiFetch, ApiError, readCookie, showError, showNotice };
+
+/**
+ * A form's fields as a JSON object: checkboxes become booleans, number inputs
+ * numbers (null when empty), multiple selects arrays. Tornado's `_xsrf` field
+ * is left out: the token travels in a header.
+ * @param {HTMLFormElement} form
+ */
+export function formToJson(form) {
+  const data = {};
+  for (const field of form.elements) {
+    const name = field.name;
+    if (!name || name === "_xsrf" || field.disabled) continue;
+    if (field.type === "checkbox") {
+      data[name] = field.checked;
+    } else if (field.type === "radio") {
+      if (field.checked) data[name] = field.value;
+    } else if (field.type === "number" || field.type === "range") {
+      data[name] = field.value === "" ? null : Number(field.value);
+    } else if (field.type === "select-multiple") {
+      data[name] = Array.from(field.selectedOptions, (option) => option.value);
+    } else if (field.type !== "submit" && field.type !== "button" && field.type !== "file") {
+      data[name] = field.value;
+    }
+  }
+  return data;
+}
+
+/**
+ * The part of an API answer to show in a result element: the named field,
+ * a bare string, the only value of a one-field object, or else the JSON.
+ */
+function resultText(result, field) {
+  if (field) return String(result?.[field] ?? "");
+  if (typeof result === "string") return result;
+  if (result && typeof result === "object") {
+    const values = Object.values(result);
+    if (values.length === 1 && typeof values[0] === "string") return values[0];
+  }
+  return JSON.stringify(result, null, 2);
+}
+
+async function submitApiForm(form, submitter) {
+  const method = (form.dataset.method || "POST").toUpperCase();
+  const buttons = submitter ? [submitter] : Array.from(form.querySelectorAll("button, input[type=submit]"));
+  buttons.forEach((button) => (button.disabled = true));
+  try {
+    const result = await apiFetch(method, form.dataset.api, formToJson(form));
+    const targetSelector = form.dataset.resultTarget;
+    if (!targetSelector) {
+      window.location.reload();
+      return;
+    }
+    const target = document.querySelector(targetSelector);
+    if (!target) throw new Error(`This page has no element ${targetSelector} to show the result in.`);
+    target.textContent = resultText(result, form.dataset.resultField);
+    target.hidden = false;
+  } catch (error) {
+    showError(error);
+  } finally {
+    buttons.forEach((button) => (button.disabled = false));
+  }
+}
+
+async function deleteFromButton(button) {
+  const question = button.dataset.confirm;
+  if (question && !window.confirm(question)) return;
+  button.disabled = true;
+  try {
+    await apiFetch("DELETE", button.dataset.apiDelete);
+    window.location.reload();
+  } catch (error) {
+    showError(error);
+    button.disabled = false;
+  }
+}
+
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest?.("form[data-api]");
+  if (!form) return;
+  event.preventDefault();
+  submitApiForm(form, event.submitter);
+});
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest?.("button[data-api-delete]");
+  if (!button) return;
+  event.preventDefault();
+  deleteFromButton(button);
+});

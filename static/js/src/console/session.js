@@ -1,0 +1,164 @@
+/**
+ * Joins a terminal to its console's stream: the protocol of DESIGN.md's
+ * "Console stream" (terminado-compatible JSON arrays) as seen from a page.
+ */
+import { OutputFlow } from "./flow.js";
+import { ConsoleStream } from "./stream.js";
+
+/** How long resizing must settle before we refit or tell the server. */
+const FIT_DELAY_MS = 80;
+const SIZE_DELAY_MS = 150;
+/** ESC c (RIS): a full reset, queued in order with the output. */
+const FULL_RESET = "\x1bc";
+
+function debounce(action, delayMs) {
+  let timer = null;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(action, delayMs);
+  };
+}
+
+/** A valid terminal dimension from the server, or null. */
+function dimension(value) {
+  return Number.isInteger(value) && value > 0 && value <= 1000 ? value : null;
+}
+
+export class ConsoleSession {
+  /**
+   * @param {{
+   *   url: string,
+   *   term: import("@xterm/xterm").Terminal,
+   *   fitAddon: import("@xterm/addon-fit").FitAddon,
+   *   bar: import("./status.js").ConsoleBar,
+   *   keyBar: import("./keybar.js").KeyBar,
+   *   readonly: boolean,
+   *   box: HTMLElement,
+   * }} parts `box` is the element whose size the terminal fills.
+   */
+  constructor({ url, term, fitAddon, bar, keyBar, readonly, box }) {
+    this._term = term;
+    this._fitAddon = fitAddon;
+    this._bar = bar;
+    this._keyBar = keyBar;
+    this._ended = false;
+    this._flow = null;
+    this._sentSize = "";
+    this._stream = new ConsoleStream(url, {
+      onOpen: () => this._startConnection(),
+      onMessage: (message) => this._dispatch(message),
+      onState: (state, detail) => bar.setConnection(state, detail),
+    });
+    this._setReadonly(readonly);
+
+    term.onData((data) => this._sendInput(keyBar.transform(data)));
+    // A title the program sets (an OSC sequence) names the tab, as in a desktop terminal.
+    term.onTitleChange((title) => {
+      bar.setTitle(title);
+      if (title) document.title = title;
+    });
+    term.onResize(debounce(() => this._sendSize(), SIZE_DELAY_MS));
+    const refit = debounce(() => this._fit(), FIT_DELAY_MS);
+    new ResizeObserver(refit).observe(box);
+    window.addEventListener("resize", refit);
+  }
+
+  /** Connect to the server and keep connected until the console ends. */
+  start() {
+    this._fit();
+    this._stream.connect();
+  }
+
+  /** Retry a lost connection at once. */
+  reconnectNow() {
+    this._stream.reconnectNow();
+  }
+
+  _startConnection() {
+    const flow = new OutputFlow(
+      (text, parsed) => this._term.write(text, parsed),
+      (message) => {
+        if (this._flow === flow) this._stream.send(message);
+      },
+    );
+    this._flow = flow;
+    this._sentSize = "";
+  }
+
+  _dispatch([type, ...args]) {
+    switch (type) {
+      case "setup":
+        this._setup(args[0] || {});
+        break;
+      case "stdout":
+        if (typeof args[0] === "string") this._flow.push(args[0]);
+        break;
+      case "status":
+        this._bar.applyStatus(args[0] || {});
+        break;
+      case "disconnect":
+        this._disconnect(args[0]);
+        break;
+      default:
+        break;
+    }
+  }
+
+  _setup(setup) {
+    // The server replays its scrollback after `setup`: clear what an earlier
+    // connection showed so the text is not doubled. Queued behind any output
+    // of that connection that xterm.js has not parsed yet.
+    this._flow.push(FULL_RESET);
+    this._setReadonly(Boolean(setup.readonly));
+    if (typeof setup.title === "string" && setup.title) this._bar.setTitle(setup.title);
+    if (this._readonly) {
+      this._resizeTo(setup.rows, setup.cols);
+    } else {
+      this._fit();
+      this._sendSize();
+    }
+  }
+
+  _disconnect(reason) {
+    this._ended = true;
+    const text = typeof reason === "string" && reason ? reason : "The console has ended.";
+    this._stream.end(text);
+    this._bar.showMessage(text, "warning");
+    this._term.options.disableStdin = true;
+    this._term.options.cursorBlink = false;
+    this._keyBar.visible = false;
+  }
+
+  _setReadonly(readonly) {
+    this._readonly = readonly;
+    this._term.options.disableStdin = readonly || this._ended;
+    this._bar.setReadonly(readonly);
+    this._keyBar.visible = !readonly && !this._ended;
+  }
+
+  _sendInput(data) {
+    if (this._readonly || this._ended || !data) return;
+    this._stream.send(["stdin", data]);
+  }
+
+  /** Fill the box; read-only viewers keep the owner's size instead. */
+  _fit() {
+    if (this._readonly) return;
+    this._fitAddon.fit();
+  }
+
+  /** Tell the server our size, once per change; read-only viewers never do. */
+  _sendSize() {
+    if (this._readonly || this._ended || !this._stream.open) return;
+    const { rows, cols } = this._term;
+    const size = `${rows}x${cols}`;
+    if (size === this._sentSize) return;
+    if (this._stream.send(["set_size", rows, cols])) this._sentSize = size;
+  }
+
+  _resizeTo(rows, cols) {
+    const validRows = dimension(rows);
+    const validCols = dimension(cols);
+    if (validRows && validCols) this._term.resize(validCols, validRows);
+  }
+}

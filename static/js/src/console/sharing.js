@@ -1,0 +1,141 @@
+/**
+ * The owner's share controls on a console page: who may watch or type, and
+ * the broadcast to all of a teacher's students. Everything goes through the
+ * console's `sharing/` API, so the list shown is always the server's.
+ */
+import { apiFetch } from "../lib/api.js";
+import { showError, showNotice } from "../lib/notice.js";
+
+const MODE_LABELS = { ro: "read-only", rw: "can type" };
+
+export class SharingPanel {
+  /**
+   * @param {HTMLElement} panel the element with `data-sharing-api`.
+   */
+  constructor(panel) {
+    this._api = panel.dataset.sharingApi;
+    this._list = panel.querySelector("[data-share-list]");
+    this._form = panel.querySelector("form[data-share-form]");
+    this._studentsButton = panel.querySelector("button[data-share-students]");
+    this._allStudents = false;
+    this._form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this._share(event.submitter);
+    });
+    this._studentsButton.addEventListener("click", () => this._toggleStudents());
+  }
+
+  /** Fetch the current shares and show them. */
+  async load() {
+    try {
+      const sharing = await apiFetch("GET", this._api);
+      this._render(sharing.shares || [], Boolean(sharing.all_students));
+    } catch (error) {
+      this._list.replaceChildren(this._emptyItem(`Could not load the shares: ${error.message}`));
+    }
+  }
+
+  _render(shares, allStudents) {
+    this._allStudents = allStudents;
+    this._studentsButton.textContent = allStudents
+      ? "Stop sharing with my students"
+      : "Share with all my students (read-only)";
+    this._studentsButton.setAttribute("aria-pressed", String(allStudents));
+    if (shares.length === 0) {
+      this._list.replaceChildren(this._emptyItem("Not shared with anyone."));
+      return;
+    }
+    this._list.replaceChildren(...shares.map((share) => this._shareItem(share)));
+  }
+
+  _emptyItem(text) {
+    const item = document.createElement("li");
+    item.className = "share-empty";
+    item.textContent = text;
+    return item;
+  }
+
+  _shareItem({ username, mode }) {
+    const item = document.createElement("li");
+    item.className = "share-item";
+    item.dataset.username = username;
+
+    const name = document.createElement("span");
+    name.className = "share-username";
+    name.textContent = username;
+
+    const select = document.createElement("select");
+    select.setAttribute("aria-label", `Access for ${username}`);
+    for (const [value, label] of Object.entries(MODE_LABELS)) {
+      select.append(new Option(label, value, false, value === mode));
+    }
+    select.addEventListener("change", () => this._changeMode(username, select));
+
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "small danger";
+    remove.textContent = "Stop sharing";
+    remove.addEventListener("click", () => this._unshare(username, remove));
+
+    item.append(name, select, remove);
+    return item;
+  }
+
+  async _share(submitter) {
+    const username = this._form.elements.username.value.trim();
+    const mode = this._form.elements.mode.value;
+    if (!username) return;
+    if (submitter) submitter.disabled = true;
+    try {
+      await apiFetch("POST", this._api, { username, mode });
+      this._form.reset();
+      showNotice(`Shared with ${username} (${MODE_LABELS[mode]}).`, { level: "success" });
+      await this.load();
+    } catch (error) {
+      showError(error);
+    } finally {
+      if (submitter) submitter.disabled = false;
+    }
+  }
+
+  async _changeMode(username, select) {
+    select.disabled = true;
+    try {
+      await apiFetch("POST", this._api, { username, mode: select.value });
+      showNotice(`${username} now has ${MODE_LABELS[select.value]} access.`, { level: "success" });
+    } catch (error) {
+      showError(error);
+      await this.load();
+    } finally {
+      select.disabled = false;
+    }
+  }
+
+  async _unshare(username, button) {
+    if (!window.confirm(`Stop sharing this console with ${username}? Their open pages are disconnected.`)) return;
+    button.disabled = true;
+    try {
+      await apiFetch("DELETE", `${this._api}${encodeURIComponent(username)}/`);
+      await this.load();
+    } catch (error) {
+      showError(error);
+      button.disabled = false;
+    }
+  }
+
+  async _toggleStudents() {
+    this._studentsButton.disabled = true;
+    try {
+      if (this._allStudents) {
+        await apiFetch("DELETE", `${this._api}all_students/`);
+      } else {
+        await apiFetch("POST", this._api, { all_students: true });
+      }
+      await this.load();
+    } catch (error) {
+      showError(error);
+    } finally {
+      this._studentsButton.disabled = false;
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The status line of a console page: connection state, title, badges and
+ * the server's notices.
+ *
+ * Notices live here, beside the terminal, never inside it: text injected into
+ * the terminal would mix with the program's output, end up in copies of the
+ * screen, and disturb full-screen programs.
+ */
+
+/** Notices that inform and can go away by themselves after this long. */
+const INFO_LIFETIME_MS = 10_000;
+
+const CONNECTION_LABELS = {
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  ended: "Ended",
+};
+
+/**
+ * Whether a status message moves the user into (true) or out of (false) the
+ * CPU tarpit, or null when it says nothing about it. Understood forms:
+ * `{"tarpit": true|false, ...}` and `{"notice": "tarpit", ...}` (entering).
+ */
+function tarpitIn(status) {
+  if (typeof status.tarpit === "boolean") return status.tarpit;
+  return status.notice === "tarpit" ? true : null;
+}
+
+/**
+ * What to tell the user about a `["status", {...}]` message, or null when the
+ * message only updates a badge (such as the viewers count).
+ *
+ * @param {Record<string, unknown>} status
+ * @returns {{text: string, level: "info" | "warning" | "error"} | null}
+ */
+function describeStatus(status) {
+  const message = typeof status.message === "string" ? status.message : "";
+  const notice = typeof status.notice === "string" ? status.notice : "";
+  if (typeof status.error === "string" && status.error) {
+    return { text: status.error, level: "error" };
+  }
+  const tarpit = tarpitIn(status);
+  if (tarpit === true) {
+    return {
+      text: message || "Your CPU allowance for today is used up: your processes run slower until it resets.",
+      level: "warning",
+    };
+  }
+  if (tarpit === false) {
+    return { text: message || "Your processes run at full speed again.", level: "info" };
+  }
+  if (notice === "readonly") {
+    return { text: message || "This console is read-only for you: what you type is not sent.", level: "warning" };
+  }
+  if (notice === "skipped") {
+    return { text: message || "Some output was skipped because this page fell behind.", level: "warning" };
+  }
+  if (message) return { text: message, level: "info" };
+  return notice ? { text: notice, level: "info" } : null;
+}
+
+function span(className, parent) {
+  const element = document.createElement("span");
+  element.className = className;
+  parent.append(element);
+  return element;
+}
+
+export class ConsoleBar {
+  /**
+   * Build the status line inside `container` (an empty element in the page).
+   * @param {HTMLElement} container
+   * @param {{onReconnectNow: () => void}} actions
+   */
+  constructor(container, { onReconnectNow }) {
+    container.replaceChildren();
+    this._connection = span("console-connection", container);
+    this._connection.dataset.state = "connecting";
+    span("console-connection-dot", this._connection).setAttribute("aria-hidden", "true");
+    this._connectionLabel = span("console-connection-label", this._connection);
+    this._reconnectButton = document.createElement("button");
+    this._reconnectButton.type = "button";
+    this._reconnectButton.className = "console-reconnect";
+    this._reconnectButton.textContent = "Retry now";
+    this._reconnectButton.hidden = true;
+    this._reconnectButton.addEventListener("click", onReconnectNow);
+    this._connection.append(this._reconnectButton);
+
+    this._title = span("console-title", container);
+    this._readonly = span("console-badge console-badge-readonly", container);
+    this._readonly.textContent = "read-only";
+    this._readonly.title = "You can watch this console but not type into it.";
+    this._readonly.hidden = true;
+    this._tarpit = span("console-badge console-badge-tarpit", container);
+    this._tarpit.textContent = "slowed";
+    this._tarpit.title = "Your CPU allowance for today is used up; processes run slower until it resets.";
+    this._tarpit.hidden = true;
+    this._viewers = span("console-viewers", container);
+    this._viewers.hidden = true;
+    this._message = span("console-message", container);
+    this._message.setAttribute("role", "status");
+    this._message.setAttribute("aria-live", "polite");
+    this._messageTimer = null;
+    this._retryTimer = null;
+    this.setConnection("connecting", {});
+  }
+
+  /**
+   * @param {"connecting" | "connected" | "reconnecting" | "ended"} state
+   * @param {{retryInMs?: number, reason?: string}} detail
+   */
+  setConnection(state, { retryInMs, reason }) {
+    clearInterval(this._retryTimer);
+    this._retryTimer = null;
+    this._connection.dataset.state = state;
+    this._reconnectButton.hidden = !(state === "reconnecting" && retryInMs);
+    const label = CONNECTION_LABELS[state];
+    if (state === "reconnecting" && retryInMs) {
+      const retryAt = Date.now() + retryInMs;
+      const tick = () => {
+        const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+        this._connectionLabel.textContent = `Connection lost, retrying in ${seconds} s`;
+      };
+      tick();
+      this._retryTimer = setInterval(tick, 1000);
+      this._connection.title = reason || "";
+    } else {
+      this._connectionLabel.textContent = label;
+      this._connection.title = "";
+    }
+  }
+
+  /** @param {string} title */
+  setTitle(title) {
+    this._title.textContent = title;
+    this._title.title = title;
+  }
+
+  /** @param {boolean} readonly */
+  setReadonly(readonly) {
+    this._readonly.hidden = !readonly;
+  }
+
+  /** Apply a `status` message: badges, viewers count and its notice. */
+  applyStatus(status) {
+    const viewers = status.viewers;
+    if (typeof viewers === "number") {
+      this._viewers.hidden = viewers < 2;
+      this._viewers.textContent = `${viewers} viewers`;
+      this._viewers.title = `${viewers} browser connections are watching this console.`;
+    }
+    const tarpit = tarpitIn(status);
+    if (tarpit !== null) this._tarpit.hidden = !tarpit;
+    const described = describeStatus(status);
+    if (described) this.showMessage(described.text, described.level);
+  }
+
+  /**
+   * Show a message in the status line; info messages fade after a while,
+   * warnings and errors stay until replaced.
+   * @param {string} text
+   * @param {"info" | "warning" | "error"} level
+   */
+  showMessage(text, level) {
+    clearTimeout(this._messageTimer);
+    this._message.textContent = text;
+    this._message.dataset.level = level;
+    if (level === "info") {
+      this._messageTimer = setTimeout(() => {
+        this._message.textContent = "";
+        delete this._message.dataset.level;
+      }, INFO_LIFETIME_MS);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The SockJS connection of a console page, with automatic reconnection.
+ *
+ * A network drop should not cost the user their terminal: while the console
+ * lives, we reconnect with exponential backoff (and at once when the browser
+ * says it is back online). Only the server's `disconnect` message, or `end()`,
+ * stops that.
+ */
+import SockJS from "sockjs-client";
+
+const FIRST_RETRY_MS = 500;
+const LONGEST_RETRY_MS = 30_000;
+
+/**
+ * @typedef {"connecting" | "connected" | "reconnecting" | "ended"} ConnectionState
+ */
+
+export class ConsoleStream {
+  /**
+   * @param {string} url the SockJS endpoint with the console's `?id=`.
+   * @param {{
+   *   onOpen?: () => void,
+   *   onMessage: (message: unknown[]) => void,
+   *   onState: (state: ConnectionState, detail: {retryInMs?: number, reason?: string}) => void,
+   * }} handlers
+   */
+  constructor(url, handlers) {
+    this._url = url;
+    this._handlers = handlers;
+    this._socket = null;
+    this._failures = 0;
+    this._retryTimer = null;
+    this._ended = false;
+    window.addEventListener("online", () => this.reconnectNow());
+  }
+
+  /** Open the connection (every SockJS transport is allowed). */
+  connect() {
+    if (this._ended) return;
+    this._handlers.onState(this._failures === 0 ? "connecting" : "reconnecting", {});
+    const socket = new SockJS(this._url);
+    this._socket = socket;
+    let received = false;
+    socket.onopen = () => {
+      if (socket !== this._socket) return;
+      this._handlers.onState("connected", {});
+      this._handlers.onOpen?.();
+    };
+    socket.onmessage = (event) => {
+      if (socket !== this._socket) return;
+      if (!received) {
+        received = true;
+        this._failures = 0;
+      }
+      const message = decode(event.data);
+      if (message) this._handlers.onMessage(message);
+    };
+    socket.onclose = (event) => {
+      if (socket !== this._socket) return;
+      this._socket = null;
+      if (this._ended) return;
+      this._scheduleRetry(event.reason || `connection closed (${event.code})`);
+    };
+  }
+
+  /** Whether messages can be sent right now. */
+  get open() {
+    return this._socket !== null && this._socket.readyState === SockJS.OPEN;
+  }
+
+  /**
+   * Send one protocol message; dropped (returning false) while disconnected,
+   * since keystrokes typed into a dead connection must not arrive later.
+   * @param {unknown[]} message
+   */
+  send(message) {
+    if (!this.open) return false;
+    this._socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Retry at once instead of waiting out the backoff. */
+  reconnectNow() {
+    if (this._ended || this._retryTimer === null) return;
+    clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    this.connect();
+  }
+
+  /** Close for good: the console ended or access was withdrawn. */
+  end(reason) {
+    this._ended = true;
+    clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    const socket = this._socket;
+    this._socket = null;
+    socket?.close();
+    this._handlers.onState("ended", { reason });
+  }
+
+  _scheduleRetry(reason) {
+    const backoff = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** this._failures);
+    const delay = Math.round(backoff * (0.75 + Math.random() * 0.5));
+    this._failures += 1;
+    this._handlers.onState("reconnecting", { retryInMs: delay, reason });
+    this._retryTimer = setTimeout(() => {
+      this._retryTimer = null;
+      this.connect();
+    }, delay);
+  }
+}
+
+/** A protocol message (a JSON array with a string tag), or null for anything else. */
+function decode(data) {
+  let message;
+  try {
+    message = typeof data === "string" ? JSON.parse(data) : data;
+  } catch {
+    return null;
+  }
+  return Array.isArray(message) && typeof message[0] === "string" ? message : null;
+}
