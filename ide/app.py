@@ -5,7 +5,13 @@ from typing import Any
 
 import tornado.web
 
+from consoles import make_console_router
+from ide.api.consoles import (ConsoleHandler, ConsoleListHandler, LatestOutputHandler,
+                              SendInputHandler, SharedWithYouHandler)
+from ide.api.cpu import CpuHandler
+from ide.api.launchers import LauncherHandler, LauncherListHandler
 from ide.api.openapi import OpenApiHandler
+from ide.api.processes import ProcessHandler, ProcessListHandler
 from ide.api.teacher import TeacherHandler
 from ide.assets import DIST_DIR, STATIC_DIR, HashedAssetHandler
 from ide.routes import API_PREFIX, Route
@@ -13,6 +19,7 @@ from ide.services import Services
 from ide.web.account_pages import AccountHandler, DashboardHandler
 from ide.web.auth_pages import LoginHandler, LogoutHandler, SignupHandler
 from ide.web.base import PageHandler
+from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
 
 USER_API = API_PREFIX + "/user/{owner}"
 
@@ -26,6 +33,16 @@ def api_routes(services: Services) -> list[Route]:
     """The API v0 routes; each template also appears in openapi.yaml."""
     kwargs = {"services": services}
     return [
+        Route(USER_API + "/consoles/", ConsoleListHandler, kwargs),
+        Route(USER_API + "/consoles/shared_with_you/", SharedWithYouHandler, kwargs),
+        Route(USER_API + "/consoles/{console_id}/", ConsoleHandler, kwargs),
+        Route(USER_API + "/consoles/{console_id}/send_input/", SendInputHandler, kwargs),
+        Route(USER_API + "/consoles/{console_id}/get_latest_output/", LatestOutputHandler, kwargs),
+        Route(USER_API + "/cpu/", CpuHandler, kwargs),
+        Route(USER_API + "/launchers/", LauncherListHandler, kwargs),
+        Route(USER_API + "/launchers/{launcher_id}/", LauncherHandler, kwargs),
+        Route(USER_API + "/processes/", ProcessListHandler, kwargs),
+        Route(USER_API + "/processes/{pid}/", ProcessHandler, kwargs),
         Route(USER_API + "/teacher/", TeacherHandler, kwargs),
     ]
 
@@ -38,22 +55,26 @@ def page_routes(services: Services) -> list[Route]:
         Route("/logout/", LogoutHandler, kwargs),
         Route("/signup/", SignupHandler, kwargs),
         Route("/account/", AccountHandler, kwargs),
+        Route("/user/{owner}/consoles/", ConsolesPage, kwargs),
+        Route("/user/{owner}/consoles/{console_id}/", ConsolePage, kwargs),
+        Route("/user/{owner}/consoles/{console_id}/frame/", FramePage, kwargs),
+        Route("/user/{owner}/consoles/{console_id}/frame", FramePage, kwargs),
     ]
 
 
-def make_app(services: Services, cookie_secret: str, extra_handlers: list[Any] | None = None
-             ) -> tornado.web.Application:
+def make_app(services: Services) -> tornado.web.Application:
     settings = services.settings
+    console_router = make_console_router(services.consoles, services.console_policy.authorize)
     handlers: list[Any] = [
+        *console_router.urls,
         (r"/static/js/dist/(.*)", HashedAssetHandler, {"path": str(DIST_DIR)}),
         (API_PREFIX + r"/openapi\.yaml", OpenApiHandler),
         *api_routes(services),
         *page_routes(services),
-        *(extra_handlers or []),
     ]
     return tornado.web.Application(
         handlers,
-        cookie_secret=cookie_secret,
+        cookie_secret=services.cookie_secret,
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"samesite": "Lax", "secure": settings.secure_cookies},
         login_url="/login/",

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--allow-signup", action="store_true", default=_env_flag("ALLOW_SIGNUP"), help="let visitors create accounts (IDE_ALLOW_SIGNUP)")
     serve_p.add_argument("--secure-cookies", action="store_true", default=_env_flag("SECURE_COOKIES"), help="mark cookies Secure; use behind HTTPS (IDE_SECURE_COOKIES)")
     serve_p.add_argument("--trust-proxy-headers", action="store_true", default=_env_flag("TRUST_PROXY_HEADERS"), help="take the client address from X-Forwarded-For/X-Real-Ip; only behind a proxy that sets them (IDE_TRUST_PROXY_HEADERS)")
-    serve_p.add_argument("--sandbox", choices=("auto", "off"), default=_env("SANDBOX", "auto"), help="per-user isolation when running as root (IDE_SANDBOX; default auto)")
+    serve_p.add_argument("--sandbox", choices=("auto", "full", "rlimits", "off"), default=_env("SANDBOX", "auto"), help="per-user isolation: full needs root; auto uses it when possible, else rlimits (IDE_SANDBOX; default auto)")
     serve_p.add_argument("--node-id", default=_env("NODE_ID", ""), help="this node's name when several share one Redis (IDE_NODE_ID; default host:port)")
 
     user_p = commands.add_parser("user", help="manage accounts")
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sandbox":
             from sandbox.check import report
             print(report(Settings(data_dir=args.data_dir).homes_dir))
+        return 0
     except (StartupError, RedisUnavailable, AccountError) as exc:
         print(f"ide: error: {exc}", file=sys.stderr)
         return 1

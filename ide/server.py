@@ -9,20 +9,14 @@ import signal
 import socket
 from pathlib import Path
 
-import jinja2
 import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.netutil
 
-from ide.accounts import AccountStore
-from ide.assets import ROOT, AssetManifest
+from ide.assets import MissingBundle
 from ide.config import Settings
-from ide.login_throttle import LoginThrottle
 from ide.redis_server import EmbeddedRedis, connect
-from ide.services import Services
-from ide.sessions import SessionStore
-from ide.tokens import TokenStore
-from sandbox import Sandbox
+from ide.services import build_services
 
 log = logging.getLogger("ide")
 
@@ -88,11 +82,6 @@ async def cookie_secret(redis: aioredis.Redis) -> str:
     return await redis.get("ide:secret:cookie")
 
 
-def template_environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
-                              autoescape=True, auto_reload=False)
-
-
 def bind(settings: Settings) -> list[socket.socket]:
     try:
         return tornado.netutil.bind_sockets(settings.port, settings.address)
@@ -113,18 +102,21 @@ async def serve(settings: Settings) -> None:
 
     check_data_dir(settings.data_dir)
     sockets = bind(settings)
+    port = sockets[0].getsockname()[1]
     storage = Storage(settings)
     try:
         redis = await storage.open()
-        services = Services(
-            settings=settings, redis=redis, accounts=AccountStore(redis),
-            tokens=TokenStore(redis), sessions=SessionStore(redis),
-            throttle=LoginThrottle(redis), templates=template_environment(),
-            assets=AssetManifest(), sandbox=Sandbox(settings.homes_dir))
-        app = make_app(services, await cookie_secret(redis))
+        try:
+            services = build_services(settings, redis, await cookie_secret(redis), port)
+        except MissingBundle as exc:
+            raise StartupError(str(exc)) from None
+        if services.sandbox_status:
+            log.warning("%s", services.sandbox_status)
+        await services.consoles.mark_orphans()
+        services.cpu.start()
+        app = make_app(services)
         http_server = tornado.httpserver.HTTPServer(app, xheaders=settings.trust_proxy_headers)
         http_server.add_sockets(sockets)
-        port = sockets[0].getsockname()[1]
         print(f"Listening on http://{settings.address}:{port}/", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -132,6 +124,9 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         http_server.stop()
+        await services.cpu.stop()
+        await services.consoles.shutdown()
+        await services.sandbox.close()
         await http_server.close_all_connections()
     finally:
         await storage.close()

@@ -1,30 +1,74 @@
-"""The domain objects a running server holds, handed to every handler."""
+"""The domain objects a running server holds, built once and handed to
+every handler."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import socket
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import jinja2
 import redis.asyncio as aioredis
 
+from consoles import ConsoleManager, LauncherStore, discover_kinds
 from ide.accounts import AccountStore
-from ide.assets import AssetManifest
+from ide.assets import ROOT, AssetManifest
 from ide.config import Settings
+from ide.console_service import ConsoleService
+from ide.cpu import CpuAllowance
 from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
+from sandbox import DEFAULT_LIMITS, Sandbox
+
+if TYPE_CHECKING:
+    from ide.console_policy import ConsoleAccessPolicy
 
 
 @dataclass
 class Services:
     settings: Settings
     redis: aioredis.Redis
+    cookie_secret: str
     accounts: AccountStore
     tokens: TokenStore
     sessions: SessionStore
     throttle: LoginThrottle
     templates: jinja2.Environment
     assets: AssetManifest
-    sandbox: Any
+    sandbox: Sandbox
+    consoles: ConsoleManager
+    launchers: LauncherStore
+    console_service: ConsoleService
+    cpu: CpuAllowance
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
+    console_policy: ConsoleAccessPolicy = field(init=False)
+
+    def __post_init__(self) -> None:
+        from ide.console_policy import ConsoleAccessPolicy
+        self.console_policy = ConsoleAccessPolicy(self, self.cookie_secret)
+
+
+def template_environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
+                              autoescape=True, auto_reload=False)
+
+
+def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str,
+                   port: int) -> Services:
+    sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox)
+    status = sandbox.status()
+    node_id = settings.node_id or f"{socket.gethostname()}:{port}"
+    manager = ConsoleManager(redis, sandbox, node_id)
+    launchers = LauncherStore(redis)
+    kinds = discover_kinds(path=sandbox.program_search_path())
+    console_service = ConsoleService(redis, manager, launchers, sandbox, kinds)
+    return Services(
+        settings=settings, redis=redis, cookie_secret=cookie_secret,
+        accounts=AccountStore(redis), tokens=TokenStore(redis), sessions=SessionStore(redis),
+        throttle=LoginThrottle(redis), templates=template_environment(), assets=AssetManifest(),
+        sandbox=sandbox, consoles=manager, launchers=launchers,
+        console_service=console_service,
+        cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
+        sandbox_status=None if status.isolated else status.summary,
+        pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

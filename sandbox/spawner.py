@@ -163,6 +163,10 @@ class Sandbox:
         if identity.uid is not None and identity.gid is not None:
             chown_inside(identity.home, path, identity.uid, identity.gid)
 
+    def program_search_path(self) -> str:
+        """The PATH users' programs get: where to look for console kinds."""
+        return user_environment("-", "/", self.isolated)["PATH"]
+
     def environment(self, identity: Identity, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """What the user's programs start with; HOME is where they see their home."""
         home = identity.visible_home if self.isolated else str(identity.home)

@@ -5,8 +5,12 @@ import http.client
 
 from tornado.web import HTTPError
 
+from consoles import (ConsoleLimitReached, ConsoleNotRunning, InputBufferFull, LauncherInvalid,
+                      ProcessNotYours)
 from ide.accounts import AccountError, UserExists, UserNotFound
+from ide.console_service import ConsoleNotFound, ConsoleRequestInvalid
 from ide.login_throttle import TooManyAttempts
+from sandbox import SpawnError
 
 # Most specific first: the first matching class wins.
 _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
@@ -14,12 +18,15 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (UserExists, 409),
     (AccountError, 400),
     (TooManyAttempts, 429),
+    (ConsoleNotFound, 404),
+    (ProcessNotYours, 404),
+    (ConsoleLimitReached, 403),
+    (ConsoleNotRunning, 409),
+    (InputBufferFull, 409),
+    (ConsoleRequestInvalid, 400),
+    (LauncherInvalid, 400),
+    (SpawnError, 400),
 ]
-
-
-def register(error: type[Exception], status: int) -> None:
-    """Map another package's domain error to a status (done once at wiring time)."""
-    _STATUS_BY_ERROR.insert(0, (error, status))
 
 
 def status_for(error: BaseException) -> int | None:

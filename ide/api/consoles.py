@@ -1,0 +1,66 @@
+"""``consoles/``: list, start, inspect, close and drive consoles."""
+from __future__ import annotations
+
+from tornado.web import HTTPError
+
+from ide.serializers import console_object
+from ide.web.base import ApiHandler
+
+
+class ConsoleApiHandler(ApiHandler):
+    @property
+    def consoles(self):  # type: ignore[no-untyped-def]
+        return self.services.console_service
+
+    async def serialize(self, records):  # type: ignore[no-untyped-def]
+        return [console_object(r, await self.consoles.cpu_seconds(r)) for r in records]
+
+
+class ConsoleListHandler(ConsoleApiHandler):
+    async def get(self, owner: str) -> None:
+        records = await self.services.consoles.list_for(self.check_owner(owner))
+        self.write_json(await self.serialize(records))
+
+    async def post(self, owner: str) -> None:
+        self.check_owner(owner)
+        assert self.user is not None
+        record = await self.consoles.start(self.user, self.json_body())
+        self.write_json(console_object(record, 0.0), status=201)
+
+
+class SharedWithYouHandler(ConsoleApiHandler):
+    async def get(self, owner: str) -> None:
+        records = await self.consoles.shared_with(self.check_owner(owner))
+        self.write_json(await self.serialize(records))
+
+
+class ConsoleHandler(ConsoleApiHandler):
+    async def get(self, owner: str, console_id: str) -> None:
+        record = await self.consoles.owned_record(self.check_owner(owner), console_id)
+        self.write_json(console_object(record, await self.consoles.cpu_seconds(record)))
+
+    async def delete(self, owner: str, console_id: str) -> None:
+        record = await self.consoles.owned_record(self.check_owner(owner), console_id)
+        await self.services.consoles.close(record.id)
+        self.set_status(204)
+        self.finish()
+
+
+class SendInputHandler(ConsoleApiHandler):
+    async def post(self, owner: str, console_id: str) -> None:
+        record = await self.consoles.owned_record(self.check_owner(owner), console_id)
+        text = self.json_body().get("input")
+        if not isinstance(text, str):
+            raise HTTPError(400, 'Give the text to type as {"input": "..."}.')
+        console = self.services.consoles.get_live(record.id)
+        if console is None:
+            raise HTTPError(409, "This console's program has ended; start a new console.")
+        console.send_input(text)
+        self.write_json({"status": "OK"})
+
+
+class LatestOutputHandler(ConsoleApiHandler):
+    async def get(self, owner: str, console_id: str) -> None:
+        record = await self.consoles.owned_record(self.check_owner(owner), console_id)
+        console = self.services.consoles.get_live(record.id)
+        self.write_json({"output": console.latest_output() if console is not None else ""})

@@ -1,0 +1,111 @@
+"""Starting and finding consoles on behalf of users: the rules between the
+API/pages and the consoles package (limits, executables, paths, names)."""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from consoles import ConsoleKind, ConsoleManager, ConsoleRecord, LauncherStore, list_processes
+from ide.accounts import User
+from sandbox import Sandbox
+
+CONSOLE_LIMITS = {"anon": 1, "free": 2, "hacker": 20, "web_developer": 20}
+MAX_ARGUMENTS = 4096
+
+
+class ConsoleNotFound(Exception):
+    def __init__(self) -> None:
+        super().__init__("No such console.")
+
+
+class ConsoleRequestInvalid(Exception):
+    """A start request that cannot be run; the message says what to change."""
+
+
+class ConsoleService:
+    def __init__(self, redis: aioredis.Redis, manager: ConsoleManager, launchers: LauncherStore,
+                 sandbox: Sandbox, kinds: list[ConsoleKind]) -> None:
+        self.redis = redis
+        self.manager = manager
+        self.launchers = launchers
+        self.sandbox = sandbox
+        self.kinds = kinds
+
+    def kind_label(self, argv: list[str]) -> str | None:
+        """"Bash" for ``["bash"]``: the label of the kind this argv starts."""
+        program = shutil.which(argv[0], path=self.sandbox.program_search_path())
+        for kind in self.kinds:
+            if [shutil.which(kind.argv[0]) or kind.argv[0], *kind.argv[1:]] == [program, *argv[1:]]:
+                return kind.label
+        return None
+
+    async def start(self, user: User, request: dict[str, Any]) -> ConsoleRecord:
+        """Start a console from an API body: a launcher id, or an executable."""
+        identity = self.sandbox.identity(user.name, user.account_type)
+        if "launcher" in request:
+            launcher = await self.launchers.get(user.name, str(request["launcher"]))
+            if launcher is None:
+                raise ConsoleRequestInvalid("No such launcher.")
+            argv = launcher.argv
+            cwd = launcher.working_directory or identity.visible_home
+            name = launcher.name
+        else:
+            argv = self._argv(request)
+            cwd = request.get("working_directory") or identity.visible_home
+            name = self.kind_label(argv) or f"{os.path.basename(argv[0])} console"
+        if not isinstance(cwd, str) or not cwd.startswith("/"):
+            raise ConsoleRequestInvalid("working_directory must be an absolute path.")
+        limit = CONSOLE_LIMITS.get(user.account_type, 1)
+        return await self.manager.create(identity, argv, cwd, name, limit)
+
+    def _argv(self, request: dict[str, Any]) -> list[str]:
+        executable = request.get("executable")
+        if not isinstance(executable, str) or not executable.strip():
+            raise ConsoleRequestInvalid('Give "executable", e.g. "bash" or "python3".')
+        arguments = request.get("arguments", [])
+        if isinstance(arguments, str):
+            if len(arguments) > MAX_ARGUMENTS:
+                raise ConsoleRequestInvalid("arguments are too long.")
+            try:
+                arguments = shlex.split(arguments)
+            except ValueError as exc:
+                raise ConsoleRequestInvalid(f"arguments could not be parsed: {exc}.") from None
+        if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
+            raise ConsoleRequestInvalid("arguments must be a string or a list of strings.")
+        if shutil.which(executable, path=self.sandbox.program_search_path()) is None:
+            raise ConsoleRequestInvalid(f"{executable}: no such program here.")
+        return [executable, *arguments]
+
+    async def owned_record(self, owner: str, console_id: str) -> ConsoleRecord:
+        """The owner's console, or ConsoleNotFound (also for others' consoles)."""
+        record = await self.manager.record(console_id)
+        if record is None or record.owner != owner:
+            raise ConsoleNotFound()
+        return record
+
+    async def cpu_seconds(self, record: ConsoleRecord) -> float | None:
+        """CPU used by a live console's processes now running; None once ended."""
+        console = self.manager.get_live(record.id)
+        if console is None or not console.running:
+            return None
+        return round(sum(p.cpu_seconds for p in await list_processes([console.pid])), 2)
+
+    async def root_pids(self, owner: str) -> list[int]:
+        return self.manager.root_pids(owner)
+
+    async def shared_with(self, username: str) -> list[ConsoleRecord]:
+        """Consoles other users shared with ``username``."""
+        ids = await self.redis.smembers(f"ide:user:{username}:shared_with_me")
+        return await self.manager.records(sorted(ids))
+
+    def tell_tarpit(self, username: str, tarpitted: bool) -> None:
+        """Show the user, in each of their live consoles, that the tarpit began or ended."""
+        message = ("You have used today's CPU allowance: your programs now run at low priority "
+                   "until the daily reset." if tarpitted else
+                   "Your CPU allowance was reset: your programs run at full speed again.")
+        for console in self.manager.live_for(username):
+            console.notify("tarpit" if tarpitted else "tarpit_ended", message)
