@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--secure-cookies", action="store_true", default=_env_flag("SECURE_COOKIES"), help="mark cookies Secure; use behind HTTPS (IDE_SECURE_COOKIES)")
     serve_p.add_argument("--trust-proxy-headers", action="store_true", default=_env_flag("TRUST_PROXY_HEADERS"), help="take the client address from X-Forwarded-For/X-Real-Ip; only behind a proxy that sets them (IDE_TRUST_PROXY_HEADERS)")
     serve_p.add_argument("--sandbox", choices=("auto", "full", "rlimits", "off"), default=_env("SANDBOX", "auto"), help="per-user isolation: full needs root; auto uses it when possible, else rlimits (IDE_SANDBOX; default auto)")
-    serve_p.add_argument("--node-id", default=_env("NODE_ID", ""), help="this node's name when several share one Redis (IDE_NODE_ID; default host:port)")
+    serve_p.add_argument("--node-id", default=_env("NODE_ID", ""), help="this node's name when several share one Redis (IDE_NODE_ID; default host:data-dir)")
 
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)

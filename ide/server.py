@@ -107,7 +107,7 @@ async def serve(settings: Settings) -> None:
     try:
         redis = await storage.open()
         try:
-            services = build_services(settings, redis, await cookie_secret(redis), port)
+            services = build_services(settings, redis, await cookie_secret(redis))
         except MissingBundle as exc:
             raise StartupError(str(exc)) from None
         if services.sandbox_status:

@@ -54,11 +54,12 @@ def template_environment() -> jinja2.Environment:
                               autoescape=True, auto_reload=False)
 
 
-def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str,
-                   port: int) -> Services:
+def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str) -> Services:
     sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox)
     status = sandbox.status()
-    node_id = settings.node_id or f"{socket.gethostname()}:{port}"
+    # A restarted server must recognise its own consoles to mark them ended:
+    # the default name is stable across restarts (not the port, which may be 0).
+    node_id = settings.node_id or f"{socket.gethostname()}:{settings.data_dir.resolve()}"
     manager = ConsoleManager(redis, sandbox, node_id)
     launchers = LauncherStore(redis)
     kinds = discover_kinds(path=sandbox.program_search_path())
