@@ -4,6 +4,7 @@ from __future__ import annotations
 import tornado.web
 
 from ide.accounts import AccountError
+from ide.serializers import console_object, cpu_object
 from ide.web.base import PageHandler
 
 
@@ -12,7 +13,13 @@ class DashboardHandler(PageHandler):
         if not self.current_user:
             self.redirect("/login/")
             return
-        self.render_page("dashboard.html")
+        name = self.current_user
+        service = self.services.console_service
+        self.render_page(
+            "dashboard.html",
+            consoles=[console_object(r) for r in await self.services.consoles.list_for(name)],
+            shared_with_you=[console_object(r) for r in await service.shared_with(name)],
+            cpu=cpu_object(await self.services.cpu.usage(name)))
 
 
 class AccountHandler(PageHandler):

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import tornado.web
 
 from ide.console_service import CONSOLE_LIMITS, ConsoleNotFound
-from ide.serializers import console_object
+from ide.serializers import console_object, cpu_object
 from ide.web.base import PageHandler
 
 
@@ -41,7 +41,7 @@ class ConsolesPage(UserPageHandler):
                    for k in service.kinds],
             launchers=[launcher.to_json() for launcher in await self.services.launchers.list(owner)],
             console_limit=CONSOLE_LIMITS.get(self.user.account_type, 1),
-            cpu=None)
+            cpu=cpu_object(await self.services.cpu.usage(owner)))
 
 
 class ConsolePage(UserPageHandler):
