@@ -17,6 +17,8 @@ class Settings:
     secure_cookies: bool = False
     sandbox: str = "auto"
     trust_proxy_headers: bool = False
+    uid_prefix: str = "ide-"
+    cgroup_base: str = "ide"
     node_id: str = field(default="")
 
     @property

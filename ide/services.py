@@ -55,7 +55,8 @@ def template_environment() -> jinja2.Environment:
 
 
 def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str) -> Services:
-    sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox)
+    sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox, cgroup_base=settings.cgroup_base,
+                      uid_prefix=settings.uid_prefix)
     status = sandbox.status()
     # A restarted server must recognise its own consoles to mark them ended:
     # the default name is stable across restarts (not the port, which may be 0).
