@@ -6,6 +6,7 @@ Each speaks real SockJS (or the raw WebSocket) over real sockets: frames
 """
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 import re
@@ -26,7 +27,7 @@ class StreamClosed(Exception):
     """The server closed the stream before the expected message came."""
 
 
-class ConsoleClient:
+class ConsoleClient(abc.ABC):
     """Collects the console messages of one stream; subclasses speak a transport."""
 
     def __init__(self, base_url: str, console_id: str, prefix: str,
@@ -48,14 +49,17 @@ class ConsoleClient:
     def query(self) -> str:
         return urlencode({"id": self.console_id})
 
+    @abc.abstractmethod
     async def start(self) -> ConsoleClient:
-        raise NotImplementedError
+        """Connect; return self once the stream is open."""
 
+    @abc.abstractmethod
     async def send_text(self, text: str) -> None:
-        raise NotImplementedError
+        """Send one encoded console message."""
 
+    @abc.abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError
+        """Close the stream from the client side."""
 
     def _deliver(self, text: str) -> None:
         message = json.loads(text)
