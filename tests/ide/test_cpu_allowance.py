@@ -258,7 +258,7 @@ def test_loop_moves_an_isolated_user_into_the_tarpit_cgroup(fresh_redis: str, tm
         busy = await sandbox.spawn(identity, BUSY, identity.visible_home)
         allowance.start()
         try:
-            await _until(lambda: sandbox.is_tarpitted("sbxt_cpu"), "the tarpit")
+            await _until(lambda: sandbox.is_tarpitted("sbxt_cpu") and bool(changes), "the tarpit and its notice")
             assert changes == [("sbxt_cpu", True)]
             assert str(busy.pid) in pids_in(cgroup_dir("cpu", base, "_tarpit", "sbxt_cpu"))
             assert pids_in(cgroup_dir("cpu", base, "sbxt_cpu")) == []
