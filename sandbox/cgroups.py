@@ -149,10 +149,20 @@ class UserCgroups:
         if wanted:
             write_value(group / "cgroup.subtree_control", wanted)
 
-    def teardown(self) -> bool:
-        """Remove the base where no user has processes left; True if all is gone."""
-        for username in self.existing_users():
-            self.remove_if_empty(username)
+    def teardown(self, grace: float = 3.0) -> bool:
+        """Remove the base where no user has processes left; True if all is gone.
+
+        Processes killed just before (the server's consoles at shutdown) take
+        a moment to leave their groups: wait up to ``grace`` seconds for them.
+        Runs on a worker thread, so waiting here blocks no event loop.
+        """
+        deadline = time.monotonic() + grace
+        remaining = list(self.existing_users())
+        while remaining:
+            remaining = [name for name in remaining if not self.remove_if_empty(name)]
+            if not remaining or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         all_gone = True
         for tree in self._trees:
             if tree.holds_tarpit and not _rmdir(tree.base / TARPIT_GROUP):
