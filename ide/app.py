@@ -14,6 +14,7 @@ from ide.api.openapi import OpenApiHandler
 from ide.api.processes import ProcessHandler, ProcessListHandler
 from ide.api.teacher import TeacherHandler
 from ide.assets import DIST_DIR, STATIC_DIR, HashedAssetHandler
+from ide.files.routes import file_routes
 from ide.routes import API_PREFIX, Route
 from ide.services import Services
 from ide.web.account_pages import AccountHandler, DashboardHandler
@@ -33,6 +34,7 @@ def api_routes(services: Services) -> list[Route]:
     """The API v0 routes; each template also appears in openapi.yaml."""
     kwargs = {"services": services}
     return [
+        *file_routes(services)[0],
         Route(USER_API + "/consoles/", ConsoleListHandler, kwargs),
         Route(USER_API + "/consoles/shared_with_you/", SharedWithYouHandler, kwargs),
         Route(USER_API + "/consoles/{console_id}/", ConsoleHandler, kwargs),
@@ -50,6 +52,7 @@ def api_routes(services: Services) -> list[Route]:
 def page_routes(services: Services) -> list[Route]:
     kwargs = {"services": services}
     return [
+        *file_routes(services)[1],
         Route("/", DashboardHandler, kwargs),
         Route("/login/", LoginHandler, kwargs),
         Route("/logout/", LogoutHandler, kwargs),

@@ -127,6 +127,7 @@ async def serve(settings: Settings) -> None:
         await services.cpu.stop()
         await services.consoles.shutdown()
         await services.sandbox.close()
+        services.files.close()
         await http_server.close_all_connections()
     finally:
         await storage.close()

@@ -15,6 +15,7 @@ from ide.assets import ROOT, AssetManifest
 from ide.config import Settings
 from ide.console_service import ConsoleService
 from ide.cpu import CpuAllowance
+from ide.files.service import FileService
 from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
@@ -40,6 +41,7 @@ class Services:
     launchers: LauncherStore
     console_service: ConsoleService
     cpu: CpuAllowance
+    files: FileService
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
     console_policy: ConsoleAccessPolicy = field(init=False)
@@ -65,12 +67,14 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     launchers = LauncherStore(redis)
     kinds = discover_kinds(path=sandbox.program_search_path())
     console_service = ConsoleService(redis, manager, launchers, sandbox, kinds)
+    accounts = AccountStore(redis)
     return Services(
         settings=settings, redis=redis, cookie_secret=cookie_secret,
-        accounts=AccountStore(redis), tokens=TokenStore(redis), sessions=SessionStore(redis),
+        accounts=accounts, tokens=TokenStore(redis), sessions=SessionStore(redis),
         throttle=LoginThrottle(redis), templates=template_environment(), assets=AssetManifest(),
         sandbox=sandbox, consoles=manager, launchers=launchers,
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
+        files=FileService.build(sandbox, accounts, redis),
         sandbox_status=None if status.isolated else status.summary,
         pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

@@ -9,6 +9,8 @@ from consoles import (ConsoleLimitReached, ConsoleNotRunning, InputBufferFull, L
                       ProcessNotYours)
 from ide.accounts import AccountError, UserExists, UserNotFound
 from ide.console_service import ConsoleNotFound, ConsoleRequestInvalid
+from ide.files.errors import (EditConflict, FileShareNotFound, FilesError, LintUnavailable, PathExists,
+                              PathForbidden, PathNotFound, QuotaExceeded, TooLarge)
 from ide.login_throttle import TooManyAttempts
 from sandbox import SpawnError
 
@@ -26,6 +28,15 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (ConsoleRequestInvalid, 400),
     (LauncherInvalid, 400),
     (SpawnError, 400),
+    (PathNotFound, 404),
+    (FileShareNotFound, 404),
+    (PathForbidden, 403),
+    (PathExists, 409),
+    (EditConflict, 409),
+    (TooLarge, 413),
+    (QuotaExceeded, 507),
+    (LintUnavailable, 503),
+    (FilesError, 400),  # malformed paths and bodies, a file where a directory was meant
 ]
 
 

@@ -25,7 +25,7 @@ const OUTPUT_DIR = path.join(JS_DIR, "dist");
 const MANIFEST = "manifest.json";
 
 /** The page entries; everything else under src/ is imported by them. */
-const PAGES = ["app.js", "console.js", "consoles.js"];
+const PAGES = ["app.js", "console.js", "consoles.js", "editor.js", "files.js", "share.js"];
 
 /** Browsers the IDE supports: anything with ES modules and ResizeObserver. */
 const TARGETS = ["chrome90", "firefox90", "safari15", "edge90"];

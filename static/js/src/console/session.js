@@ -34,14 +34,21 @@ export class ConsoleSession {
    *   keyBar: import("./keybar.js").KeyBar,
    *   readonly: boolean,
    *   box: HTMLElement,
-   * }} parts `box` is the element whose size the terminal fills.
+   *   titlesPage?: boolean,
+   * }} parts `box` is the element whose size the terminal fills; `titlesPage`
+   *   (default true) lets a title the program sets become the page's title,
+   *   which a page showing the terminal beside other things turns off.
    */
-  constructor({ url, term, fitAddon, bar, keyBar, readonly, box }) {
+  constructor({ url, term, fitAddon, bar, keyBar, readonly, box, titlesPage = true }) {
     this._term = term;
     this._fitAddon = fitAddon;
     this._bar = bar;
     this._keyBar = keyBar;
     this._ended = false;
+    this._closed = false;
+    this._box = box;
+    /** The console's size as the server last reported it: [rows, cols]. */
+    this._consoleSize = null;
     this._flow = null;
     this._sentSize = "";
     this._stream = new ConsoleStream(url, {
@@ -55,18 +62,31 @@ export class ConsoleSession {
     // A title the program sets (an OSC sequence) names the tab, as in a desktop terminal.
     term.onTitleChange((title) => {
       bar.setTitle(title);
-      if (title) document.title = title;
+      if (title && titlesPage) document.title = title;
     });
     term.onResize(debounce(() => this._sendSize(), SIZE_DELAY_MS));
-    const refit = debounce(() => this._fit(), FIT_DELAY_MS);
-    new ResizeObserver(refit).observe(box);
-    window.addEventListener("resize", refit);
+    this._refit = debounce(() => this._fit(), FIT_DELAY_MS);
+    this._boxObserver = new ResizeObserver(this._refit);
+    this._boxObserver.observe(box);
+    window.addEventListener("resize", this._refit);
   }
 
   /** Connect to the server and keep connected until the console ends. */
   start() {
     this._fit();
     this._stream.connect();
+  }
+
+  /**
+   * Disconnect for good and stop following the page's size, for a terminal
+   * whose element is about to be replaced (the console itself lives on).
+   */
+  close() {
+    this._closed = true;
+    this._ended = true;
+    this._stream.end("Closed.");
+    this._boxObserver.disconnect();
+    window.removeEventListener("resize", this._refit);
   }
 
   /** Retry a lost connection at once. */
@@ -94,7 +114,7 @@ export class ConsoleSession {
         if (typeof args[0] === "string") this._flow.push(args[0]);
         break;
       case "status":
-        this._bar.applyStatus(args[0] || {});
+        this._applyStatus(args[0] || {});
         break;
       case "disconnect":
         this._disconnect(args[0]);
@@ -111,8 +131,31 @@ export class ConsoleSession {
     this._flow.push(FULL_RESET);
     this._setReadonly(Boolean(setup.readonly));
     if (typeof setup.title === "string" && setup.title) this._bar.setTitle(setup.title);
+    this._consoleSize = [setup.rows, setup.cols];
+    this._followMode();
+  }
+
+  /**
+   * The server's notices: the console's size (read-only viewers follow it,
+   * letterboxed), and this connection's mode when its share changed.
+   */
+  _applyStatus(status) {
+    this._bar.applyStatus(status);
+    if (Array.isArray(status.size) && status.size.length === 2) {
+      this._consoleSize = status.size;
+      if (this._readonly) this._resizeTo(...status.size);
+    }
+    if (typeof status.readonly === "boolean" && status.readonly !== this._readonly) {
+      this._setReadonly(status.readonly);
+      this._sentSize = "";
+      this._followMode();
+    }
+  }
+
+  /** Read-only: keep the console's size; read-write: fill the box and tell the server. */
+  _followMode() {
     if (this._readonly) {
-      this._resizeTo(setup.rows, setup.cols);
+      if (this._consoleSize) this._resizeTo(...this._consoleSize);
     } else {
       this._fit();
       this._sendSize();
@@ -131,6 +174,8 @@ export class ConsoleSession {
 
   _setReadonly(readonly) {
     this._readonly = readonly;
+    // The stylesheet letterboxes a read-only terminal inside its box.
+    this._box.dataset.readonly = readonly ? "1" : "0";
     this._term.options.disableStdin = readonly || this._ended;
     this._bar.setReadonly(readonly);
     this._keyBar.visible = !readonly && !this._ended;
@@ -143,7 +188,7 @@ export class ConsoleSession {
 
   /** Fill the box; read-only viewers keep the owner's size instead. */
   _fit() {
-    if (this._readonly) return;
+    if (this._readonly || this._closed) return;
     this._fitAddon.fit();
   }
 
