@@ -45,6 +45,13 @@ _RENDER_MAX_BYTES = 64 * 1024
 
 CLOSED_REASON = "The console was closed."
 
+# Who is watching is sent at most this often: a class of hundreds joining
+# must not cost every viewer a list per newcomer.
+VIEWERS_NOTICE_DELAY = 0.25
+
+NOW_READ_ONLY = "You can now only watch this console: what you type is not sent to it."
+NOW_READ_WRITE = "You can now type in this console."
+
 
 class ConsoleNotRunning(Exception):
     """Input was sent to a console whose program has ended."""
@@ -93,6 +100,7 @@ class Console:
         self._on_exit = on_exit
         # Viewers that asked for a size, most recent last.
         self._sizers: list[Viewer] = []
+        self._viewers_notice: object | None = None
         self._liveness = PeriodicCallback(self._check_exit, _LIVENESS_CHECK_MS)
         self._reaped = asyncio.Event()
 
@@ -129,13 +137,13 @@ class Console:
             viewer.end(frames.disconnect(exit_message(self.exit_status)))
             return
         self._fanout.add(viewer)
-        self._broadcast_viewers()
+        self._viewers_changed()
 
     def detach(self, viewer: Viewer) -> None:
         """Forget a viewer whose connection closed."""
         if self._fanout.remove(viewer):
             self._forget_size(viewer)
-            self._broadcast_viewers()
+            self._viewers_changed()
 
     def viewers(self) -> list[tuple[str, bool]]:
         """``(username, readonly)`` of every attached connection."""
@@ -148,8 +156,26 @@ class Console:
             self._fanout.end(viewer, frames.disconnect(reason))
             self._forget_size(viewer)
         if ended:
-            self._broadcast_viewers()
+            self._viewers_changed()
         return len(ended)
+
+    def set_readonly(self, username: str, readonly: bool) -> int:
+        """Let ``username``'s open connections type and resize, or stop them, at once.
+
+        Each changed connection is told with ``["status", {"readonly": ...,
+        "message": ...}]``; returns how many changed.
+        """
+        changed = [viewer for viewer in self._fanout.viewers
+                   if viewer.username == username and viewer.readonly != readonly]
+        for viewer in changed:
+            self._fanout.set_readonly(viewer, readonly)
+            self._fanout.answer(viewer, frames.status(
+                readonly=readonly, message=NOW_READ_ONLY if readonly else NOW_READ_WRITE))
+            if readonly:
+                self._forget_size(viewer)
+        if changed:
+            self._viewers_changed()
+        return len(changed)
 
     def notify(self, notice: str, message: str) -> None:
         """Tell every viewer something about the console (e.g. it was moved to the tarpit)."""
@@ -199,9 +225,24 @@ class Console:
                 self._process.set_size(self.rows, self.cols)
             except OSError as exc:
                 log.debug("console %s: resize failed: %s", self.id, exc)
+        # Viewers whose own size differs (read-only ones) show the console letterboxed.
+        self._fanout.send(frames.status(size=[self.rows, self.cols]))
 
-    def _broadcast_viewers(self) -> None:
-        self._fanout.send(frames.status(viewers=len(self._fanout.viewers)))
+    def _viewers_changed(self) -> None:
+        """Someone attached, left or changed mode: tell everyone soon, once per burst."""
+        if self._viewers_notice is None and self.running:
+            self._viewers_notice = self._loop.call_later(VIEWERS_NOTICE_DELAY, self._send_viewers)
+
+    def _cancel_viewers_notice(self) -> None:
+        if self._viewers_notice is not None:
+            self._loop.remove_timeout(self._viewers_notice)
+            self._viewers_notice = None
+
+    def _send_viewers(self) -> None:
+        self._viewers_notice = None
+        viewers = self._fanout.viewers
+        self._fanout.send(frames.status(viewers=len(viewers)))
+        self._fanout.send(frames.watchers(self.viewers(), self.owner))
 
     def _catch_up_frames(self) -> list[Frame]:
         # A full reset, then the tail of the scrollback: what a viewer that
@@ -349,6 +390,7 @@ class Console:
         if self._closed:
             return
         self._flush()
+        self._cancel_viewers_notice()
         self._fanout.send(frames.status(exit_status=status))
         for viewer in self._fanout.viewers:
             self._fanout.end(viewer, frames.disconnect(exit_message(status)))
@@ -369,6 +411,7 @@ class Console:
         self._closed = True
         self._on_exit = None
         self._pending.clear()
+        self._cancel_viewers_notice()
         for viewer in self._fanout.viewers:
             self._fanout.end(viewer, frames.disconnect(CLOSED_REASON))
         self._sizers.clear()

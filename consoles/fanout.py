@@ -92,6 +92,27 @@ class Fanout:
         self.remove(viewer)
         viewer.end(frame)
 
+    def set_readonly(self, viewer: Viewer, readonly: bool) -> None:
+        """Switch a live viewer between read-only and read-write (its share's mode changed).
+
+        A read-write viewer's held output becomes a skip (read-only viewers
+        never hold anyone back); a read-only viewer that was owed a catch-up
+        gets it now, since read-write viewers are never skipped.
+        """
+        if viewer not in self._viewers or viewer.readonly == readonly:
+            return
+        viewer.readonly = readonly
+        if readonly:
+            viewer.throttled = False
+            if viewer.held:
+                viewer.held, viewer.held_bytes = [], 0
+                viewer.behind = True
+        elif viewer.behind:
+            viewer.behind = False
+            for frame in self._catch_up():
+                self._deliver(viewer, frame)
+        self._recompute()
+
     def pause(self, viewer: Viewer) -> None:
         viewer.paused = True
         self._recompute()

@@ -6,6 +6,7 @@ as terminado's so that its clients work (see ``docs/protocol.md``).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,9 @@ MAX_CLIENT_MESSAGE = 1024 * 1024
 
 # Terminal sizes outside this range are refused rather than clamped.
 MAX_DIMENSION = 1000
+
+# The viewers list names at most this many people; a count says how many in all.
+MAX_WATCHERS = 50
 
 
 class Frame:
@@ -58,6 +62,21 @@ def status(**fields: Any) -> Frame:
 
 def disconnect(reason: str) -> Frame:
     return Frame("disconnect", reason)
+
+
+def watchers(connections: Iterable[tuple[str, bool]], owner: str) -> Frame:
+    """Who is attached, from ``(username, readonly)`` per connection: one entry per person,
+    the owner first, then those who may type, then by name; at most :data:`MAX_WATCHERS`."""
+    counts: dict[str, int] = {}
+    typists: set[str] = set()
+    for username, readonly in connections:
+        counts[username] = counts.get(username, 0) + 1
+        if not readonly:
+            typists.add(username)
+    names = sorted(counts, key=lambda name: (name != owner, name not in typists, name))
+    listed = [{"username": name, "readonly": name not in typists, "connections": counts[name]}
+              for name in names[:MAX_WATCHERS]]
+    return status(watchers=listed, watchers_total=len(names))
 
 
 class BadMessage(ValueError):

@@ -20,6 +20,7 @@ from consoles.fanout import FlowLimits
 from consoles.processes import descendants_by_root
 from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
+from consoles.sharing import ShareStore
 from sandbox import Identity, Sandbox
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ConsoleManager:
                  limits: FlowLimits = FlowLimits()) -> None:
         self.node_id = node_id
         self._registry = ConsoleRegistry(redis)
+        self._shares = ShareStore(redis)
         self._sandbox = sandbox
         self._scrollback_bytes = scrollback_bytes
         self._limits = limits
@@ -112,6 +114,7 @@ class ConsoleManager:
         if owner is None:
             return False
         await self._registry.forget(console_id, owner)
+        await self._shares.forget_console(console_id)
         return True
 
     async def mark_orphans(self) -> int:

@@ -11,6 +11,7 @@ from ide.api.consoles import (ConsoleHandler, ConsoleListHandler, LatestOutputHa
 from ide.api.cpu import CpuHandler
 from ide.api.launchers import LauncherHandler, LauncherListHandler
 from ide.api.openapi import OpenApiHandler
+from ide.api.sharing import sharing_routes
 from ide.api.processes import ProcessHandler, ProcessListHandler
 from ide.api.teacher import TeacherHandler
 from ide.assets import DIST_DIR, STATIC_DIR, HashedAssetHandler
@@ -46,6 +47,7 @@ def api_routes(services: Services) -> list[Route]:
         Route(USER_API + "/processes/", ProcessListHandler, kwargs),
         Route(USER_API + "/processes/{pid}/", ProcessHandler, kwargs),
         Route(USER_API + "/teacher/", TeacherHandler, kwargs),
+        *sharing_routes(services)[0],
     ]
 
 
@@ -62,6 +64,7 @@ def page_routes(services: Services) -> list[Route]:
         Route("/user/{owner}/consoles/{console_id}/", ConsolePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame/", FramePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame", FramePage, kwargs),
+        *sharing_routes(services)[1],
     ]
 
 

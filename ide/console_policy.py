@@ -1,25 +1,77 @@
-"""Who may attach to a console, and how: the policy ide hands to consoles."""
+"""Who may attach to a console, and how: the policy ide hands to consoles.
+
+The rules, strongest first:
+
+* the owner: read-write;
+* the owner's teacher: read-write, without being invited (a teacher helps;
+  the student sees who is attached);
+* a share by name: its mode;
+* a broadcast by the owner: read-only for every *current* student of the
+  owner, so a student who joins the class while it lasts gets in too;
+* everybody else: nothing.
+
+The page and the stream both ask :meth:`ConsoleAccessPolicy.access_for`.
+When a rule's inputs change (a share, a broadcast, a student leaving a
+class), :meth:`ConsoleAccessPolicy.recheck` makes every node ask again about
+the connections concerned (``consoles.sharing.AccessControl``).
+"""
 from __future__ import annotations
+
+import asyncio
 
 from tornado.web import decode_signed_value
 
-from consoles import Access, AttachRequest
+from consoles import Access, AttachRequest, ConsoleRecord
+from consoles.sharing import READ_ONLY, READ_WRITE, AccessChange, AccessControl, ShareStore
 from ide.services import Services
-from ide.web.base import SESSION_COOKIE
+
+
+# Stream attachments being authorized at once; the rest wait their turn.
+MAX_AUTHORIZING = 32
+
+
+class NotConsoleOwner(Exception):
+    def __init__(self, owner: str) -> None:
+        super().__init__(f"Only {owner}, who owns this console, can change who it is shared with.")
+
+
+class NotATeacher(Exception):
+    def __init__(self) -> None:
+        super().__init__("Only teachers can share with all their students, and nobody has named you "
+                         "as their teacher yet: students do that on their Account page.")
+
+
+class ShareNotFound(Exception):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"This console is not shared with {what}.")
+
+
+class StudentNotFound(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not one of your students.")
 
 
 class ConsoleAccessPolicy:
-    """Decides attach requests from the session cookie or an API token.
-
-    Owners attach read-write; everybody else is refused (sharing extends
-    this with read-only and read-write grants).
-    """
+    """Decides attach requests from the session cookie or an API token, and keeps decisions current."""
 
     def __init__(self, services: Services, cookie_secret: str) -> None:
         self.services = services
         self.cookie_secret = cookie_secret
+        self.shares = ShareStore(services.redis)
+        self.control = AccessControl(services.redis, services.consoles, self.access_for)
+        self._authorizing = asyncio.Semaphore(MAX_AUTHORIZING)
+
+    async def start(self) -> None:
+        """Apply the access changes other nodes publish (call once the IOLoop runs)."""
+        await self.control.start()
+
+    async def stop(self) -> None:
+        await self.control.stop()
 
     async def caller(self, request: AttachRequest) -> str | None:
+        # Imported here: ide.web.base imports the error table, which imports this module.
+        from ide.web.base import SESSION_COOKIE
+
         header = request.headers.get("Authorization")
         if header is not None:
             scheme, _, token = header.partition(" ")
@@ -31,14 +83,68 @@ class ConsoleAccessPolicy:
         return await self.services.sessions.lookup(session_id.decode()) if session_id else None
 
     async def authorize(self, request: AttachRequest) -> Access | None:
-        username = await self.caller(request)
-        return await self.access_for(username, request.console_id) if username else None
+        # A class opening a broadcast together must queue here rather than
+        # take more Redis connections than the client's pool allows.
+        async with self._authorizing:
+            username = await self.caller(request)
+            return await self.access_for(username, request.console_id) if username else None
 
     async def access_for(self, username: str, console_id: str) -> Access | None:
-        """How ``username`` may use a console, or None; pages ask this too."""
+        """How ``username`` may use a console, or None; pages ask this too.
+
+        One Redis call at a time, stopping as soon as a rule decides.
+        """
         record = await self.services.consoles.record(console_id)
         if record is None:
             return None
         if record.owner == username:
             return Access(username=username, readonly=False)
+        mode, broadcast = await self.shares.grant(console_id, username)
+        if mode == READ_WRITE:
+            return Access(username=username, readonly=False)
+        accounts = self.services.accounts
+        owner = await accounts.get(record.owner)
+        if owner is not None and owner.teacher == username:
+            return Access(username=username, readonly=False)
+        if mode == READ_ONLY:
+            return Access(username=username, readonly=True)
+        if broadcast:
+            viewer = await accounts.get(username)
+            if viewer is not None and viewer.teacher == record.owner:
+                return Access(username=username, readonly=True)
         return None
+
+    async def is_teacher(self, username: str) -> bool:
+        """A teacher is someone at least one user has named as their teacher."""
+        return bool(await self.services.accounts.students(username))
+
+    async def shared_with(self, username: str) -> list[ConsoleRecord]:
+        """Consoles shared with ``username`` by name, and those their teacher broadcasts; oldest first."""
+        by_name = await self.shares.shared_with(username)
+        ids = set(by_name) | {record.id for record in await self.class_broadcasts(username)}
+        records = await self.services.consoles.records(ids)
+        # Closed consoles leave their ids behind if closing did not reach the shares.
+        await self.shares.drop_from_shared_with(username, by_name - {record.id for record in records})
+        return records
+
+    async def class_broadcasts(self, username: str) -> list[ConsoleRecord]:
+        """The consoles ``username``'s teacher is broadcasting to the class now."""
+        user = await self.services.accounts.get(username)
+        if user is None or user.teacher is None:
+            return []
+        consoles = await self.services.consoles.list_for(user.teacher)
+        broadcast = set(await self.shares.broadcasts_among(record.id for record in consoles))
+        return [record for record in consoles if record.id in broadcast]
+
+    async def recheck(self, change: AccessChange) -> int:
+        """Make every node ask again about the connections ``change`` concerns."""
+        return await self.control.publish(change)
+
+    async def teacher_changed(self, student: str, old_teacher: str | None) -> None:
+        """A student left ``old_teacher``'s class: end what that class membership allowed."""
+        if old_teacher is None:
+            return
+        await self.recheck(AccessChange(owner=old_teacher, username=student,
+                                        reason=f"You are no longer in {old_teacher}'s class."))
+        await self.recheck(AccessChange(owner=student, username=old_teacher,
+                                        reason=f"{student} is no longer your student."))

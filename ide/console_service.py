@@ -7,8 +7,6 @@ import shlex
 import shutil
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from consoles import ConsoleKind, ConsoleManager, ConsoleRecord, LauncherStore, list_processes
 from ide.accounts import User
 from sandbox import Sandbox
@@ -27,9 +25,8 @@ class ConsoleRequestInvalid(Exception):
 
 
 class ConsoleService:
-    def __init__(self, redis: aioredis.Redis, manager: ConsoleManager, launchers: LauncherStore,
+    def __init__(self, manager: ConsoleManager, launchers: LauncherStore,
                  sandbox: Sandbox, kinds: list[ConsoleKind]) -> None:
-        self.redis = redis
         self.manager = manager
         self.launchers = launchers
         self.sandbox = sandbox
@@ -96,11 +93,6 @@ class ConsoleService:
 
     async def root_pids(self, owner: str) -> list[int]:
         return self.manager.root_pids(owner)
-
-    async def shared_with(self, username: str) -> list[ConsoleRecord]:
-        """Consoles other users shared with ``username``."""
-        ids = await self.redis.smembers(f"ide:user:{username}:shared_with_me")
-        return await self.manager.records(sorted(ids))
 
     def tell_tarpit(self, username: str, tarpitted: bool) -> None:
         """Show the user, in each of their live consoles, that the tarpit began or ended."""

@@ -116,7 +116,11 @@ class EmbeddedRedis:
 
 async def connect(url: str) -> aioredis.Redis:
     """A client for ``url``, checked with a PING so errors surface at start-up."""
-    client = aioredis.Redis.from_url(url, decode_responses=True)
+    # Bursts (a class of hundreds attaching at once) wait for a connection
+    # instead of failing once the pool is at its cap.
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=200, timeout=30,
+                                                    decode_responses=True)
+    client = aioredis.Redis(connection_pool=pool)
     try:
         await client.ping()
     except (OSError, aioredis.RedisError) as exc:

@@ -113,6 +113,7 @@ async def serve(settings: Settings) -> None:
         if services.sandbox_status:
             log.warning("%s", services.sandbox_status)
         await services.consoles.mark_orphans()
+        await services.console_policy.start()
         services.cpu.start()
         app = make_app(services)
         http_server = tornado.httpserver.HTTPServer(app, xheaders=settings.trust_proxy_headers)
@@ -125,6 +126,7 @@ async def serve(settings: Settings) -> None:
         await stop.wait()
         http_server.stop()
         await services.cpu.stop()
+        await services.console_policy.stop()
         await services.consoles.shutdown()
         await services.sandbox.close()
         services.files.close()

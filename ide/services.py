@@ -66,7 +66,7 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     manager = ConsoleManager(redis, sandbox, node_id)
     launchers = LauncherStore(redis)
     kinds = discover_kinds(path=sandbox.program_search_path())
-    console_service = ConsoleService(redis, manager, launchers, sandbox, kinds)
+    console_service = ConsoleService(manager, launchers, sandbox, kinds)
     accounts = AccountStore(redis)
     return Services(
         settings=settings, redis=redis, cookie_secret=cookie_secret,

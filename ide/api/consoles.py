@@ -30,7 +30,7 @@ class ConsoleListHandler(ConsoleApiHandler):
 
 class SharedWithYouHandler(ConsoleApiHandler):
     async def get(self, owner: str) -> None:
-        records = await self.consoles.shared_with(self.check_owner(owner))
+        records = await self.services.console_policy.shared_with(self.check_owner(owner))
         self.write_json(await self.serialize(records))
 
 

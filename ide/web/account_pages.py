@@ -14,11 +14,15 @@ class DashboardHandler(PageHandler):
             self.redirect("/login/")
             return
         name = self.current_user
-        service = self.services.console_service
+        policy = self.services.console_policy
+        broadcasts = [r for r in await policy.class_broadcasts(name) if r.status == "running"]
+        shown = {record.id for record in broadcasts}
         self.render_page(
             "dashboard.html",
             consoles=[console_object(r) for r in await self.services.consoles.list_for(name)],
-            shared_with_you=[console_object(r) for r in await service.shared_with(name)],
+            class_broadcasts=[console_object(r) for r in broadcasts],
+            shared_with_you=[console_object(r) for r in await policy.shared_with(name) if r.id not in shown],
+            is_teacher=await policy.is_teacher(name),
             cpu=cpu_object(await self.services.cpu.usage(name)))
 
 
@@ -60,7 +64,9 @@ class AccountHandler(PageHandler):
                 await accounts.set_default_python(name, choice or None)
                 message = "Default Python saved."
             elif action == "teacher":
+                previous = self.user.teacher
                 await accounts.set_teacher(name, self.get_body_argument("teacher", "").strip() or None)
+                await self.services.console_policy.teacher_changed(name, previous)
                 message = "Teacher saved."
             elif action == "create_token":
                 token = await self.services.tokens.create(name)

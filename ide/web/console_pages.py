@@ -36,7 +36,7 @@ class ConsolesPage(UserPageHandler):
         self.render_page(
             "consoles/list.html", owner=owner, api_base=f"/api/v0/user/{owner}/",
             consoles=[console_object(r, await service.cpu_seconds(r)) for r in records],
-            shared_with_you=[console_object(r) for r in await service.shared_with(owner)],
+            shared_with_you=[console_object(r) for r in await self.services.console_policy.shared_with(owner)],
             kinds=[{"key": k.key, "label": k.label, "executable": k.argv[0], "arguments": list(k.argv[1:])}
                    for k in service.kinds],
             launchers=[launcher.to_json() for launcher in await self.services.launchers.list(owner)],

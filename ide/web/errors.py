@@ -7,7 +7,9 @@ from tornado.web import HTTPError
 
 from consoles import (ConsoleLimitReached, ConsoleNotRunning, InputBufferFull, LauncherInvalid,
                       ProcessNotYours)
+from consoles.sharing import ConsoleGone, ShareModeInvalid
 from ide.accounts import AccountError, UserExists, UserNotFound
+from ide.console_policy import NotATeacher, NotConsoleOwner, ShareNotFound, StudentNotFound
 from ide.console_service import ConsoleNotFound, ConsoleRequestInvalid
 from ide.files.errors import (EditConflict, FileShareNotFound, FilesError, LintUnavailable, PathExists,
                               PathForbidden, PathNotFound, QuotaExceeded, TooLarge)
@@ -28,6 +30,12 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (ConsoleRequestInvalid, 400),
     (LauncherInvalid, 400),
     (SpawnError, 400),
+    (NotConsoleOwner, 403),
+    (NotATeacher, 403),
+    (ShareNotFound, 404),
+    (StudentNotFound, 404),
+    (ConsoleGone, 404),
+    (ShareModeInvalid, 400),
     (PathNotFound, 404),
     (FileShareNotFound, 404),
     (PathForbidden, 403),

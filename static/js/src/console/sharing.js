@@ -2,9 +2,14 @@
  * The owner's share controls on a console page: who may watch or type, and
  * the broadcast to all of a teacher's students. Everything goes through the
  * console's `sharing/` API, so the list shown is always the server's.
+ *
+ * The page gives the panel `data-sharing-api` (the console's `sharing/`
+ * URL) and `data-students-api` (the owner's `students/` URL: the class
+ * controls are shown only to someone who has students).
  */
 import { apiFetch } from "../lib/api.js";
 import { showError, showNotice } from "../lib/notice.js";
+import "../../../css/console-sharing.css";
 
 const MODE_LABELS = { ro: "read-only", rw: "can type" };
 
@@ -14,9 +19,12 @@ export class SharingPanel {
    */
   constructor(panel) {
     this._api = panel.dataset.sharingApi;
+    this._studentsApi = panel.dataset.studentsApi;
     this._list = panel.querySelector("[data-share-list]");
     this._form = panel.querySelector("form[data-share-form]");
+    this._students = panel.querySelector("[data-share-class]");
     this._studentsButton = panel.querySelector("button[data-share-students]");
+    this._studentsState = panel.querySelector("[data-share-class-state]");
     this._allStudents = false;
     this._form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -25,24 +33,33 @@ export class SharingPanel {
     this._studentsButton.addEventListener("click", () => this._toggleStudents());
   }
 
-  /** Fetch the current shares and show them. */
+  /** Fetch the current shares (and whether the owner has a class) and show them. */
   async load() {
     try {
-      const sharing = await apiFetch("GET", this._api);
-      this._render(sharing.shares || [], Boolean(sharing.all_students));
+      const [sharing, students] = await Promise.all([
+        apiFetch("GET", this._api),
+        this._studentsApi ? apiFetch("GET", this._studentsApi) : { students: [] },
+      ]);
+      const teacher = (students.students || []).length > 0;
+      this._render(sharing.shares || [], Boolean(sharing.all_students), teacher);
     } catch (error) {
       this._list.replaceChildren(this._emptyItem(`Could not load the shares: ${error.message}`));
     }
   }
 
-  _render(shares, allStudents) {
+  _render(shares, allStudents, teacher) {
     this._allStudents = allStudents;
+    // A broadcast stays visible (and can be ended) even if the class has emptied since.
+    this._students.hidden = !teacher && !allStudents;
     this._studentsButton.textContent = allStudents
       ? "Stop sharing with my students"
       : "Share with all my students (read-only)";
     this._studentsButton.setAttribute("aria-pressed", String(allStudents));
+    this._studentsState.textContent = allStudents
+      ? "Shared with your class: every student of yours can watch."
+      : "For teachers: every student of yours can watch, read-only.";
     if (shares.length === 0) {
-      this._list.replaceChildren(this._emptyItem("Not shared with anyone."));
+      this._list.replaceChildren(this._emptyItem("Not shared with anyone by name."));
       return;
     }
     this._list.replaceChildren(...shares.map((share) => this._shareItem(share)));
@@ -75,6 +92,7 @@ export class SharingPanel {
     remove.type = "button";
     remove.className = "small danger";
     remove.textContent = "Stop sharing";
+    remove.setAttribute("aria-label", `Stop sharing with ${username}`);
     remove.addEventListener("click", () => this._unshare(username, remove));
 
     item.append(name, select, remove);
@@ -87,9 +105,9 @@ export class SharingPanel {
     if (!username) return;
     if (submitter) submitter.disabled = true;
     try {
-      await apiFetch("POST", this._api, { username, mode });
+      const share = await apiFetch("POST", this._api, { username, mode });
       this._form.reset();
-      showNotice(`Shared with ${username} (${MODE_LABELS[mode]}).`, { level: "success" });
+      showNotice(`Shared with ${share.username} (${MODE_LABELS[share.mode]}).`, { level: "success" });
       await this.load();
     } catch (error) {
       showError(error);
@@ -116,6 +134,7 @@ export class SharingPanel {
     button.disabled = true;
     try {
       await apiFetch("DELETE", `${this._api}${encodeURIComponent(username)}/`);
+      showNotice(`No longer shared with ${username}.`, { level: "success" });
       await this.load();
     } catch (error) {
       showError(error);
@@ -128,8 +147,10 @@ export class SharingPanel {
     try {
       if (this._allStudents) {
         await apiFetch("DELETE", `${this._api}all_students/`);
+        showNotice("No longer shared with your students.", { level: "success" });
       } else {
         await apiFetch("POST", this._api, { all_students: true });
+        showNotice("Shared with all your students, read-only.", { level: "success" });
       }
       await this.load();
     } catch (error) {

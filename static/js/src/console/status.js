@@ -9,6 +9,8 @@
 
 /** Notices that inform and can go away by themselves after this long. */
 const INFO_LIFETIME_MS = 10_000;
+/** How many watchers the status line names before "and N more". */
+const WATCHERS_SHOWN = 5;
 
 const CONNECTION_LABELS = {
   connecting: "Connecting…",
@@ -98,6 +100,7 @@ export class ConsoleBar {
     this._tarpit.hidden = true;
     this._viewers = span("console-viewers", container);
     this._viewers.hidden = true;
+    this._watchersKnown = false;
     this._message = span("console-message", container);
     this._message.setAttribute("role", "status");
     this._message.setAttribute("aria-live", "polite");
@@ -142,18 +145,39 @@ export class ConsoleBar {
     this._readonly.hidden = !readonly;
   }
 
-  /** Apply a `status` message: badges, viewers count and its notice. */
+  /** Apply a `status` message: badges, who is watching, and its notice. */
   applyStatus(status) {
     const viewers = status.viewers;
-    if (typeof viewers === "number") {
+    if (typeof viewers === "number" && !this._watchersKnown) {
       this._viewers.hidden = viewers < 2;
       this._viewers.textContent = `${viewers} viewers`;
       this._viewers.title = `${viewers} browser connections are watching this console.`;
     }
+    if (Array.isArray(status.watchers)) this._showWatchers(status.watchers, status.watchers_total);
     const tarpit = tarpitIn(status);
     if (tarpit !== null) this._tarpit.hidden = !tarpit;
     const described = describeStatus(status);
     if (described) this.showMessage(described.text, described.level);
+  }
+
+  /**
+   * Name the people watching (the server lists the owner and typists first);
+   * hidden while you are alone with the console.
+   * @param {{username: string, readonly: boolean, connections: number}[]} watchers
+   * @param {number | undefined} total how many people in all, when the list was cut.
+   */
+  _showWatchers(watchers, total) {
+    this._watchersKnown = true;
+    const people = watchers.filter((w) => w && typeof w.username === "string");
+    const count = Number.isInteger(total) ? total : people.length;
+    const connections = people.reduce((sum, w) => sum + (Number(w.connections) || 1), 0);
+    this._viewers.hidden = count < 2 && connections < 2;
+    const label = (w) => (w.readonly ? w.username : `${w.username} (can type)`);
+    const shown = people.slice(0, WATCHERS_SHOWN).map(label);
+    const more = count - shown.length;
+    this._viewers.textContent = `Watching: ${shown.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
+    this._viewers.title = people.map(label).join("\n") + (count > people.length ? `\n… ${count} in all` : "");
+    this._viewers.dataset.watchers = people.map((w) => w.username).join(" ");
   }
 
   /**

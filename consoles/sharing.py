@@ -1,0 +1,290 @@
+"""Who else may use a console (kept in Redis), and applying changes of access to open connections.
+
+Keys (DESIGN.md):
+
+* ``ide:console:<id>:shares`` — hash, username → ``ro`` or ``rw``.  The
+  field ``@broadcast`` (usernames never start with ``@``) marks a console
+  shared read-only with its owner's audience; who that is (a teacher's
+  students) is the web layer's business, not this package's.
+* ``ide:user:<name>:shared_with_me`` — set of the console ids shared with
+  that user by name.
+
+Access changes must reach every node, since a console's viewers are
+connected to the node that runs it: :class:`AccessControl` applies a change
+here at once and publishes it on the ``ide:control`` channel, where every
+other node's :class:`AccessControl` applies it to the consoles it runs.
+Whether someone may still attach, and how, is asked of the web layer's
+``check`` coroutine, never decided here.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import redis.asyncio as aioredis
+
+from consoles.registry import console_key
+from consoles.stream import Access
+
+if TYPE_CHECKING:
+    from consoles.console import Console
+    from consoles.manager import ConsoleManager
+
+log = logging.getLogger(__name__)
+
+READ_ONLY = "ro"
+READ_WRITE = "rw"
+MODES = (READ_ONLY, READ_WRITE)
+BROADCAST_FIELD = "@broadcast"
+CONTROL_CHANNEL = "ide:control"
+# How long a node waits before listening again after losing its Redis connection.
+_RESUBSCRIBE_DELAY = 1.0
+
+
+def shares_key(console_id: str) -> str:
+    return f"ide:console:{console_id}:shares"
+
+
+def shared_with_me_key(username: str) -> str:
+    return f"ide:user:{username}:shared_with_me"
+
+
+class ShareModeInvalid(ValueError):
+    """A share mode other than ``ro`` or ``rw``."""
+
+    def __init__(self, mode: object) -> None:
+        super().__init__(f'the mode must be "ro" (watch only) or "rw" (can type), not {json.dumps(mode)}')
+
+
+class ConsoleGone(LookupError):
+    """The console was closed while it was being shared."""
+
+    def __init__(self) -> None:
+        super().__init__("This console no longer exists.")
+
+
+# Share only a console that still exists; answer the previous mode ('' if none).
+_SHARE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local previous = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+return previous
+"""
+
+# Forget a closed console's shares, and the console in each sharee's set.
+_FORGET = """
+for _, name in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(name, 1, 1) ~= '@' then
+    redis.call('SREM', ARGV[1] .. name .. ARGV[2], ARGV[3])
+  end
+end
+return redis.call('DEL', KEYS[1])
+"""
+
+
+class ShareStore:
+    """The Redis side of sharing: grants by name, the broadcast mark, and their indexes."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+        self._share = redis.register_script(_SHARE)
+        self._forget = redis.register_script(_FORGET)
+
+    async def share(self, console_id: str, username: str, mode: str) -> str | None:
+        """Grant ``username`` ``mode`` on a console; returns the mode it had before (None: new).
+
+        Raises :class:`ShareModeInvalid` or :class:`ConsoleGone`.
+        """
+        if mode not in MODES:
+            raise ShareModeInvalid(mode)
+        previous = await self._share(
+            keys=[console_key(console_id), shares_key(console_id), shared_with_me_key(username)],
+            args=[username, mode, console_id])
+        if previous is None:
+            raise ConsoleGone()
+        return cast(str, previous) or None
+
+    async def revoke(self, console_id: str, username: str) -> bool:
+        """Withdraw ``username``'s share; False when there was none."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(shares_key(console_id), username)
+            pipe.srem(shared_with_me_key(username), console_id)
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def shares(self, console_id: str) -> dict[str, str]:
+        """Username → mode of every share by name, in name order (the broadcast is not one)."""
+        fields = cast(dict[str, str], await self._redis.hgetall(shares_key(console_id)))
+        return {name: fields[name] for name in sorted(fields) if name != BROADCAST_FIELD}
+
+    async def grant(self, console_id: str, username: str) -> tuple[str | None, bool]:
+        """``username``'s share mode (None: not shared by name) and whether the console is broadcast.
+
+        One round trip: every attach asks this.
+        """
+        mode, broadcast = await self._redis.hmget(shares_key(console_id), [username, BROADCAST_FIELD])
+        return (mode if mode in MODES else None), broadcast is not None
+
+    async def start_broadcast(self, console_id: str) -> bool:
+        """Mark the console shared with its owner's audience; False if it already was."""
+        if not await self._redis.exists(console_key(console_id)):
+            raise ConsoleGone()
+        return bool(await self._redis.hsetnx(shares_key(console_id), BROADCAST_FIELD, READ_ONLY))
+
+    async def end_broadcast(self, console_id: str) -> bool:
+        """Remove the broadcast mark; False when there was none."""
+        return bool(await self._redis.hdel(shares_key(console_id), BROADCAST_FIELD))
+
+    async def is_broadcast(self, console_id: str) -> bool:
+        return bool(await self._redis.hexists(shares_key(console_id), BROADCAST_FIELD))
+
+    async def broadcasts_among(self, console_ids: Iterable[str]) -> list[str]:
+        """Those of ``console_ids`` that are broadcast now, in the order given."""
+        ids = list(console_ids)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for console_id in ids:
+                pipe.hexists(shares_key(console_id), BROADCAST_FIELD)
+            flags = await pipe.execute()
+        return [console_id for console_id, flag in zip(ids, flags) if flag]
+
+    async def shared_with(self, username: str) -> set[str]:
+        """Ids of the consoles shared with ``username`` by name (closed ones may linger: see forget)."""
+        return cast(set[str], await self._redis.smembers(shared_with_me_key(username)))
+
+    async def drop_from_shared_with(self, username: str, console_ids: Iterable[str]) -> None:
+        """Forget ids in ``username``'s set whose consoles are gone."""
+        ids = list(console_ids)
+        if ids:
+            await self._redis.srem(shared_with_me_key(username), *ids)
+
+    async def forget_console(self, console_id: str) -> None:
+        """A console was closed: delete its shares and take it out of every sharee's set."""
+        prefix, suffix = shared_with_me_key("\n").split("\n")
+        await self._forget(keys=[shares_key(console_id)], args=[prefix, suffix, console_id])
+
+
+@dataclass(frozen=True)
+class AccessChange:
+    """Access to some consoles changed: who is still allowed on them, and how, must be asked again.
+
+    Either ``console_id`` names one console, or ``owner`` means all of that
+    user's consoles.  ``username`` limits the check to that person's
+    connections (None: everybody's but the owner's).  Those who lost access
+    are disconnected with ``reason``.
+    """
+
+    reason: str
+    console_id: str | None = None
+    owner: str | None = None
+    username: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.console_id is None) == (self.owner is None):
+            raise ValueError("an access change names either one console or one owner")
+
+    def to_json(self, node: str) -> str:
+        return json.dumps({"type": "access", "node": node, **asdict(self)})
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> AccessChange:
+        return cls(reason=str(message["reason"]), console_id=message.get("console_id"),
+                   owner=message.get("owner"), username=message.get("username"))
+
+
+AccessCheck = Callable[[str, str], Awaitable[Access | None]]
+
+
+class AccessControl:
+    """Applies access changes to the consoles of this node, and passes them on to the other nodes.
+
+    ``check(username, console_id)`` is the web layer's answer to "may this
+    person use this console now, and read-only or not" (None: not at all).
+    """
+
+    def __init__(self, redis: aioredis.Redis, manager: ConsoleManager, check: AccessCheck) -> None:
+        self._redis = redis
+        self._manager = manager
+        self._check = check
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def publish(self, change: AccessChange) -> int:
+        """Apply ``change`` here now, then tell the other nodes; returns the connections changed here."""
+        applied = await self.apply(change)
+        await self._redis.publish(CONTROL_CHANNEL, change.to_json(self._manager.node_id))
+        return applied
+
+    async def apply(self, change: AccessChange) -> int:
+        """Ask again about every affected connection on this node: end it, switch its mode, or keep it."""
+        if change.console_id is not None:
+            live = self._manager.get_live(change.console_id)
+            consoles = [live] if live is not None else []
+        else:
+            consoles = self._manager.live_for(change.owner or "")
+        changed = 0
+        for console in consoles:
+            changed += await self._recheck(console, change)
+        return changed
+
+    async def _recheck(self, console: Console, change: AccessChange) -> int:
+        names = sorted({name for name, _ in console.viewers()
+                        if name != console.owner and change.username in (None, name)})
+        changed = 0
+        for name in names:
+            access = await self._check(name, console.id)
+            if access is None:
+                changed += console.disconnect_user(name, change.reason)
+            else:
+                changed += console.set_readonly(name, access.readonly)
+        return changed
+
+    # Listening to the other nodes ----------------------------------------------
+
+    async def start(self) -> None:
+        """Listen for the other nodes' changes; returns once subscribed."""
+        if self._listener is None:
+            self._listener = asyncio.ensure_future(self._listen())
+        await self._subscribed.wait()
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            try:
+                await self._listener
+            except asyncio.CancelledError:
+                pass
+            self._listener = None
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CONTROL_CHANNEL)
+                self._subscribed.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await self._received(message["data"])
+            except Exception as exc:  # Redis went away: listen again once it is back
+                log.warning("console access changes: lost the control channel (%s); retrying", exc)
+                await asyncio.sleep(_RESUBSCRIBE_DELAY)
+            finally:
+                await pubsub.aclose()
+
+    async def _received(self, data: str) -> None:
+        try:
+            message = json.loads(data)
+            if message.get("type") != "access" or message.get("node") == self._manager.node_id:
+                return  # another kind of control event, or our own (applied when published)
+            change = AccessChange.from_message(message)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("ignoring an unreadable control message %.200r: %s", data, exc)
+            return
+        try:
+            await self.apply(change)
+        except Exception:
+            log.exception("applying an access change from another node failed")
