@@ -52,6 +52,10 @@ class ConsoleManager:
         self._scrollback_bytes = scrollback_bytes
         self._limits = limits
         self._live: dict[str, Console] = {}
+        # Closes waiting for the next scan of the process table, and the task
+        # running the scans: a burst of closes shares one scan, not one each.
+        self._close_queue: list[tuple[list[Console], asyncio.Future[None]]] = []
+        self._closer: asyncio.Task[None] | None = None
 
     async def create(self, owner: Identity, argv: Sequence[str], cwd: str, name: str, limit: int,
                      rows: int = 24, cols: int = 80) -> ConsoleRecord:
@@ -142,12 +146,34 @@ class ConsoleManager:
         except asyncio.TimeoutError:
             log.warning("some console programs were not reaped within %s s of the kill", timeout)
 
-    @staticmethod
-    async def _close_all(consoles: list[Console]) -> None:
+    async def _close_all(self, consoles: list[Console]) -> None:
         """Close consoles together with every process their programs started."""
-        victims = await descendants_by_root(console.pid for console in consoles if console.running)
-        for console in consoles:
-            console.close(victims.get(console.pid, ()))
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._close_queue.append((consoles, done))
+        if self._closer is None:
+            self._closer = loop.create_task(self._run_closes())
+        await done
+
+    async def _run_closes(self) -> None:
+        """Scan the process table once per batch of queued closes, then kill."""
+        try:
+            while self._close_queue:
+                await asyncio.sleep(0)  # closes asked for in this IOLoop turn join the batch
+                batch, self._close_queue = self._close_queue, []
+                consoles = [console for group, _ in batch for console in group]
+                try:
+                    victims = await descendants_by_root(c.pid for c in consoles if c.running)
+                except Exception:
+                    log.exception("listing the processes of closing consoles failed")
+                    victims = {}
+                for console in consoles:
+                    console.close(victims.get(console.pid, ()))
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._closer = None
 
     def _exited(self, console: Console) -> None:
         IOLoop.current().spawn_callback(self._record_exit, console.id, console.exit_status)

@@ -21,6 +21,7 @@ EventSource can read their responses from any origin.
 """
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -31,6 +32,7 @@ from sockjs.tornado import SockJSConnection, SockJSRouter, proto
 from sockjs.tornado.session import CLOSED, Session
 from sockjs.tornado.transports import (JSONPSendHandler, RawWebSocketTransport, WebSocketTransport,
                                        XhrPollingTransport, XhrSendHandler, XhrStreamingTransport)
+from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError
 
@@ -60,6 +62,31 @@ def _tell_progress(session: Any) -> None:
         connection.on_transport_progress()
 
 
+_last_frame: tuple[str, bytes] = ("", b"")
+
+
+def _text_frame(message: str) -> bytes:
+    """An unmasked, final WebSocket text frame (RFC 6455 5.2) carrying ``message``.
+
+    The last one is kept: a console's output reaches every viewer as the same
+    text, so the frame is built once per message, not once per viewer.
+    """
+    global _last_frame
+    if _last_frame[0] == message:
+        return _last_frame[1]
+    payload = message.encode()
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    frame = header + payload
+    _last_frame = (message, frame)
+    return frame
+
+
 class _WebSocketMixin:
     """Origin rule, byte counting through ``write_message``'s futures, closed-socket safety."""
 
@@ -79,6 +106,28 @@ class _WebSocketMixin:
         return self.server.allowed_origin(origin, self.request.host)
 
     def send_pack(self, message: str, binary: bool = False) -> None:
+        connection = getattr(self, "ws_connection", None)
+        if binary or connection is None or getattr(connection, "_compressor", None) is not None:
+            self._send_through_tornado(message, binary)
+            return
+        # The fan-out path: the same output goes to every viewer, so the
+        # WebSocket frame is built once and written straight to each stream.
+        # (Tornado's write_message would encode and frame it again per viewer
+        # and wrap every write in a task.)
+        if connection.is_closing():
+            self.server.io_loop.add_callback(self.on_close)  # type: ignore[attr-defined]
+            return
+        frame = _text_frame(message)
+        try:
+            future = connection.stream.write(frame)
+        except StreamClosedError:
+            self.server.io_loop.add_callback(self.on_close)  # type: ignore[attr-defined]
+            return
+        if connection.stream.writing():  # not all of it went out at once: count it
+            self.unsent_bytes += len(frame)
+            future.add_done_callback(partial(self._written, len(frame)))
+
+    def _send_through_tornado(self, message: str, binary: bool) -> None:
         try:
             future = self.write_message(message, binary)  # type: ignore[attr-defined]
         except WebSocketClosedError:
