@@ -31,9 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.console_client import (OURS, TERMINADO, Account, ConsoleStream, StreamClosed,  # noqa: E402
+from bench.console_client import (OURS, TERMINADO, Account, ConsoleStream,  # noqa: E402
                                   Target, api_request, attach, open_shared_viewer)
-from bench.jobs import fanout_source  # noqa: E402
+from bench.jobs import collect_lines, fanout_source  # noqa: E402
 from bench.report import p99  # noqa: E402
 from bench.servers import PEER_SCRIPTS, REPO, RunningServer, machine  # noqa: E402
 from bench.workers import Control, Worker, Workers  # noqa: E402
@@ -85,23 +85,6 @@ async def _join(target: Target, console_id: str | None, account: Account | None)
     return await open_shared_viewer(target, None)
 
 
-async def _collect(stream: ConsoleStream, pattern: re.Pattern[str], lines: int,
-                   latencies: list[float], seen: set[int]) -> None:
-    partial = ""
-    try:
-        while len(seen) < lines:
-            text = partial + await stream.output()
-            arrived = time.time()
-            *complete, partial = text.split("\n")
-            for line in complete:
-                match = pattern.search(line)
-                if match and int(match.group(1)) not in seen:
-                    seen.add(int(match.group(1)))
-                    latencies.append(arrived - float(match.group(2)))
-    except StreamClosed:
-        return
-
-
 async def students_watch(control: Control, target: Target, console_id: str | None,
                          students: tuple[Account, ...], count: int, tag: str, lines: int,
                          stall: bool) -> dict[str, Any]:
@@ -119,7 +102,7 @@ async def students_watch(control: Control, target: Target, console_id: str | Non
     pattern = re.compile(rf"(?:^|\r){tag} (\d+) (\d+\.\d+)\r?$")
     latencies: list[float] = []
     seen: list[set[int]] = [set() for _ in streams]
-    views = asyncio.gather(*(_collect(s, pattern, lines, latencies, mine) for s, mine in zip(streams, seen)))
+    views = asyncio.gather(*(collect_lines(s, pattern, lines, latencies, mine) for s, mine in zip(streams, seen)))
     stop = asyncio.ensure_future(control.stop.wait())
     try:
         control.report("ready")

@@ -268,7 +268,7 @@ async def fanout_source(control: Control, target: Target, tag: str, lines: int) 
             await stream.detach()
 
 
-async def _view(stream: ConsoleStream, pattern: re.Pattern[str], lines: int,
+async def collect_lines(stream: ConsoleStream, pattern: re.Pattern[str], lines: int,
                 latencies: list[float], seen: set[int]) -> None:
     """Collect one viewer's delivery latencies into ``latencies`` and the line numbers into ``seen``."""
     partial = ""
@@ -305,7 +305,7 @@ async def fanout_viewers(control: Control, target: Target, console_id: str | Non
     pattern = re.compile(rf"(?:^|\r){tag} (\d+) (\d+\.\d+)\r?$")
     latencies: list[float] = []
     seen: list[set[int]] = [set() for _ in streams]
-    views = asyncio.gather(*(_view(s, pattern, lines, latencies, mine) for s, mine in zip(streams, seen)))
+    views = asyncio.gather(*(collect_lines(s, pattern, lines, latencies, mine) for s, mine in zip(streams, seen)))
     stop = asyncio.ensure_future(control.stop.wait())
     waiting: list[asyncio.Future[Any]] = [views, stop]
     try:
