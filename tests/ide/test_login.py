@@ -16,6 +16,8 @@ async def test_login_then_dashboard_then_logout(ide_server):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     dashboard = await client.get("/")
     assert dashboard.status == 200 and name in dashboard.text and "Dashboard" in dashboard.text
+    # This server runs with --sandbox off, and the dashboard says so plainly.
+    assert "Sandboxing is off" in dashboard.text
     stolen = dict(client.cookies)
     assert (await client.post("/logout/", form={})).status == 302
     replay = Client(ide_server.url)
