@@ -29,6 +29,8 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
+from peer_serving import serve_until_signalled
+
 READ_SIZE = 65536
 ROWS, COLS = 24, 80
 
@@ -168,15 +170,7 @@ async def serve(port: int) -> None:
         (r"/unique", RawSocket, {"terminals": terminals, "shared": False}),
         (r"/shared", RawSocket, {"terminals": terminals, "shared": True}),
     ])
-    sockets = tornado.netutil.bind_sockets(port, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app)
-    server.add_sockets(sockets)
-    print(f"Listening on http://127.0.0.1:{sockets[0].getsockname()[1]}/", flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    server.stop()
+    await serve_until_signalled(app, port)
     terminals.hang_up_all()
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
 from terminado.management import SingleTermManager, UniqueTermManager
 from terminado.websocket import TermSocket
+
+from peer_serving import serve_until_signalled
 
 
 async def serve(port: int) -> None:
@@ -26,15 +27,7 @@ async def serve(port: int) -> None:
         (r"/unique", TermSocket, {"term_manager": unique}),
         (r"/shared", TermSocket, {"term_manager": single}),
     ])
-    sockets = tornado.netutil.bind_sockets(port, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app)
-    server.add_sockets(sockets)
-    print(f"Listening on http://127.0.0.1:{sockets[0].getsockname()[1]}/", flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    server.stop()
+    await serve_until_signalled(app, port)
     await asyncio.gather(unique.shutdown(), single.shutdown())
 
 

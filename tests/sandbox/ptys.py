@@ -18,22 +18,29 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+def _next_chunk(process: SandboxedProcess, deadline: float, what: str, output: bytes) -> bytes | None:
+    """The next output: None when nothing came for a while, b"" once the PTY closed."""
+    remaining = deadline - time.monotonic()
+    assert remaining > 0, f"{what}; output was {output.decode(errors='replace')!r}"
+    ready, _, _ = select.select([process.fd], [], [], min(remaining, 0.5))
+    if not ready:
+        return None
+    try:
+        return os.read(process.fd, 65536)
+    except BlockingIOError:
+        return None
+    except OSError:  # EIO: the other side is gone
+        return b""
+
+
 def read_until(process: SandboxedProcess, marker: str, timeout: float = TIMEOUT) -> str:
     """Output until ``marker`` appears (AssertionError with the output if it never does)."""
     output = b""
     deadline = time.monotonic() + timeout
     while marker.encode() not in output:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"{marker!r} never appeared; output was {output.decode(errors='replace')!r}"
-        ready, _, _ = select.select([process.fd], [], [], min(remaining, 0.5))
-        if not ready:
+        chunk = _next_chunk(process, deadline, f"{marker!r} never appeared", output)
+        if chunk is None:
             continue
-        try:
-            chunk = os.read(process.fd, 65536)
-        except BlockingIOError:
-            continue
-        except OSError:  # EIO: the other side is gone
-            chunk = b""
         assert chunk, f"the process ended before {marker!r}; output was {output.decode(errors='replace')!r}"
         output += chunk
     return output.decode(errors="replace")
@@ -44,20 +51,10 @@ def read_to_end(process: SandboxedProcess, timeout: float = TIMEOUT) -> str:
     output = b""
     deadline = time.monotonic() + timeout
     while True:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"the process did not end; output was {output.decode(errors='replace')!r}"
-        ready, _, _ = select.select([process.fd], [], [], min(remaining, 0.5))
-        if not ready:
-            continue
-        try:
-            chunk = os.read(process.fd, 65536)
-        except BlockingIOError:
-            continue
-        except OSError:
+        chunk = _next_chunk(process, deadline, "the process did not end", output)
+        if chunk == b"":
             return output.decode(errors="replace")
-        if not chunk:
-            return output.decode(errors="replace")
-        output += chunk
+        output += chunk or b""
 
 
 def wait_for(condition: Callable[[], T], what: str, timeout: float = TIMEOUT, step: float = 0.02) -> T:
