@@ -3,12 +3,13 @@
 May import ``sandbox``, never ``ide``: who may attach and with which rights
 is decided by the web layer and passed in (``authorize``, ``limit``).
 """
-from consoles.console import Console, ConsoleNotRunning, InputBufferFull
+from consoles.console import Console, ConsoleNotRunning
 from consoles.fanout import FlowLimits
 from consoles.kinds import ConsoleKind, discover_kinds
 from consoles.launchers import Launcher, LauncherInvalid, LauncherStore
 from consoles.manager import ConsoleLimitReached, ConsoleManager
 from consoles.processes import ProcessInfo, ProcessNotYours, kill_process, list_processes
+from consoles.pty_channel import InputBufferFull
 from consoles.registry import ConsoleRecord
 from consoles.screen import Screen
 from consoles.scrollback import Scrollback

@@ -1,17 +1,14 @@
 """One live program on a PTY, streamed to the viewers attached to it.
 
-Everything here runs on the IOLoop and nothing blocks: the PTY master is
-non-blocking and watched with ``add_handler``; output read in one IOLoop turn
-is sent as one frame, encoded once for every viewer; the program is reaped
-with non-blocking ``poll()`` calls, retried on a timer.
+Everything here runs on the IOLoop and nothing blocks: the terminal is read
+and written by a :class:`~consoles.pty_channel.PtyChannel`; output read in
+one IOLoop turn is sent as one frame, encoded once for every viewer; the
+program is reaped with non-blocking ``poll()`` calls, retried on a timer.
 """
 from __future__ import annotations
 
 import asyncio
-import codecs
-import errno
 import logging
-import os
 from collections.abc import Callable, Iterable
 
 import psutil
@@ -22,6 +19,7 @@ from consoles import frames
 from consoles.fanout import Fanout, FlowLimits
 from consoles.frames import Frame
 from consoles.processes import kill_all
+from consoles.pty_channel import PtyChannel
 from consoles.screen import render_tail
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES, Scrollback
 from consoles.viewer import Viewer
@@ -29,10 +27,6 @@ from sandbox import SandboxedProcess
 
 log = logging.getLogger(__name__)
 
-# Reads from and writes to the terminal are done in pieces of this size.
-READ_SIZE = 64 * 1024
-# Input waiting for a program that does not read it; more is refused.
-MAX_PENDING_INPUT = 1024 * 1024
 # How often a running console checks that its program is still there: the
 # PTY only reports end-of-file once *every* process holding it has gone.
 _LIVENESS_CHECK_MS = 1000
@@ -55,10 +49,6 @@ NOW_READ_WRITE = "You can now type in this console."
 
 class ConsoleNotRunning(Exception):
     """Input was sent to a console whose program has ended."""
-
-
-class InputBufferFull(Exception):
-    """The program is not reading its input and too much is already waiting."""
 
 
 def exit_message(status: int) -> str:
@@ -84,16 +74,12 @@ class Console:
         self.pid = process.pid
         self.exit_status: int | None = None
         self._process = process
-        self._fd = process.fd
         self._loop = IOLoop.current()
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._channel = PtyChannel(process, self._output, self._on_eof)
         self._scrollback = Scrollback(scrollback_bytes)
-        self._fanout = Fanout(limits, self._catch_up_frames, self._update_events)
+        self._fanout = Fanout(limits, self._catch_up_frames, self._flow_changed)
         self._pending: list[str] = []
         self._flush_scheduled = False
-        self._input = bytearray()
-        self._events = 0
-        self._eof = False
         self._closed = False
         self._reap_scheduled = False
         self._reap_delay = _REAP_RETRY_FIRST
@@ -114,7 +100,7 @@ class Console:
 
     def start(self) -> None:
         """Start reading the PTY; call once, on the IOLoop that will serve it."""
-        self._update_events()
+        self._channel.start()
         self._liveness.start()
 
     # Viewers -----------------------------------------------------------
@@ -220,7 +206,7 @@ class Console:
         if chooser is None or chooser.size is None or chooser.size == (self.rows, self.cols):
             return
         self.rows, self.cols = chooser.size
-        if self.running and not self._eof:
+        if self.running and self._channel.open:
             try:
                 self._process.set_size(self.rows, self.cols)
             except OSError as exc:
@@ -257,52 +243,13 @@ class Console:
 
     def send_input(self, text: str) -> None:
         """Write to the program's terminal without blocking; queues what does not fit."""
-        if not self.running or self._eof:
+        if not self.running or not self._channel.open:
             raise ConsoleNotRunning("This console's program has ended; start a new console.")
-        data = text.encode("utf-8", errors="replace")
-        if len(self._input) + len(data) > MAX_PENDING_INPUT:
-            raise InputBufferFull(f"The program is not reading its input ({len(self._input)} bytes are "
-                                  f"waiting); input was dropped. Try again once it catches up.")
-        self._input += data
-        self._write_input()
-
-    def _write_input(self) -> None:
-        while self._input:
-            try:
-                written = self._process.write(bytes(self._input[:READ_SIZE]))
-            except OSError:
-                self._input.clear()  # the terminal is gone; EOF handling follows
-                break
-            if written == 0:
-                break
-            del self._input[:written]
-        self._update_events()
+        self._channel.write(text)
 
     # Output ----------------------------------------------------------------
 
-    def _on_pty_event(self, fd: int, events: int) -> None:
-        if events & IOLoop.WRITE:
-            self._write_input()
-        if events & (IOLoop.READ | IOLoop.ERROR):
-            self._read()
-
-    def _read(self) -> None:
-        try:
-            data = os.read(self._fd, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            if exc.errno != errno.EIO:  # EIO: every process holding the terminal has gone
-                log.warning("console %s: reading the terminal failed: %s", self.id, exc)
-            data = b""
-        if data:
-            self._output(self._decoder.decode(data))
-        else:
-            self._on_eof()
-
     def _output(self, text: str) -> None:
-        if not text:
-            return
         self._scrollback.append(text)
         self._pending.append(text)
         if not self._flush_scheduled:
@@ -318,31 +265,12 @@ class Console:
         self._pending.clear()
         self._fanout.send(frame)
 
-    def _update_events(self) -> None:
-        """Watch the PTY for what is needed now: output unless blocked, writability if input waits."""
-        wanted = 0
-        if self.running and not self._eof:
-            if not self._fanout.blocked:
-                wanted |= IOLoop.READ
-            if self._input:
-                wanted |= IOLoop.WRITE
-        if wanted == self._events:
-            return
-        if self._events == 0:
-            self._loop.add_handler(self._fd, self._on_pty_event, wanted)
-        elif wanted == 0:
-            self._loop.remove_handler(self._fd)
-        else:
-            self._loop.update_handler(self._fd, wanted)
-        self._events = wanted
+    def _flow_changed(self) -> None:
+        self._channel.hold(self._fanout.blocked)
 
     # End of the program ------------------------------------------------------
 
     def _on_eof(self) -> None:
-        self._eof = True
-        self._output(self._decoder.decode(b"", final=True))
-        self._input.clear()
-        self._update_events()
         self._liveness.stop()
         self._check_exit()
 
@@ -354,37 +282,22 @@ class Console:
         status = self._process.poll()
         if status is not None:
             self._finish(status)
-        elif (self._eof or self._closed) and not self._reap_scheduled:
+        elif (not self._channel.open or self._closed) and not self._reap_scheduled:
             # The terminal is gone or the program was killed: the exit is
             # imminent, so look again soon (never wait for it).
             self._reap_scheduled = True
             self._loop.call_later(self._reap_delay, self._reap_retry)
             self._reap_delay = min(self._reap_delay * 2, _REAP_RETRY_MAX)
 
-    def _drain_after_exit(self) -> None:
-        """Read what the program wrote before it ended (other processes may still hold the terminal)."""
-        budget = self._fanout.limits.high_watermark
-        while budget > 0:
-            try:
-                data = os.read(self._fd, min(READ_SIZE, budget))
-            except OSError:
-                break
-            if not data:
-                break
-            budget -= len(data)
-            self._output(self._decoder.decode(data))
-        self._output(self._decoder.decode(b"", final=True))
-
     def _finish(self, status: int) -> None:
         if self.exit_status is not None:
             return
         self.exit_status = status
         self._liveness.stop()
-        if not self._eof and not self._closed:
-            self._drain_after_exit()
-        self._eof = True
-        self._input.clear()
-        self._update_events()
+        if self._channel.open and not self._closed:
+            # Read what the program wrote before it ended (other processes may still hold the terminal).
+            self._channel.drain(self._fanout.limits.high_watermark)
+        self._channel.stop()
         self._process.release()
         self._reaped.set()
         if self._closed:
@@ -415,7 +328,7 @@ class Console:
         for viewer in self._fanout.viewers:
             self._fanout.end(viewer, frames.disconnect(CLOSED_REASON))
         self._sizers.clear()
-        self._update_events()
+        self._channel.stop()
         self._liveness.stop()
         if self.exit_status is None:
             self._process.kill()

@@ -38,9 +38,17 @@ class Frame:
 
     @property
     def sockjs(self) -> str:
-        # ensure_ascii keeps this pure ASCII, so its length is its size in bytes.
+        # Pure ASCII, so its length is its size in bytes.
         if self._sockjs is None:
-            self._sockjs = json.dumps(self.text)
+            text = self.text
+            if text.isascii() and "\x7f" not in text:
+                # ``text`` is JSON, so it holds no raw control character (json
+                # escapes DEL only in ASCII mode): quoting it once more only
+                # escapes backslashes and quotes, which two replace() calls do
+                # at a fraction of json.dumps's cost.
+                self._sockjs = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            else:
+                self._sockjs = json.dumps(text)
         return self._sockjs
 
     def __repr__(self) -> str:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sockjs.tornado import SockJSConnection, SockJSRouter
 
 from consoles import frames
-from consoles.console import Console, ConsoleNotRunning, InputBufferFull
+from consoles.console import Console, ConsoleNotRunning
+from consoles.pty_channel import InputBufferFull
 from consoles.transports import ConsoleRouter, OriginRule, SockJSViewer
 
 if TYPE_CHECKING:

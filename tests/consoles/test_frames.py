@@ -17,6 +17,14 @@ def test_a_frame_is_encoded_once_for_both_framings():
     assert frame.sockjs is frame.sockjs  # computed once, then shared
 
 
+@pytest.mark.parametrize("output", [
+    "plain", 'quote " and backslash \\ and \\" both', "\r\n\t\x08\x0c\x1b[0m\x00\x07\x1f\x7f",
+    "naïve €", "\u2028\u2029", "\ud83d\ude00 emoji", "\\u001b is text, not an escape", ""])
+def test_the_sockjs_framing_is_exactly_json_of_the_message(output):
+    frame = frames.stdout(output)
+    assert frame.sockjs == json.dumps(frame.text)
+
+
 def test_server_messages():
     assert json.loads(frames.setup("abc", True, 24, 80, "t", "alice").text) == [
         "setup", {"id": "abc", "readonly": True, "rows": 24, "cols": 80, "title": "t", "owner": "alice"}]

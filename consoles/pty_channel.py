@@ -1,0 +1,177 @@
+"""A program's PTY master on the IOLoop: output read in bursts, input written as it fits.
+
+Nothing here blocks.  The master is non-blocking and watched with
+``add_handler`` for exactly what is needed at the moment: output unless the
+console holds it back (flow control) or the channel is resting after a bulk
+burst, writability while input waits.
+"""
+from __future__ import annotations
+
+import codecs
+import errno
+import logging
+import os
+from collections.abc import Callable
+
+from tornado.ioloop import IOLoop
+
+from sandbox import SandboxedProcess
+
+log = logging.getLogger(__name__)
+
+# Reads from and writes to the terminal are done in pieces of this size.
+READ_SIZE = 64 * 1024
+# A PTY hands over at most a few KiB per read, refilled as fast as the program
+# writes; reading on until it is empty (up to this much) makes one frame of
+# a burst instead of one per few KiB, and saves a wakeup per read.
+READ_BUDGET = 256 * 1024
+# A channel that just read this much is streaming in bulk: it rests this long
+# (seconds) before reading again, so the next burst comes in fewer, fuller
+# reads and goes out as one bigger frame.  Interactive output never comes in
+# such bursts, so typing is never delayed by it.
+BULK_BURST = 32 * 1024
+BULK_REST = 0.001
+# Input waiting for a program that does not read it; more is refused.
+MAX_PENDING_INPUT = 1024 * 1024
+
+
+class InputBufferFull(Exception):
+    """The program is not reading its input and too much is already waiting."""
+
+
+class PtyChannel:
+    """Reads a program's output as text and writes its input, on the current IOLoop.
+
+    ``on_output`` gets decoded text (a UTF-8 character split across reads
+    is kept for the next one; invalid bytes become U+FFFD); ``on_eof`` is
+    called once, when every process holding the terminal has gone.
+    """
+
+    def __init__(self, process: SandboxedProcess, on_output: Callable[[str], None],
+                 on_eof: Callable[[], None]) -> None:
+        self._process = process
+        self._fd = process.fd
+        self._loop = IOLoop.current()
+        self._on_output = on_output
+        self._on_eof = on_eof
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._input = bytearray()
+        self._events = 0
+        self._held = False
+        self._resting = False
+        # False once the terminal reported end-of-file or the console stopped it.
+        self.open = True
+
+    def start(self) -> None:
+        self._update_events()
+
+    def hold(self, held: bool) -> None:
+        """Stop reading output while ``held`` (the viewers cannot take more), then go on."""
+        self._held = held
+        self._update_events()
+
+    def stop(self) -> None:
+        """Neither read nor write any more; pending input is dropped."""
+        self.open = False
+        self._input.clear()
+        self._update_events()
+
+    # Input -----------------------------------------------------------------
+
+    def write(self, text: str) -> None:
+        """Write to the program's terminal without blocking; queues what does not fit."""
+        data = text.encode("utf-8", errors="replace")
+        if len(self._input) + len(data) > MAX_PENDING_INPUT:
+            raise InputBufferFull(f"The program is not reading its input ({len(self._input)} bytes are "
+                                  f"waiting); input was dropped. Try again once it catches up.")
+        self._input += data
+        self._write_input()
+
+    def _write_input(self) -> None:
+        while self._input:
+            try:
+                written = self._process.write(bytes(self._input[:READ_SIZE]))
+            except OSError:
+                self._input.clear()  # the terminal is gone; end-of-file handling follows
+                break
+            if written == 0:
+                break
+            del self._input[:written]
+        self._update_events()
+
+    # Output ----------------------------------------------------------------
+
+    def _on_event(self, fd: int, events: int) -> None:
+        if events & IOLoop.WRITE:
+            self._write_input()
+        if events & (IOLoop.READ | IOLoop.ERROR):
+            self._read()
+
+    def _read(self) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        eof = False
+        while size < READ_BUDGET:
+            try:
+                data = os.read(self._fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno != errno.EIO:  # EIO: every process holding the terminal has gone
+                    log.warning("reading the terminal of pid %s failed: %s", self._process.pid, exc)
+                data = b""
+            if not data:
+                eof = True
+                break
+            chunks.append(data)
+            size += len(data)
+        if chunks:
+            self._emit(self._decoder.decode(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
+        if eof:
+            self.stop()
+            self._emit(self._decoder.decode(b"", final=True))
+            self._on_eof()
+        elif size >= BULK_BURST:
+            self._resting = True
+            self._update_events()
+            self._loop.call_later(BULK_REST, self._rest_over)
+
+    def _rest_over(self) -> None:
+        self._resting = False
+        self._update_events()
+
+    def drain(self, budget: int) -> None:
+        """Read up to ``budget`` bytes still in the terminal, then stop (the program has ended)."""
+        while self.open and budget > 0:
+            try:
+                data = os.read(self._fd, min(READ_SIZE, budget))
+            except OSError:
+                break
+            if not data:
+                break
+            budget -= len(data)
+            self._emit(self._decoder.decode(data))
+        self._emit(self._decoder.decode(b"", final=True))
+        self.stop()
+
+    def _emit(self, text: str) -> None:
+        if text:
+            self._on_output(text)
+
+    def _update_events(self) -> None:
+        """Watch the PTY for what is needed now: output unless held or resting, writability if input waits."""
+        wanted = 0
+        if self.open:
+            if not self._held and not self._resting:
+                wanted |= IOLoop.READ
+            if self._input:
+                wanted |= IOLoop.WRITE
+        if wanted == self._events:
+            return
+        if self._events == 0:
+            self._loop.add_handler(self._fd, self._on_event, wanted)
+        elif wanted == 0:
+            self._loop.remove_handler(self._fd)
+        else:
+            self._loop.update_handler(self._fd, wanted)
+        self._events = wanted

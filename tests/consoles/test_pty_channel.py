@@ -1,0 +1,102 @@
+"""The PTY channel on its own: bulk output read in bursts, held back on demand, input queued."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from consoles import InputBufferFull
+from consoles.pty_channel import BULK_BURST, MAX_PENDING_INPUT, PtyChannel
+from sandbox import Sandbox, SandboxedProcess
+from tests.consoles.service import wait_for
+
+# Multibyte characters in odd-sized writes: reads and bursts split them anywhere.
+_PRINT_EUROS = ("import sys\n"
+                "for i in range({count}):\n"
+                "    sys.stdout.buffer.write(('%07d' % i + '€' * 330 + '\\n').encode())\n"
+                "sys.stdout.flush()\n")
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.ended = False
+
+    def output(self, text: str) -> None:
+        self.pieces.append(text)
+
+    def eof(self) -> None:
+        self.ended = True
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+async def _spawn(homes: Path, *argv: str) -> SandboxedProcess:
+    sandbox = Sandbox(homes)
+    identity = sandbox.identity("alice", "free")
+    return await sandbox.spawn(identity, argv, identity.visible_home)
+
+
+def _expected_euros(count: int) -> str:
+    return "".join("%07d" % i + "€" * 330 + "\r\n" for i in range(count))
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_bulk_output_arrives_whole_in_bursts_bigger_than_a_read(homes):
+    count = 3000  # about 3 MB
+    process = await _spawn(homes, "python3", "-c", _PRINT_EUROS.format(count=count))
+    collector = Collector()
+    channel = PtyChannel(process, collector.output, collector.eof)
+    channel.start()
+    try:
+        await wait_for(lambda: collector.ended, timeout=50, message="end of file")
+        assert collector.text == _expected_euros(count)
+        assert "\ufffd" not in collector.text
+        # A PTY gives a few KiB per read: pieces this big were read in bursts.
+        assert max(len(piece.encode()) for piece in collector.pieces) >= BULK_BURST
+        assert not channel.open
+    finally:
+        process.kill()
+        await wait_for(lambda: process.poll() is not None)
+        process.release()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_held_output_is_not_read_until_released(homes):
+    count = 2000
+    process = await _spawn(homes, "python3", "-c", _PRINT_EUROS.format(count=count))
+    collector = Collector()
+    channel = PtyChannel(process, collector.output, collector.eof)
+    channel.hold(True)
+    channel.start()
+    try:
+        await asyncio.sleep(0.5)
+        assert collector.pieces == []  # the program is blocked writing to its terminal
+        channel.hold(False)
+        await wait_for(lambda: collector.ended, timeout=50, message="end of file")
+        assert collector.text == _expected_euros(count)
+    finally:
+        process.kill()
+        await wait_for(lambda: process.poll() is not None)
+        process.release()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_input_for_a_program_that_does_not_read_is_bounded(homes):
+    process = await _spawn(homes, "sleep", "60")
+    collector = Collector()
+    channel = PtyChannel(process, collector.output, collector.eof)
+    channel.start()
+    try:
+        with pytest.raises(InputBufferFull, match="not reading its input"):
+            for _ in range(MAX_PENDING_INPUT // 1000 + 100):
+                channel.write("x" * 999 + "\n")
+        channel.stop()
+        assert not channel.open
+    finally:
+        process.kill()
+        await wait_for(lambda: process.poll() is not None)
+        process.release()
