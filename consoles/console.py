@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 import psutil
 
-from tornado.ioloop import IOLoop, PeriodicCallback
+from tornado.ioloop import IOLoop
 
 from consoles import frames
 from consoles.fanout import Fanout, FlowLimits
@@ -27,9 +27,6 @@ from sandbox import SandboxedProcess
 
 log = logging.getLogger(__name__)
 
-# How often a running console checks that its program is still there: the
-# PTY only reports end-of-file once *every* process holding it has gone.
-_LIVENESS_CHECK_MS = 1000
 _REAP_RETRY_FIRST = 0.01
 _REAP_RETRY_MAX = 1.0
 
@@ -75,7 +72,7 @@ class Console:
         self.exit_status: int | None = None
         self._process = process
         self._loop = IOLoop.current()
-        self._channel = PtyChannel(process, self._output, self._on_eof)
+        self._channel = PtyChannel(process, self._output, self.check_exit)
         self._scrollback = Scrollback(scrollback_bytes)
         self._fanout = Fanout(limits, self._catch_up_frames, self._flow_changed)
         self._pending: list[str] = []
@@ -87,7 +84,6 @@ class Console:
         # Viewers that asked for a size, most recent last.
         self._sizers: list[Viewer] = []
         self._viewers_notice: object | None = None
-        self._liveness = PeriodicCallback(self._check_exit, _LIVENESS_CHECK_MS)
         self._reaped = asyncio.Event()
 
     @property
@@ -101,7 +97,6 @@ class Console:
     def start(self) -> None:
         """Start reading the PTY; call once, on the IOLoop that will serve it."""
         self._channel.start()
-        self._liveness.start()
 
     # Viewers -----------------------------------------------------------
 
@@ -270,15 +265,13 @@ class Console:
 
     # End of the program ------------------------------------------------------
 
-    def _on_eof(self) -> None:
-        self._liveness.stop()
-        self._check_exit()
-
     def _reap_retry(self) -> None:
         self._reap_scheduled = False
-        self._check_exit()
+        self.check_exit()
 
-    def _check_exit(self) -> None:
+    def check_exit(self) -> None:
+        """Notice a program that ended: its owner calls this now and then, since
+        the PTY only reports end-of-file once *every* process holding it has gone."""
         status = self._process.poll()
         if status is not None:
             self._finish(status)
@@ -293,7 +286,6 @@ class Console:
         if self.exit_status is not None:
             return
         self.exit_status = status
-        self._liveness.stop()
         if self._channel.open and not self._closed:
             # Read what the program wrote before it ended (other processes may still hold the terminal).
             self._channel.drain(self._fanout.limits.high_watermark)
@@ -329,11 +321,10 @@ class Console:
             self._fanout.end(viewer, frames.disconnect(CLOSED_REASON))
         self._sizers.clear()
         self._channel.stop()
-        self._liveness.stop()
         if self.exit_status is None:
             self._process.kill()
             kill_all(descendants)
-            self._check_exit()
+            self.check_exit()
 
     async def wait_reaped(self) -> None:
         """Wait until the program has been reaped and its terminal freed."""

@@ -13,17 +13,24 @@ import time
 from collections.abc import Iterable, Sequence
 
 import redis.asyncio as aioredis
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 
 from consoles.console import Console
 from consoles.fanout import FlowLimits
-from consoles.processes import descendants_by_root
+from consoles.processes import find_descendants
 from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
 from consoles.sharing import ShareStore
 from sandbox import Identity, Sandbox
 
 log = logging.getLogger(__name__)
+
+# How often running consoles are checked for programs that ended while
+# something else still holds their terminal (see Console.check_exit).
+EXIT_CHECK_MS = 1000
+# Consoles closed per IOLoop turn: a burst of closes must not hold up typing
+# in other consoles.
+CLOSES_PER_TURN = 20
 
 ORPHANED_REASON = "The server restarted; this console's program is no longer running."
 SHUTDOWN_REASON = "The server stopped; this console's program was ended."
@@ -56,6 +63,8 @@ class ConsoleManager:
         # running the scans: a burst of closes shares one scan, not one each.
         self._close_queue: list[tuple[list[Console], asyncio.Future[None]]] = []
         self._closer: asyncio.Task[None] | None = None
+        # One timer for all consoles (not one each: they cost memory and wakeups).
+        self._exit_checks: PeriodicCallback | None = None
 
     async def create(self, owner: Identity, argv: Sequence[str], cwd: str, name: str, limit: int,
                      rows: int = 24, cols: int = 80) -> ConsoleRecord:
@@ -81,7 +90,15 @@ class ConsoleManager:
                           self._scrollback_bytes, self._limits, on_exit=self._exited)
         self._live[record.id] = console
         console.start()
+        if self._exit_checks is None:
+            self._exit_checks = PeriodicCallback(self._check_exits, EXIT_CHECK_MS)
+            self._exit_checks.start()
         return record
+
+    def _check_exits(self) -> None:
+        for console in list(self._live.values()):
+            if console.running:
+                console.check_exit()
 
     def get_live(self, console_id: str) -> Console | None:
         """The console with this id if it lives on this node (running or finished, not closed)."""
@@ -137,6 +154,9 @@ class ConsoleManager:
         left behind when the server's process exits.
         """
         consoles, self._live = list(self._live.values()), {}
+        if self._exit_checks is not None:
+            self._exit_checks.stop()
+            self._exit_checks = None
         await self._close_all(consoles)
         for console in consoles:
             await self._registry.update(console.id, status=ENDED, ended_reason=SHUTDOWN_REASON)
@@ -163,15 +183,20 @@ class ConsoleManager:
                 batch, self._close_queue = self._close_queue, []
                 consoles = [console for group, _ in batch for console in group]
                 try:
-                    victims = await descendants_by_root(c.pid for c in consoles if c.running)
+                    victims = await find_descendants(c.pid for c in consoles if c.running)
                 except Exception:
                     log.exception("listing the processes of closing consoles failed")
                     victims = {}
-                for console in consoles:
-                    console.close(victims.get(console.pid, ()))
-                for _, done in batch:
+                closed = 0
+                for group, done in batch:
+                    for console in group:
+                        console.close(victims.get(console.pid, ()))
                     if not done.done():
                         done.set_result(None)
+                    closed += len(group)
+                    if closed >= CLOSES_PER_TURN:
+                        closed = 0
+                        await asyncio.sleep(0)
         finally:
             self._closer = None
 

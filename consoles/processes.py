@@ -1,17 +1,18 @@
 """A user's processes: everything their live consoles started, and killing one of them.
 
-psutil reads ``/proc`` for every process on the host to find children, so
+Finding children means reading ``/proc`` for every process on the host, so
 the public coroutines run that work in the default executor rather than on
 the IOLoop.
 """
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psutil
+
+from sandbox import descendants_by_root
 
 
 class ProcessNotYours(Exception):
@@ -26,26 +27,6 @@ class ProcessInfo:
     memory_bytes: int
 
 
-def _descendants_by_root(root_pids: Iterable[int]) -> dict[int, list[psutil.Process]]:
-    """Every process below each root, from one pass over the process table."""
-    children: dict[int, list[psutil.Process]] = defaultdict(list)
-    for process in psutil.process_iter(["ppid"]):
-        children[process.info["ppid"]].append(process)
-    found: dict[int, list[psutil.Process]] = {}
-    for root in root_pids:
-        below: list[psutil.Process] = []
-        seen = {root}
-        stack = [root]
-        while stack:
-            for child in children.get(stack.pop(), []):
-                if child.pid not in seen:
-                    seen.add(child.pid)
-                    below.append(child)
-                    stack.append(child.pid)
-        found[root] = below
-    return found
-
-
 def kill_all(processes: Iterable[psutil.Process]) -> None:
     """SIGKILL each process still running (psutil refuses pids reused since they were listed)."""
     for process in processes:
@@ -57,7 +38,7 @@ def kill_all(processes: Iterable[psutil.Process]) -> None:
 
 def _tree(root_pids: tuple[int, ...]) -> list[psutil.Process]:
     found: dict[int, psutil.Process] = {}
-    for root, below in _descendants_by_root(root_pids).items():
+    for root, below in descendants_by_root(root_pids).items():
         try:
             found.setdefault(root, psutil.Process(root))
         except psutil.Error:
@@ -103,7 +84,7 @@ async def kill_process(pid: int, root_pids: Iterable[int]) -> None:
     await asyncio.get_running_loop().run_in_executor(None, _kill, pid, tuple(root_pids))
 
 
-async def descendants_by_root(root_pids: Iterable[int]) -> dict[int, list[psutil.Process]]:
+async def find_descendants(root_pids: Iterable[int]) -> dict[int, list[psutil.Process]]:
     """The processes below each of ``root_pids``, found off the IOLoop (to kill them with their console)."""
-    return await asyncio.get_running_loop().run_in_executor(None, _descendants_by_root,
+    return await asyncio.get_running_loop().run_in_executor(None, descendants_by_root,
                                                             tuple(root_pids))

@@ -114,12 +114,19 @@ class EmbeddedRedis:
             process.wait()
 
 
+REDIS_CONNECTIONS = 32
+
+
 async def connect(url: str) -> aioredis.Redis:
     """A client for ``url``, checked with a PING so errors surface at start-up."""
     # Bursts (a class of hundreds attaching at once) wait for a connection
-    # instead of failing once the pool is at its cap.
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=200, timeout=30,
-                                                    decode_responses=True)
+    # instead of failing at the cap.  The cap is low: Redis answers one
+    # command at a time, so more connections only add handshakes, each a
+    # stall on the IOLoop in the middle of the burst (one is held for good by
+    # the control channel's subscription).  No CLIENT SETINFO: redis-py would
+    # look its own version up in the installed packages' files per connection.
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=REDIS_CONNECTIONS, timeout=30,
+                                                    decode_responses=True, driver_info=None)
     client = aioredis.Redis(connection_pool=pool)
     try:
         await client.ping()

@@ -14,15 +14,20 @@ import threading
 
 import psutil
 
+from sandbox.process_table import descendants_by_root
+
 TARPIT_NICENESS = 19
 
 
-def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        leader = psutil.Process(pid)
-        return [leader, *leader.children(recursive=True)]
-    except psutil.Error:
-        return []
+def _trees(leaders: list[int]) -> dict[int, list[psutil.Process]]:
+    """Each leader with everything below it (one scan of the process table for all)."""
+    found: dict[int, list[psutil.Process]] = {}
+    for pid, below in descendants_by_root(leaders).items():
+        try:
+            found[pid] = [psutil.Process(pid), *below]
+        except psutil.Error:
+            continue  # it has just ended
+    return found
 
 
 class ProcessTreeUsage:
@@ -45,19 +50,28 @@ class ProcessTreeUsage:
             self._leaders.get(username, set()).discard(pid)
             self._finished[username] = self._finished.get(username, 0.0) + cpu_seconds
 
-    def users(self) -> set[str]:
-        with self._lock:
-            return set(self._leaders) | set(self._finished)
-
     def _processes(self, username: str) -> list[psutil.Process]:
         with self._lock:
             leaders = list(self._leaders.get(username, ()))
-        return [process for pid in leaders for process in _tree(pid)]
+        return [process for tree in _trees(leaders).values() for process in tree]
 
     def usage_seconds(self, username: str) -> float:
         """CPU seconds since the server started (walks /proc: not on the IOLoop)."""
+        return self._total(username, self._processes(username))
+
+    def usage_of_everyone(self) -> dict[str, float]:
+        """:meth:`usage_seconds` of every user followed, from one scan of the process table."""
+        with self._lock:
+            leaders = {name: list(pids) for name, pids in self._leaders.items()}
+            names = set(leaders) | set(self._finished)
+        trees = _trees([pid for pids in leaders.values() for pid in pids])
+        return {name: self._total(name, [process for pid in leaders.get(name, ())
+                                         for process in trees.get(pid, ())])
+                for name in names}
+
+    def _total(self, username: str, processes: list[psutil.Process]) -> float:
         live = 0.0
-        for process in self._processes(username):
+        for process in processes:
             try:
                 times = process.cpu_times()
             except psutil.Error:

@@ -332,7 +332,7 @@ class Sandbox:
 
     def _active_usage_blocking(self) -> dict[str, float]:
         if self._cgroups is None:
-            return {name: self._usage_blocking(name) for name in self._trees.users()}
+            return self._trees.usage_of_everyone()
         totals = {}
         for name in self._cgroups.existing_users():
             with self._user_lock(name):
