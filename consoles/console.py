@@ -75,8 +75,6 @@ class Console:
         self._channel = PtyChannel(process, self._output, self.check_exit)
         self._scrollback = Scrollback(scrollback_bytes)
         self._fanout = Fanout(limits, self._catch_up_frames, self._flow_changed)
-        self._pending: list[str] = []
-        self._flush_scheduled = False
         self._closed = False
         self._reap_scheduled = False
         self._reap_delay = _REAP_RETRY_FIRST
@@ -105,9 +103,6 @@ class Console:
         if self._closed:
             viewer.end(frames.disconnect(CLOSED_REASON))
             return
-        # Output read but not yet sent is already in the scrollback: send it
-        # to the others now so the newcomer gets it exactly once.
-        self._flush()
         viewer.transmit(frames.setup(self.id, viewer.readonly, self.rows, self.cols,
                                      self.title, self.owner))
         replay = self._scrollback.snapshot()
@@ -245,20 +240,13 @@ class Console:
     # Output ----------------------------------------------------------------
 
     def _output(self, text: str) -> None:
-        self._scrollback.append(text)
-        self._pending.append(text)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.add_callback(self._flush)
+        """Everything one wakeup read from the terminal: kept for replays, sent as one frame.
 
-    def _flush(self) -> None:
-        """Send everything read since the last flush as one frame."""
-        self._flush_scheduled = False
-        if not self._pending:
-            return
-        frame = frames.stdout("".join(self._pending))
-        self._pending.clear()
-        self._fanout.send(frame)
+        Sent at once, not on a later IOLoop turn: the channel already read
+        the terminal dry, so waiting would add latency and merge nothing.
+        """
+        self._scrollback.append(text)
+        self._fanout.send(frames.stdout(text))
 
     def _flow_changed(self) -> None:
         self._channel.hold(self._fanout.blocked)
@@ -294,7 +282,6 @@ class Console:
         self._reaped.set()
         if self._closed:
             return
-        self._flush()
         self._cancel_viewers_notice()
         self._fanout.send(frames.status(exit_status=status))
         for viewer in self._fanout.viewers:
@@ -315,7 +302,6 @@ class Console:
             return
         self._closed = True
         self._on_exit = None
-        self._pending.clear()
         self._cancel_viewers_notice()
         for viewer in self._fanout.viewers:
             self._fanout.end(viewer, frames.disconnect(CLOSED_REASON))

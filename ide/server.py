@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import errno
 import logging
 import secrets
@@ -116,6 +117,10 @@ async def serve(settings: Settings) -> None:
         await services.console_policy.start()
         services.cpu.start()
         app = make_app(services)
+        # What start-up loaded (modules, templates, routes) lives as long as the
+        # server: out of the cyclic collector's sight, its full passes stay
+        # short, and so do the pauses they put in every console's output.
+        gc.freeze()
         http_server = tornado.httpserver.HTTPServer(app, xheaders=settings.trust_proxy_headers)
         http_server.add_sockets(sockets)
         print(f"Listening on http://{settings.address}:{port}/", flush=True)
