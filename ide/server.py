@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import errno
+import gc
 import logging
 import secrets
 import signal
