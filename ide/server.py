@@ -8,6 +8,7 @@ import logging
 import secrets
 import signal
 import socket
+import tempfile
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -27,11 +28,15 @@ class StartupError(Exception):
 
 
 def check_data_dir(data_dir: Path) -> None:
-    probe = data_dir / ".write-test"
+    """Fail early, with a message, if the data directory cannot be written.
+
+    A real write (root passes every permission check), under a unique name:
+    several ``ide`` commands may check the same directory at once.
+    """
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        probe.write_text("ok")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=data_dir, prefix=".write-test-") as probe:
+            probe.write(b"ok")
     except OSError as exc:
         raise StartupError(f"the data directory {data_dir} is not writable: "
                            f"{exc.strerror or exc}") from None

@@ -5,9 +5,11 @@ import os
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from ide.server import check_data_dir
 from tests.server import ROOT, ServerProcess
 
 
@@ -50,6 +52,13 @@ def test_unwritable_data_dir_is_one_clear_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(
         f"ide: error: the data directory {blocker / 'data'} is not writable")
+
+
+def test_commands_checking_one_data_dir_at_once_do_not_trip_each_other(tmp_path):
+    data_dir = tmp_path / "data"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: check_data_dir(data_dir), range(400)))
+    assert list(data_dir.iterdir()) == []
 
 
 def test_unreachable_redis_is_one_clear_line(tmp_path):
