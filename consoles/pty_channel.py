@@ -2,8 +2,7 @@
 
 Nothing here blocks.  The master is non-blocking and watched with
 ``add_handler`` for exactly what is needed at the moment: output unless the
-console holds it back (flow control) or the channel is resting after a bulk
-burst, writability while input waits.
+console holds it back (flow control), writability while input waits.
 """
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ import codecs
 import errno
 import logging
 import os
+import time
 from collections.abc import Callable
 
 from tornado.ioloop import IOLoop
@@ -21,16 +21,14 @@ log = logging.getLogger(__name__)
 
 # Reads from and writes to the terminal are done in pieces of this size.
 READ_SIZE = 64 * 1024
-# A PTY hands over at most a few KiB per read, refilled as fast as the program
-# writes; reading on until it is empty (up to this much) makes one frame of
-# a burst instead of one per few KiB, and saves a wakeup per read.
-READ_BUDGET = 256 * 1024
-# A channel that just read this much is streaming in bulk: it rests this long
-# (seconds) before reading again, so the next burst comes in fewer, fuller
-# reads and goes out as one bigger frame.  Interactive output never comes in
-# such bursts, so typing is never delayed by it.
-BULK_BURST = 32 * 1024
-BULK_REST = 0.001
+# A PTY hands over a few KiB per read, refilled as fast as the program
+# writes: one wakeup reads on until the terminal is empty, up to this much,
+# so a burst of output goes out as one frame instead of one per read...
+READ_BUDGET = 64 * 1024
+# ...and for at most this long (seconds).  Reading a fast producer frees room
+# that it fills at once; chasing it would hold up every other console (and,
+# on a busy machine, get this process preempted mid-burst).
+READ_TIME = 0.0005
 # Input waiting for a program that does not read it; more is refused.
 MAX_PENDING_INPUT = 1024 * 1024
 
@@ -58,7 +56,6 @@ class PtyChannel:
         self._input = bytearray()
         self._events = 0
         self._held = False
-        self._resting = False
         # False once the terminal reported end-of-file or the console stopped it.
         self.open = True
 
@@ -111,7 +108,10 @@ class PtyChannel:
         chunks: list[bytes] = []
         size = 0
         eof = False
+        deadline = time.perf_counter() + READ_TIME
         while size < READ_BUDGET:
+            if chunks and time.perf_counter() > deadline:
+                break
             try:
                 data = os.read(self._fd, READ_SIZE)
             except BlockingIOError:
@@ -131,14 +131,6 @@ class PtyChannel:
             self.stop()
             self._emit(self._decoder.decode(b"", final=True))
             self._on_eof()
-        elif size >= BULK_BURST:
-            self._resting = True
-            self._update_events()
-            self._loop.call_later(BULK_REST, self._rest_over)
-
-    def _rest_over(self) -> None:
-        self._resting = False
-        self._update_events()
 
     def drain(self, budget: int) -> None:
         """Read up to ``budget`` bytes still in the terminal, then stop (the program has ended)."""
@@ -159,10 +151,10 @@ class PtyChannel:
             self._on_output(text)
 
     def _update_events(self) -> None:
-        """Watch the PTY for what is needed now: output unless held or resting, writability if input waits."""
+        """Watch the PTY for what is needed now: output unless held, writability if input waits."""
         wanted = 0
         if self.open:
-            if not self._held and not self._resting:
+            if not self._held:
                 wanted |= IOLoop.READ
             if self._input:
                 wanted |= IOLoop.WRITE

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from consoles import InputBufferFull
-from consoles.pty_channel import BULK_BURST, MAX_PENDING_INPUT, PtyChannel
+from consoles.pty_channel import MAX_PENDING_INPUT, READ_BUDGET, PtyChannel
 from sandbox import Sandbox, SandboxedProcess
 from tests.consoles.service import wait_for
 
@@ -45,7 +45,7 @@ def _expected_euros(count: int) -> str:
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_bulk_output_arrives_whole_in_bursts_bigger_than_a_read(homes):
+async def test_bulk_output_arrives_whole_in_bounded_pieces(homes):
     count = 3000  # about 3 MB
     process = await _spawn(homes, "python3", "-c", _PRINT_EUROS.format(count=count))
     collector = Collector()
@@ -55,8 +55,8 @@ async def test_bulk_output_arrives_whole_in_bursts_bigger_than_a_read(homes):
         await wait_for(lambda: collector.ended, timeout=50, message="end of file")
         assert collector.text == _expected_euros(count)
         assert "\ufffd" not in collector.text
-        # A PTY gives a few KiB per read: pieces this big were read in bursts.
-        assert max(len(piece.encode()) for piece in collector.pieces) >= BULK_BURST
+        # One wakeup's reads stop at the budget (plus at most one read past it).
+        assert max(len(piece.encode()) for piece in collector.pieces) < 2 * READ_BUDGET
         assert not channel.open
     finally:
         process.kill()
