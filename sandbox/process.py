@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import io
 import os
 import signal
 import struct
@@ -12,6 +13,29 @@ from ptyprocess import PtyProcess
 
 ReapedCallback = Callable[["SandboxedProcess", float], None]
 """Called once with the process and the CPU seconds it and its reaped children used."""
+
+
+class UnbufferedPty(PtyProcess):
+    """ptyprocess's PTY without its buffered file object.
+
+    Consoles read and write the master fd directly; the ``BufferedRWPair``
+    that ``PtyProcess`` builds holds two 8 KiB buffers, a third of what an
+    idle console costs.  The attributes are those ``PtyProcess.__init__``
+    sets; ``fileobj`` is the raw fd, closed (with the fd) by ``close()``.
+    """
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid = pid
+        self.fd = fd
+        self.fileobj = io.FileIO(fd, "r+b", closefd=True)
+        self.terminated = False
+        self.closed = False
+        self.exitstatus: int | None = None
+        self.signalstatus: int | None = None
+        self.status: int | None = None
+        self.flag_eof = False
+        self.delayafterclose = 0.1
+        self.delayafterterminate = 0.1
 
 
 class SandboxedProcess:

@@ -26,7 +26,7 @@ from sandbox.host import HostCapabilities, current_user, detect_host
 from sandbox.identity import Identity, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
 from sandbox.ownership import chown_inside, hand_over
-from sandbox.process import SandboxedProcess
+from sandbox.process import SandboxedProcess, UnbufferedPty
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
 from sandbox.rlimits import fallback_rlimits, isolated_rlimits, processes_of_uid
 from sandbox.status import ISOLATION_CHOICES, SandboxStatus, full_status, limited_status
@@ -239,7 +239,7 @@ class Sandbox:
         # (its __del__ sleeps).
         error = None
         try:
-            return PtyProcess.spawn(argv, cwd=str(host_cwd), env=env, dimensions=(rows, cols),
+            return UnbufferedPty.spawn(argv, cwd=str(host_cwd), env=env, dimensions=(rows, cols),
                                     preexec_fn=setup)
         except FileNotFoundError:
             error = f"{program}: command not found"
