@@ -32,7 +32,7 @@ from sockjs.tornado import SockJSConnection, SockJSRouter, proto
 from sockjs.tornado.session import CLOSED, Session
 from sockjs.tornado.transports import (JSONPSendHandler, RawWebSocketTransport, WebSocketTransport,
                                        XhrPollingTransport, XhrSendHandler, XhrStreamingTransport)
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError
 
@@ -118,12 +118,27 @@ class _WebSocketMixin:
             self.server.io_loop.add_callback(self.on_close)  # type: ignore[attr-defined]
             return
         frame = _text_frame(message)
+        stream = connection.stream
+        if type(stream) is IOStream and not stream.writing():
+            # Nothing is queued before it, so the frame may go straight to the
+            # socket: IOStream.write would also make a Future and schedule a
+            # callback for every write, that is for every viewer of every frame.
+            try:
+                sent = stream.socket.send(frame)
+            except BlockingIOError:
+                sent = 0
+            except OSError:  # the peer is gone; the stream's reader will see it too
+                self.server.io_loop.add_callback(self.on_close)  # type: ignore[attr-defined]
+                return
+            if sent == len(frame):
+                return
+            frame = frame[sent:]
         try:
-            future = connection.stream.write(frame)
+            future = stream.write(frame)
         except StreamClosedError:
             self.server.io_loop.add_callback(self.on_close)  # type: ignore[attr-defined]
             return
-        if connection.stream.writing():  # not all of it went out at once: count it
+        if stream.writing():  # not all of it went out at once: count it
             self.unsent_bytes += len(frame)
             future.add_done_callback(partial(self._written, len(frame)))
 
