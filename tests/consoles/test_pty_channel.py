@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from consoles import InputBufferFull
 from consoles.pty_channel import MAX_PENDING_INPUT, READ_BUDGET, PtyChannel
-from sandbox import Sandbox, SandboxedProcess
+from sandbox import Sandbox
 from tests.consoles.service import wait_for
 
 # Multibyte characters in odd-sized writes: reads and bursts split them anywhere.
@@ -34,10 +36,19 @@ class Collector:
         return "".join(self.pieces)
 
 
-async def _spawn(homes: Path, *argv: str) -> SandboxedProcess:
+@asynccontextmanager
+async def running(homes: Path, *argv: str) -> AsyncIterator[tuple[PtyChannel, Collector]]:
+    """``argv`` on a PTY with a channel (not started) collecting its output; killed afterwards."""
     sandbox = Sandbox(homes)
     identity = sandbox.identity("alice", "free")
-    return await sandbox.spawn(identity, argv, identity.visible_home)
+    process = await sandbox.spawn(identity, argv, identity.visible_home)
+    collector = Collector()
+    try:
+        yield PtyChannel(process, collector.output, collector.eof), collector
+    finally:
+        process.kill()
+        await wait_for(lambda: process.poll() is not None)
+        process.release()
 
 
 def _expected_euros(count: int) -> str:
@@ -47,56 +58,35 @@ def _expected_euros(count: int) -> str:
 @pytest.mark.gen_test(timeout=60)
 async def test_bulk_output_arrives_whole_in_bounded_pieces(homes):
     count = 3000  # about 3 MB
-    process = await _spawn(homes, "python3", "-c", _PRINT_EUROS.format(count=count))
-    collector = Collector()
-    channel = PtyChannel(process, collector.output, collector.eof)
-    channel.start()
-    try:
+    async with running(homes, "python3", "-c", _PRINT_EUROS.format(count=count)) as (channel, collector):
+        channel.start()
         await wait_for(lambda: collector.ended, timeout=50, message="end of file")
         assert collector.text == _expected_euros(count)
         assert "\ufffd" not in collector.text
         # One wakeup's reads stop at the budget (plus at most one read past it).
         assert max(len(piece.encode()) for piece in collector.pieces) < 2 * READ_BUDGET
         assert not channel.open
-    finally:
-        process.kill()
-        await wait_for(lambda: process.poll() is not None)
-        process.release()
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_held_output_is_not_read_until_released(homes):
     count = 2000
-    process = await _spawn(homes, "python3", "-c", _PRINT_EUROS.format(count=count))
-    collector = Collector()
-    channel = PtyChannel(process, collector.output, collector.eof)
-    channel.hold(True)
-    channel.start()
-    try:
+    async with running(homes, "python3", "-c", _PRINT_EUROS.format(count=count)) as (channel, collector):
+        channel.hold(True)
+        channel.start()
         await asyncio.sleep(0.5)
         assert collector.pieces == []  # the program is blocked writing to its terminal
         channel.hold(False)
         await wait_for(lambda: collector.ended, timeout=50, message="end of file")
         assert collector.text == _expected_euros(count)
-    finally:
-        process.kill()
-        await wait_for(lambda: process.poll() is not None)
-        process.release()
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_input_for_a_program_that_does_not_read_is_bounded(homes):
-    process = await _spawn(homes, "sleep", "60")
-    collector = Collector()
-    channel = PtyChannel(process, collector.output, collector.eof)
-    channel.start()
-    try:
+    async with running(homes, "sleep", "60") as (channel, _):
+        channel.start()
         with pytest.raises(InputBufferFull, match="not reading its input"):
             for _ in range(MAX_PENDING_INPUT // 1000 + 100):
                 channel.write("x" * 999 + "\n")
         channel.stop()
         assert not channel.open
-    finally:
-        process.kill()
-        await wait_for(lambda: process.poll() is not None)
-        process.release()
