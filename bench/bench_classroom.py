@@ -60,7 +60,7 @@ class Plan:
     stall_rounds: int
 
 
-FULL = Plan(viewer_counts=(30, 100, 500), lines=200, stall_rounds=2)
+FULL = Plan(viewer_counts=(30, 100, 500), lines=200, stall_rounds=4)
 QUICK = Plan(viewer_counts=(30,), lines=60, stall_rounds=1)
 
 
