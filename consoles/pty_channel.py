@@ -29,6 +29,11 @@ READ_BUDGET = 64 * 1024
 # that it fills at once; chasing it would hold up every other console (and,
 # on a busy machine, get this process preempted mid-burst).
 READ_TIME = 0.0005
+# A wakeup that finds this much waiting belongs to a program printing in
+# bulk.  While another such program is streaming, each wakeup reads once:
+# several floods then take turns a read at a time, in small frames, and
+# typing in a third console is not queued behind their bursts.
+STREAMING_READ = 2048
 # Input waiting for a program that does not read it; more is refused.
 MAX_PENDING_INPUT = 1024 * 1024
 
@@ -44,6 +49,9 @@ class PtyChannel:
     is kept for the next one; invalid bytes become U+FFFD); ``on_eof`` is
     called once, when every process holding the terminal has gone.
     """
+
+    # The channels of this process (one IOLoop) whose last wakeup found bulk output.
+    _streaming: set[PtyChannel] = set()
 
     def __init__(self, process: SandboxedProcess, on_output: Callable[[str], None],
                  on_eof: Callable[[], None]) -> None:
@@ -71,6 +79,7 @@ class PtyChannel:
         """Neither read nor write any more; pending input is dropped."""
         self.open = False
         self._input.clear()
+        PtyChannel._streaming.discard(self)
         self._update_events()
 
     # Input -----------------------------------------------------------------
@@ -109,8 +118,9 @@ class PtyChannel:
         size = 0
         eof = False
         deadline = time.perf_counter() + READ_TIME
+        alone = PtyChannel._streaming <= {self}
         while size < READ_BUDGET:
-            if chunks and time.perf_counter() > deadline:
+            if chunks and (not alone or time.perf_counter() > deadline):
                 break
             try:
                 data = os.read(self._fd, READ_SIZE)
@@ -125,6 +135,10 @@ class PtyChannel:
                 break
             chunks.append(data)
             size += len(data)
+        if size >= STREAMING_READ:
+            PtyChannel._streaming.add(self)
+        else:
+            PtyChannel._streaming.discard(self)
         if chunks:
             self._emit(self._decoder.decode(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
         if eof:
