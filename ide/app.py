@@ -16,14 +16,12 @@ from ide.api.processes import ProcessHandler, ProcessListHandler
 from ide.api.teacher import TeacherHandler
 from ide.assets import DIST_DIR, STATIC_DIR, HashedAssetHandler
 from ide.files.routes import file_routes
-from ide.routes import API_PREFIX, Route
+from ide.routes import API_PREFIX, USER_API, Route
 from ide.services import Services
 from ide.web.account_pages import AccountHandler, DashboardHandler
 from ide.web.auth_pages import LoginHandler, LogoutHandler, SignupHandler
 from ide.web.base import PageHandler
 from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
-
-USER_API = API_PREFIX + "/user/{owner}"
 
 
 class NotFoundHandler(PageHandler):

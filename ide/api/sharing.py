@@ -16,12 +16,11 @@ from ide.accounts import AccountError, canonical_username
 from ide.api.students import StudentHandler, StudentListHandler
 from ide.console_policy import NotATeacher, NotConsoleOwner, ShareNotFound
 from ide.console_service import ConsoleNotFound
-from ide.routes import API_PREFIX, Route
+from ide.routes import USER_API, Route
 from ide.services import Services
 from ide.web.base import ApiHandler
 from ide.web.student_pages import StudentsPage
 
-USER_API = API_PREFIX + "/user/{owner}"
 # The last segment of the URL that ends a broadcast; so no share may use it as a name.
 CLASS_SEGMENT = "all_students"
 

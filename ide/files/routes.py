@@ -6,10 +6,8 @@ from typing import Any
 from ide.api.files import (FileMkdirHandler, FilePathHandler, FileRenameHandler, FileSharingHandler,
                            FileTreeHandler)
 from ide.api.lint import LintHandler
-from ide.routes import API_PREFIX, Route
+from ide.routes import USER_API, Route
 from ide.web.file_pages import FilesPage, SharePage
-
-USER_API = API_PREFIX + "/user/{owner}"
 
 
 def file_routes(services: Any) -> tuple[list[Route], list[Route]]:
