@@ -13,8 +13,6 @@ closes; ``/shared`` gives every WebSocket the same bash (for fan-out).
 """
 from __future__ import annotations
 
-import argparse
-import asyncio
 import fcntl
 import os
 import pty
@@ -23,13 +21,11 @@ import struct
 import termios
 from typing import Any
 
-import tornado.httpserver
 import tornado.ioloop
-import tornado.netutil
 import tornado.web
 import tornado.websocket
 
-from peer_serving import serve_until_signalled
+from peer_serving import run_from_command_line, serve_until_signalled
 
 READ_SIZE = 65536
 ROWS, COLS = 24, 80
@@ -174,11 +170,5 @@ async def serve(port: int) -> None:
     terminals.hang_up_all()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    asyncio.run(serve(parser.parse_args().port))
-
-
 if __name__ == "__main__":
-    main()
+    run_from_command_line(serve, __doc__)

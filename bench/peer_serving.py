@@ -2,8 +2,10 @@
 run until SIGINT/SIGTERM, then let the peer clean up."""
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 
 import tornado.httpserver
 import tornado.netutil
@@ -21,3 +23,10 @@ async def serve_until_signalled(app: tornado.web.Application, port: int) -> None
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()
     server.stop()
+
+
+def run_from_command_line(serve: Callable[[int], Awaitable[None]], description: str) -> None:
+    """``python bench/peer_….py [--port N]``: run ``serve(port)`` until signalled."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    asyncio.run(serve(parser.parse_args().port))

@@ -8,16 +8,13 @@ for every WebSocket, for fan-out).  Nothing is tuned or patched.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 
-import tornado.httpserver
-import tornado.netutil
 import tornado.web
 from terminado.management import SingleTermManager, UniqueTermManager
 from terminado.websocket import TermSocket
 
-from peer_serving import serve_until_signalled
+from peer_serving import run_from_command_line, serve_until_signalled
 
 
 async def serve(port: int) -> None:
@@ -31,11 +28,5 @@ async def serve(port: int) -> None:
     await asyncio.gather(unique.shutdown(), single.shutdown())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    asyncio.run(serve(parser.parse_args().port))
-
-
 if __name__ == "__main__":
-    main()
+    run_from_command_line(serve, __doc__)
