@@ -19,14 +19,12 @@ import argparse
 import asyncio
 import re
 import secrets
-import signal
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,7 +34,7 @@ from bench.console_client import (OURS, TERMINADO, Account, ConsoleStream,  # no
 from bench.jobs import collect_lines, fanout_source  # noqa: E402
 from bench.report import p99  # noqa: E402
 from bench.servers import PEER_SCRIPTS, REPO, RunningServer, machine  # noqa: E402
-from bench.workers import Control, Worker, Workers  # noqa: E402
+from bench.workers import Control, Worker, Workers, results_after_stragglers, stop_on_sigterm  # noqa: E402
 from ide.accounts import AccountStore  # noqa: E402
 from ide.config import Settings  # noqa: E402
 from ide.server import Storage  # noqa: E402
@@ -47,7 +45,6 @@ KINDS = (OURS, TERMINADO)
 PASSWORD = secrets.token_hex(16)
 TEACHER = "teacher"
 RSS_SAMPLE_SECONDS = 0.25
-STRAGGLER_SECONDS = 10.0
 # Students joining at once, per client process.
 JOIN_CONCURRENCY = 16
 
@@ -189,12 +186,7 @@ class Classroom:
             time.sleep(RSS_SAMPLE_SECONDS)
             peak = max(peak, server.rss_bytes())
         source.result(60)
-        deadline = time.monotonic() + STRAGGLER_SECONDS
-        for client in clients:
-            while not client.has_message() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            client.stop()
-        outcomes = [client.result(120) for client in clients]
+        outcomes = results_after_stragglers(clients)
         cpu_used = server.cpu_seconds() - cpu_before
         self.workers.close_all()
         latencies = [latency * 1000 for outcome in outcomes for latency in outcome["latencies"]]
@@ -354,10 +346,6 @@ def write_section(path: Path, text: str) -> None:
     path.write_text(body + text)
 
 
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="30 students, 60 lines: a smoke test")
@@ -365,7 +353,7 @@ def main() -> int:
                         help="the document whose Classroom section is rewritten")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-classroom-") as work_dir:
         print(f"-- starting both servers and a class of {max(plan.viewer_counts) + 1} students", flush=True)
         classroom = Classroom()

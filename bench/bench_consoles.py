@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,6 +29,7 @@ from bench.phase_stream import measure_bulk, measure_fan_out, measure_slow_reade
 from bench.report import Results, goal_lines, references, section, table, write_document  # noqa: E402
 from bench.servers import REPO, machine  # noqa: E402
 from bench.sizes import FULL, QUICK  # noqa: E402
+from bench.workers import stop_on_sigterm  # noqa: E402
 
 Phase = Callable[[Bench], None]
 # Each group starts on freshly started servers: memory figures must not inherit
@@ -41,10 +40,6 @@ GROUPS: list[tuple[str, list[tuple[str, Phase]]]] = [
     ("latency and throughput", [("spawn", measure_spawn), ("echo", measure_echo),
                                 ("bulk", measure_bulk), ("fan-out", measure_fan_out)]),
 ]
-
-
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def run(bench: Bench) -> None:
@@ -66,7 +61,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     results = Results(sizes)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_on_sigterm()
     load_before = os.getloadavg()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-consoles-") as work_dir:

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from bench import jobs
 from bench.harness import Bench
 from bench.report import p99
-from bench.workers import Worker
+from bench.workers import Worker, results_after_stragglers
 
 RSS_SAMPLE_SECONDS = 0.25
-STRAGGLER_SECONDS = 10.0
 PTY_READ_TIMEOUT = 60.0
 
 
@@ -135,13 +134,7 @@ def _fan_out_once(bench: Bench, kind: str, viewers: int, tag: str, totals: _FanO
     cpu_before = server.cpu_seconds()
     source.tell("go")
     source.result(lines * 0.2 + 120)
-    # The source has its last line; lines still on their way to viewers get a few seconds.
-    deadline = time.monotonic() + STRAGGLER_SECONDS
-    for client in clients:
-        while not client.has_message() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        client.stop()
-    outcomes = [client.result(120) for client in clients]
+    outcomes = results_after_stragglers(clients)
     totals.cpu_seconds += server.cpu_seconds() - cpu_before
     totals.latencies += [latency * 1000 for outcome in outcomes for latency in outcome["latencies"]]
     totals.lost += viewers * lines - sum(sum(outcome["counts"]) for outcome in outcomes)

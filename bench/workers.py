@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import multiprocessing.connection
+import signal
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,8 @@ from typing import Any
 
 Job = Callable[..., Awaitable[Any]]
 _CONTEXT = multiprocessing.get_context("spawn")
+# After the last line was sent, how long viewers get for lines still on their way.
+STRAGGLER_SECONDS = 10.0
 
 
 class JobFailed(Exception):
@@ -136,3 +139,20 @@ class Workers:
         for worker in self._started:
             worker.close()
         self._started.clear()
+
+
+def results_after_stragglers(clients: list[Worker]) -> list[Any]:
+    """Give the viewer jobs :data:`STRAGGLER_SECONDS` in all to report, stop the others, collect every result."""
+    deadline = time.monotonic() + STRAGGLER_SECONDS
+    for client in clients:
+        while not client.has_message() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client.stop()
+    return [client.result(120) for client in clients]
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl-C, so a benchmark stops everything it started."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupt)
