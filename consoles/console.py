@@ -1,9 +1,10 @@
 """One live program on a PTY, streamed to the viewers attached to it.
 
 Everything here runs on the IOLoop and nothing blocks: the terminal is read
-and written by a :class:`~consoles.pty_channel.PtyChannel`; output read in
-one IOLoop turn is sent as one frame, encoded once for every viewer; the
-program is reaped with non-blocking ``poll()`` calls, retried on a timer.
+and written by a :class:`~consoles.pty_channel.PtyChannel` (open until the
+program ends or the console is closed); what one wakeup reads is sent at
+once as one frame, encoded once for every viewer; the program is reaped with
+non-blocking ``poll()`` calls, retried on a timer.
 """
 from __future__ import annotations
 
@@ -196,7 +197,7 @@ class Console:
         if chooser is None or chooser.size is None or chooser.size == (self.rows, self.cols):
             return
         self.rows, self.cols = chooser.size
-        if self.running and self._channel.open:
+        if self._channel.open:
             try:
                 self._process.set_size(self.rows, self.cols)
             except OSError as exc:
@@ -233,7 +234,7 @@ class Console:
 
     def send_input(self, text: str) -> None:
         """Write to the program's terminal without blocking; queues what does not fit."""
-        if not self.running or not self._channel.open:
+        if not self._channel.open:
             raise ConsoleNotRunning("This console's program has ended; start a new console.")
         self._channel.write(text)
 
@@ -263,7 +264,7 @@ class Console:
         status = self._process.poll()
         if status is not None:
             self._finish(status)
-        elif (not self._channel.open or self._closed) and not self._reap_scheduled:
+        elif not self._channel.open and not self._reap_scheduled:
             # The terminal is gone or the program was killed: the exit is
             # imminent, so look again soon (never wait for it).
             self._reap_scheduled = True
@@ -274,7 +275,7 @@ class Console:
         if self.exit_status is not None:
             return
         self.exit_status = status
-        if self._channel.open and not self._closed:
+        if self._channel.open:
             # Read what the program wrote before it ended (other processes may still hold the terminal).
             self._channel.drain(self._fanout.limits.high_watermark)
         self._channel.stop()
