@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from sandbox import descendants_by_root
+from sandbox import descendants_by_root, trees_by_root
 
 
 class ProcessNotYours(Exception):
@@ -37,14 +37,8 @@ def kill_all(processes: Iterable[psutil.Process]) -> None:
 
 
 def _tree(root_pids: tuple[int, ...]) -> list[psutil.Process]:
-    found: dict[int, psutil.Process] = {}
-    for root, below in descendants_by_root(root_pids).items():
-        try:
-            found.setdefault(root, psutil.Process(root))
-        except psutil.Error:
-            continue  # that console's program has just ended
-        for process in below:
-            found.setdefault(process.pid, process)
+    """Every process of these consoles, each once, by pid."""
+    found = {process.pid: process for tree in trees_by_root(root_pids).values() for process in tree}
     return [found[pid] for pid in sorted(found)]
 
 

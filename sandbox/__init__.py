@@ -8,9 +8,10 @@ from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
 from sandbox.identity import Identity
 from sandbox.limits import DEFAULT_LIMITS, AccountLimits
 from sandbox.process import SandboxedProcess
-from sandbox.process_table import descendants_by_root
+from sandbox.process_table import descendants_by_root, trees_by_root
 from sandbox.spawner import Sandbox
 from sandbox.status import SandboxStatus
 
 __all__ = ["DEFAULT_LIMITS", "AccountLimits", "Identity", "IsolationUnavailable", "Sandbox",
-           "SandboxError", "SandboxStatus", "SandboxedProcess", "SpawnError", "descendants_by_root"]
+           "SandboxError", "SandboxStatus", "SandboxedProcess", "SpawnError", "descendants_by_root",
+           "trees_by_root"]

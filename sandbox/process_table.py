@@ -61,3 +61,14 @@ def descendants_by_root(root_pids: Iterable[int]) -> dict[int, list[psutil.Proce
             queue += children.get(pid, ())
         found[root] = below
     return found
+
+
+def trees_by_root(root_pids: Iterable[int]) -> dict[int, list[psutil.Process]]:
+    """Each root still running, followed by everything below it (one scan for all)."""
+    found: dict[int, list[psutil.Process]] = {}
+    for root, below in descendants_by_root(root_pids).items():
+        try:
+            found[root] = [psutil.Process(root), *below]
+        except psutil.Error:
+            continue  # it has just ended
+    return found

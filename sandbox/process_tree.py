@@ -14,20 +14,9 @@ import threading
 
 import psutil
 
-from sandbox.process_table import descendants_by_root
+from sandbox.process_table import trees_by_root
 
 TARPIT_NICENESS = 19
-
-
-def _trees(leaders: list[int]) -> dict[int, list[psutil.Process]]:
-    """Each leader with everything below it (one scan of the process table for all)."""
-    found: dict[int, list[psutil.Process]] = {}
-    for pid, below in descendants_by_root(leaders).items():
-        try:
-            found[pid] = [psutil.Process(pid), *below]
-        except psutil.Error:
-            continue  # it has just ended
-    return found
 
 
 class ProcessTreeUsage:
@@ -53,7 +42,7 @@ class ProcessTreeUsage:
     def _processes(self, username: str) -> list[psutil.Process]:
         with self._lock:
             leaders = list(self._leaders.get(username, ()))
-        return [process for tree in _trees(leaders).values() for process in tree]
+        return [process for tree in trees_by_root(leaders).values() for process in tree]
 
     def usage_seconds(self, username: str) -> float:
         """CPU seconds since the server started (walks /proc: not on the IOLoop)."""
@@ -64,7 +53,7 @@ class ProcessTreeUsage:
         with self._lock:
             leaders = {name: list(pids) for name, pids in self._leaders.items()}
             names = set(leaders) | set(self._finished)
-        trees = _trees([pid for pids in leaders.values() for pid in pids])
+        trees = trees_by_root([pid for pids in leaders.values() for pid in pids])
         return {name: self._total(name, [process for pid in leaders.get(name, ())
                                          for process in trees.get(pid, ())])
                 for name in names}

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from sandbox import descendants_by_root
+from sandbox import descendants_by_root, trees_by_root
 
 # A grandchild whose command name has a space and parentheses in it: the
 # /proc/<pid>/stat parser must find the parent pid past the last ')'.
@@ -41,6 +41,9 @@ def test_children_and_grandchildren_of_each_root_are_found():
         assert found[second.pid] == []
         mine = {process.pid for process in found[os.getpid()]}
         assert {first.pid, second.pid, grandchild} <= mine
+        trees = trees_by_root([first.pid, second.pid])
+        assert {root: [p.pid for p in tree] for root, tree in trees.items()} == {
+            first.pid: [first.pid, grandchild], second.pid: [second.pid]}
     finally:
         os.kill(grandchild, signal.SIGKILL)
         for process in (first, second):
@@ -52,4 +55,5 @@ def test_a_root_that_does_not_exist_has_nothing_below_it():
     ended = subprocess.Popen(["true"])
     ended.wait()
     assert descendants_by_root([ended.pid]) == {ended.pid: []}
+    assert trees_by_root([ended.pid]) == {}
     assert descendants_by_root([]) == {}
