@@ -39,7 +39,7 @@ class Sizes:
         return max(CHURN_ACCOUNT + 1, -(-self.closes // CONSOLES_PER_ACCOUNT) + 1)
 
 
-FULL = Sizes(echo_samples=300, echo_rounds=5, bulk_source_bytes=75_000_000, bulk_rounds=3,
+FULL = Sizes(echo_samples=1000, echo_rounds=5, bulk_source_bytes=75_000_000, bulk_rounds=5,
              slow_rate=2e6, slow_seconds=15, spawns=20, spawn_rounds=4, idle_consoles=100, closes=200,
              viewer_counts=(10, 100, 500), fanout_lines=200, fanout_rounds=2)
 QUICK = Sizes(echo_samples=100, echo_rounds=2, bulk_source_bytes=7_500_000, bulk_rounds=1,
