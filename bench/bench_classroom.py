@@ -1,6 +1,6 @@
 """A classroom: one teacher's broadcast console watched by many students, against terminado.
 
-    /work/venv/bin/python bench/bench_classroom.py [--quick] [--output docs/performance.md]
+    .venv/bin/python bench/bench_classroom.py [--quick] [--output docs/performance.md]
 
 A teacher's console prints a timestamped line every 50 ms; 30, 100 and 500
 students watch it read-only — on our service each student has an account

@@ -1,6 +1,6 @@
 """Our consoles against terminado (and the bare floor), measured in one interleaved run.
 
-    /work/venv/bin/python bench/bench_consoles.py [--quick] [--output docs/performance.md]
+    .venv/bin/python bench/bench_consoles.py [--quick] [--output docs/performance.md]
 
 Starts ``ide serve``, terminado and the floor (bench/peer_*.py), each in
 its own process on 127.0.0.1, measures all three in rounds that alternate

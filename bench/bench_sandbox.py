@@ -1,6 +1,6 @@
 """What isolation costs: spawn-to-first-prompt, and one CPU accounting tick.
 
-    /work/venv/bin/python bench/bench_sandbox.py [--spawns 20] [--users 200]
+    .venv/bin/python bench/bench_sandbox.py [--spawns 20] [--users 200]
 
 Spawn-to-first-prompt is the time from asking for a console until bash's
 prompt can be read from the PTY, plain versus fully isolated (own uid,

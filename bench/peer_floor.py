@@ -1,6 +1,6 @@
 """The floor: bash on a PTY streamed raw over a WebSocket, with nothing else.
 
-    /work/venv/bin/python bench/peer_floor.py [--port 0]
+    .venv/bin/python bench/peer_floor.py [--port 0]
 
 No JSON, no scrollback, no flow control: PTY bytes go to every socket as
 binary messages the moment they are read (TCP_NODELAY set), and text from

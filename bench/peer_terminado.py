@@ -1,6 +1,6 @@
 """terminado as its documentation sets it up: the peer the benchmark compares with.
 
-    /work/venv/bin/python bench/peer_terminado.py [--port 0]
+    .venv/bin/python bench/peer_terminado.py [--port 0]
 
 ``/unique`` is a ``UniqueTermManager`` (a new bash per WebSocket, hung up
 when the socket closes); ``/shared`` is a ``SingleTermManager`` (one bash
