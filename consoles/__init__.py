@@ -13,10 +13,10 @@ from consoles.pty_channel import InputBufferFull
 from consoles.registry import ConsoleRecord
 from consoles.screen import Screen
 from consoles.scrollback import Scrollback
-from consoles.stream import Access, AttachRequest, make_console_router
+from consoles.stream import STREAM_PATH, Access, AttachRequest, make_console_router
 
 __all__ = [
-    "Access", "AttachRequest", "Console", "ConsoleKind", "ConsoleLimitReached", "ConsoleManager",
+    "STREAM_PATH", "Access", "AttachRequest", "Console", "ConsoleKind", "ConsoleLimitReached", "ConsoleManager",
     "ConsoleNotRunning", "ConsoleRecord", "FlowLimits", "InputBufferFull", "Launcher",
     "LauncherInvalid", "LauncherStore", "ProcessInfo", "ProcessNotYours", "Screen", "Scrollback",
     "discover_kinds", "kill_process", "list_processes", "make_console_router",

@@ -1,8 +1,9 @@
 """This node's consoles: starting them within a user's limit, finding, closing, and cleaning up.
 
 A console lives on the node that spawned it; Redis records which node, so
-other nodes and the web layer can list it.  Policy (the limit, who may
-attach) comes from the caller.
+other nodes and the web layer can list it, and closing, typing into or
+reading a console that another node runs is asked of that node.  Policy (the
+limit, who may attach) comes from the caller.
 """
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
 
 import redis.asyncio as aioredis
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from consoles.console import Console
+from consoles.console import Console, ConsoleNotRunning
 from consoles.fanout import FlowLimits
+from consoles.node_link import NodeLink, NodeUnavailable, RemoteError
 from consoles.processes import find_descendants
+from consoles.pty_channel import InputBufferFull
 from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
 from consoles.sharing import ShareStore
@@ -34,6 +38,10 @@ CLOSES_PER_TURN = 20
 
 ORPHANED_REASON = "The server restarted; this console's program is no longer running."
 SHUTDOWN_REASON = "The server stopped; this console's program was ended."
+ENDED_MESSAGE = "This console's program has ended; start a new console."
+
+# What a node may answer another's request with, rather than a result.
+_REFUSALS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (ConsoleNotRunning, InputBufferFull)}
 
 
 class ConsoleLimitReached(Exception):
@@ -51,8 +59,10 @@ class ConsoleManager:
 
     def __init__(self, redis: aioredis.Redis, sandbox: Sandbox, node_id: str,
                  scrollback_bytes: int = DEFAULT_SCROLLBACK_BYTES,
-                 limits: FlowLimits = FlowLimits()) -> None:
+                 limits: FlowLimits = FlowLimits(), node_path: str = "") -> None:
         self.node_id = node_id
+        # Where the proxy in front routes to this node ("" on a single node); kept in each record.
+        self.node_path = node_path
         self._registry = ConsoleRegistry(redis)
         self._shares = ShareStore(redis)
         self._sandbox = sandbox
@@ -65,6 +75,11 @@ class ConsoleManager:
         self._closer: asyncio.Task[None] | None = None
         # One timer for all consoles (not one each: they cost memory and wakeups).
         self._exit_checks: PeriodicCallback | None = None
+        self._link = NodeLink(redis, node_id, self._answer, refusals=tuple(_REFUSALS.values()))
+
+    async def listen(self) -> None:
+        """Answer other nodes' requests about the consoles of this one, from now on."""
+        await self._link.start()
 
     async def create(self, owner: Identity, argv: Sequence[str], cwd: str, name: str, limit: int,
                      rows: int = 24, cols: int = 80) -> ConsoleRecord:
@@ -78,7 +93,8 @@ class ConsoleManager:
             raise ValueError("a console needs a program to run")
         record = ConsoleRecord(id=secrets.token_hex(8), owner=owner.username, node=self.node_id,
                                argv=tuple(argv), cwd=cwd, name=name, created=time.time(),
-                               status=RUNNING, exit_status=None, ended_reason=None)
+                               status=RUNNING, exit_status=None, ended_reason=None,
+                               node_path=self.node_path)
         if not await self._registry.reserve(record, limit):
             raise ConsoleLimitReached(limit)
         try:
@@ -125,18 +141,69 @@ class ConsoleManager:
     async def close(self, console_id: str) -> bool:
         """Kill the console's programs and forget it (finished and ended ones too).
 
-        Returns False when no such console was registered.
+        A console of another node is closed by that node; if that node is
+        down, so is the program, and the console is only forgotten.  Returns
+        False when no such console was registered.
         """
         console = self._live.pop(console_id, None)
         if console is not None:
             await self._close_all([console])
         record = await self._registry.get(console_id)
+        if console is None and record is not None and self._elsewhere(record):
+            try:
+                return bool(await self._link.ask(record.node, "close", console_id))
+            except NodeUnavailable as exc:
+                if exc.listening:
+                    raise  # alive but slow: its program may still run, so keep the record
         owner = record.owner if record else (console.owner if console else None)
         if owner is None:
             return False
         await self._registry.forget(console_id, owner)
         await self._shares.forget_console(console_id)
         return True
+
+    async def send_input(self, record: ConsoleRecord, text: str) -> None:
+        """Type ``text`` into the console, on whichever node runs it."""
+        console = self._live.get(record.id)
+        if console is not None:
+            console.send_input(text)
+        elif self._elsewhere(record):
+            await self._ask(record, "input", text=text)
+        else:
+            raise ConsoleNotRunning(ENDED_MESSAGE)
+
+    async def latest_output(self, record: ConsoleRecord) -> str:
+        """The console's screen as plain text (see Console.latest_output); empty once it is gone."""
+        console = self._live.get(record.id)
+        if console is not None:
+            return console.latest_output()
+        if self._elsewhere(record):
+            return str(await self._ask(record, "output"))
+        return ""
+
+    def _elsewhere(self, record: ConsoleRecord) -> bool:
+        """Whether another node runs (or ran and still holds) this console."""
+        return record.node != self.node_id and record.status != ENDED
+
+    async def _ask(self, record: ConsoleRecord, operation: str, **arguments: Any) -> Any:
+        try:
+            return await self._link.ask(record.node, operation, record.id, **arguments)
+        except RemoteError as exc:
+            _raise_refusal(exc)
+
+    async def _answer(self, operation: str, console_id: str, arguments: dict[str, Any]) -> Any:
+        """Another node's request about a console of this one."""
+        if operation == "close":
+            return await self.close(console_id)
+        console = self._live.get(console_id)
+        if operation == "input":
+            if console is None:
+                raise ConsoleNotRunning(ENDED_MESSAGE)
+            console.send_input(str(arguments["text"]))
+            return None
+        if operation == "output":
+            return console.latest_output() if console is not None else ""
+        raise ValueError(f"no such request: {operation!r}")
 
     async def mark_orphans(self) -> int:
         """At start-up: consoles registered to this node but not alive here are marked ended."""
@@ -153,6 +220,7 @@ class ConsoleManager:
         Waits (up to ``timeout``) until the programs are reaped, so none is
         left behind when the server's process exits.
         """
+        await self._link.stop()
         consoles, self._live = list(self._live.values()), {}
         if self._exit_checks is not None:
             self._exit_checks.stop()
@@ -206,3 +274,11 @@ class ConsoleManager:
     async def _record_exit(self, console_id: str, exit_status: int | None) -> None:
         await self._registry.update(console_id, status=EXITED,
                                     exit_status="" if exit_status is None else exit_status)
+
+
+def _raise_refusal(error: RemoteError) -> NoReturn:
+    """Raise here what the other node raised there, when it is one a user can act on."""
+    refusal = _REFUSALS.get(error.kind)
+    if refusal is None:
+        raise error
+    raise refusal(str(error)) from None

@@ -1,8 +1,10 @@
 """Where consoles are recorded in Redis, so every node (and the web layer) can find them.
 
-Keys (DESIGN.md): ``ide:console:<id>`` is a hash (owner, node, argv as JSON,
-cwd, name, created, status, exit_status, ended_reason) and
-``ide:user:<name>:consoles`` the set of a user's console ids.
+Keys (DESIGN.md): ``ide:console:<id>`` is a hash (owner, node, node_path,
+argv as JSON, cwd, name, created, status, exit_status, ended_reason) and
+``ide:user:<name>:consoles`` the set of a user's console ids.  ``node_path``
+is the path under which the proxy in front reaches the node (empty on a
+single node), so that a page streams the console from the node that runs it.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ class ConsoleRecord:
     status: str
     exit_status: int | None
     ended_reason: str | None
+    node_path: str = ""
 
     @classmethod
     def from_hash(cls, console_id: str, fields: Mapping[str, str]) -> ConsoleRecord:
@@ -49,10 +52,11 @@ class ConsoleRecord:
                    name=fields.get("name", ""), created=float(fields.get("created", "0")),
                    status=fields.get("status", ENDED),
                    exit_status=int(exit_status) if exit_status else None,
-                   ended_reason=fields.get("ended_reason") or None)
+                   ended_reason=fields.get("ended_reason") or None, node_path=fields.get("node_path", ""))
 
     def to_hash(self) -> dict[str, str]:
-        return {"owner": self.owner, "node": self.node, "argv": json.dumps(list(self.argv)),
+        return {"owner": self.owner, "node": self.node, "node_path": self.node_path,
+                "argv": json.dumps(list(self.argv)),
                 "cwd": self.cwd, "name": self.name, "created": repr(self.created),
                 "status": self.status,
                 "exit_status": "" if self.exit_status is None else str(self.exit_status),

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFUSED = "Console not found or access denied"
+# Where the console streams are served (a node behind a routing proxy also serves them under its path).
+STREAM_PATH = "/consoles/sockjs"
 READ_ONLY_NOTICE = "This console is shared with you read-only: what you type is not sent to it."
 # Messages kept while authorization is under way (a client has no reason to
 # send more before it even got ``setup``); the rest are dropped.
@@ -165,7 +167,7 @@ def _log_failure(task: asyncio.Future[None]) -> None:
 
 
 def make_console_router(manager: ConsoleManager, authorize: Authorizer,
-                        prefix: str = "/consoles/sockjs",
+                        prefix: str = STREAM_PATH,
                         allowed_origin: OriginRule | None = None) -> SockJSRouter:
     """The SockJS router for console streams; add its ``urls`` to the Tornado application.
 

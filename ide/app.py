@@ -5,7 +5,7 @@ from typing import Any
 
 import tornado.web
 
-from consoles import make_console_router
+from consoles import STREAM_PATH, make_console_router
 from ide.api.consoles import (ConsoleHandler, ConsoleListHandler, LatestOutputHandler,
                               SendInputHandler, SharedWithYouHandler)
 from ide.api.cpu import CpuHandler
@@ -69,8 +69,12 @@ def page_routes(services: Services) -> list[Route]:
 def make_app(services: Services) -> tornado.web.Application:
     settings = services.settings
     console_router = make_console_router(services.consoles, services.console_policy.authorize)
-    handlers: list[Any] = [
-        *console_router.urls,
+    handlers: list[Any] = [*console_router.urls]
+    if settings.node_path:
+        # Behind a proxy that routes this path to this node and passes it on unchanged.
+        handlers += make_console_router(services.consoles, services.console_policy.authorize,
+                                        prefix=settings.node_path + STREAM_PATH).urls
+    handlers += [
         (r"/static/js/dist/(.*)", HashedAssetHandler, {"path": str(DIST_DIR)}),
         (API_PREFIX + r"/openapi\.yaml", OpenApiHandler),
         *api_routes(services),

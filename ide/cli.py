@@ -10,6 +10,7 @@ import asyncio
 import getpass
 import logging
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -22,9 +23,20 @@ from ide.redis_server import RedisUnavailable
 from ide.server import StartupError, Storage, check_data_dir, serve
 from ide.tokens import TokenStore
 
+_NODE_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
 
 def _env(name: str, default: Any = None) -> Any:
     return os.environ.get("IDE_" + name, default)
+
+
+def _node_path(value: str) -> str:
+    """"" or a path such as ``/nodes/n1``, without a trailing slash."""
+    path = value.rstrip("/")
+    if path and not _NODE_PATH.fullmatch(path):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a path like /nodes/n1 (letters, digits, "
+                                         f"'.', '_', '~', '-' between slashes)")
+    return path
 
 
 def _env_flag(name: str) -> bool:
@@ -53,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--uid-prefix", default=_env("UID_PREFIX", "ide-"), help="prefix of the Unix accounts made for users (IDE_UID_PREFIX; default ide-)")
     serve_p.add_argument("--cgroup-base", default=_env("CGROUP_BASE", "ide"), help="name of the group, under the server's own cgroup, that holds users' groups (IDE_CGROUP_BASE; default ide)")
     serve_p.add_argument("--node-id", default=_env("NODE_ID", ""), help="this node's name when several share one Redis (IDE_NODE_ID; default host:data-dir)")
+    serve_p.add_argument("--node-path", type=_node_path, default=_env("NODE_PATH", ""), help="the path under which the proxy in front of several nodes reaches this one, e.g. /nodes/n1: pages stream a console through the path of the node that runs it (IDE_NODE_PATH)")
 
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)
@@ -144,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 redis_url=args.redis_url, allow_signup=args.allow_signup,
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
-                cgroup_base=args.cgroup_base, node_id=args.node_id)))
+                cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path)))
         elif args.command == "user":
             asyncio.run(_user_command(args))
         elif args.command == "sandbox":

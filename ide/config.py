@@ -20,6 +20,8 @@ class Settings:
     uid_prefix: str = "ide-"
     cgroup_base: str = "ide"
     node_id: str = field(default="")
+    # The path under which the proxy in front of several nodes reaches this one, e.g. /nodes/n1.
+    node_path: str = ""
 
     @property
     def homes_dir(self) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from consoles import ConsoleRecord
+from consoles import STREAM_PATH, ConsoleRecord
 from ide.cpu import CpuUsage
 
 
@@ -24,6 +24,8 @@ def console_object(record: ConsoleRecord, cpu_seconds: float | None = None) -> d
         "name": record.name,
         "console_url": base,
         "console_frame_url": base + "frame/",
+        # The SockJS endpoint of the node that runs the console.
+        "stream_url": record.node_path + STREAM_PATH,
         "status": record.status,
         "exit_status": record.exit_status,
         "ended_reason": record.ended_reason,

@@ -119,6 +119,7 @@ async def serve(settings: Settings) -> None:
         if services.sandbox_status:
             log.warning("%s", services.sandbox_status)
         await services.consoles.mark_orphans()
+        await services.consoles.listen()
         await services.console_policy.start()
         services.cpu.start()
         app = make_app(services)

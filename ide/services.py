@@ -63,7 +63,7 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     # A restarted server must recognise its own consoles to mark them ended:
     # the default name is stable across restarts (not the port, which may be 0).
     node_id = settings.node_id or f"{socket.gethostname()}:{settings.data_dir.resolve()}"
-    manager = ConsoleManager(redis, sandbox, node_id)
+    manager = ConsoleManager(redis, sandbox, node_id, node_path=settings.node_path)
     launchers = LauncherStore(redis)
     kinds = discover_kinds(path=sandbox.program_search_path())
     console_service = ConsoleService(manager, launchers, sandbox, kinds)

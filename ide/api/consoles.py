@@ -52,15 +52,11 @@ class SendInputHandler(ConsoleApiHandler):
         text = self.json_body().get("input")
         if not isinstance(text, str):
             raise HTTPError(400, 'Give the text to type as {"input": "..."}.')
-        console = self.services.consoles.get_live(record.id)
-        if console is None:
-            raise HTTPError(409, "This console's program has ended; start a new console.")
-        console.send_input(text)
+        await self.services.consoles.send_input(record, text)
         self.write_json({"status": "OK"})
 
 
 class LatestOutputHandler(ConsoleApiHandler):
     async def get(self, owner: str, console_id: str) -> None:
         record = await self.consoles.owned_record(self.check_owner(owner), console_id)
-        console = self.services.consoles.get_live(record.id)
-        self.write_json({"output": console.latest_output() if console is not None else ""})
+        self.write_json({"output": await self.services.consoles.latest_output(record)})

@@ -57,8 +57,7 @@ class ConsolePage(UserPageHandler):
 
     def context(self, record: Any, readonly: bool) -> dict[str, Any]:
         return {"owner": record.owner, "api_base": f"/api/v0/user/{record.owner}/",
-                "console": console_object(record), "readonly": readonly,
-                "sockjs_url": "/consoles/sockjs"}
+                "console": console_object(record), "readonly": readonly}
 
 
 class FramePage(ConsolePage):

@@ -7,6 +7,7 @@ from tornado.web import HTTPError
 
 from consoles import (ConsoleLimitReached, ConsoleNotRunning, InputBufferFull, LauncherInvalid,
                       ProcessNotYours)
+from consoles.node_link import NodeUnavailable, RemoteError
 from consoles.sharing import ConsoleGone, ShareModeInvalid
 from ide.accounts import AccountError, UserExists, UserNotFound
 from ide.console_policy import NotATeacher, NotConsoleOwner, ShareNotFound, StudentNotFound
@@ -27,6 +28,8 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (ConsoleLimitReached, 403),
     (ConsoleNotRunning, 409),
     (InputBufferFull, 409),
+    (NodeUnavailable, 503),
+    (RemoteError, 502),
     (ConsoleRequestInvalid, 400),
     (LauncherInvalid, 400),
     (SpawnError, 400),

@@ -47,6 +47,7 @@ class ConsoleService:
         self._server = HTTPServer(Application(router.urls))
         self._server.add_sockets([sock])
         self.url = f"http://127.0.0.1:{port}"
+        await self.manager.listen()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:

@@ -29,7 +29,7 @@ function readConfig() {
   const element = document.getElementById("editor-config");
   if (!element) return null;
   const config = JSON.parse(element.textContent);
-  for (const key of ["content", "file_api_url", "api_base", "path", "language", "run", "sockjs_url"]) {
+  for (const key of ["content", "file_api_url", "api_base", "path", "language", "run"]) {
     if (!(key in config)) throw new Error(`The editor's settings lack "${key}".`);
   }
   return config;
@@ -139,7 +139,6 @@ function wireRun(config, saver) {
   if (!button) return null;
   const pane = new RunPane(document.getElementById("run-pane"), {
     apiBase: config.api_base,
-    sockjsUrl: config.sockjs_url,
     run: config.run,
     storageKey: `ide-run-console:${config.path}`,
   });

@@ -39,15 +39,13 @@ export class RunPane {
    *   `button[data-run-close]` inside.
    * @param {{
    *   apiBase: string,
-   *   sockjsUrl: string,
    *   run: {executable: string, arguments: string[], working_directory: string},
    *   storageKey: string,
    * }} options `storageKey` names this file's pane in the tab's sessionStorage.
    */
-  constructor(pane, { apiBase, sockjsUrl, run, storageKey }) {
+  constructor(pane, { apiBase, run, storageKey }) {
     this._pane = pane;
     this._apiBase = apiBase;
-    this._sockjsUrl = sockjsUrl;
     this._run = run;
     this._storageKey = storageKey;
     this._holder = pane.querySelector("[data-run-console]");
@@ -88,9 +86,9 @@ export class RunPane {
     let session = null;
     const bar = new ConsoleBar(barElement, { onReconnectNow: () => session?.reconnectNow() });
     const keyBar = new KeyBar(keys, term, (text) => term.input(text, true));
-    const separator = this._sockjsUrl.includes("?") ? "&" : "?";
+    // The stream of the node that runs the console (see docs/deploy.md).
     session = new ConsoleSession({
-      url: `${this._sockjsUrl}${separator}id=${encodeURIComponent(created.id)}`,
+      url: `${created.stream_url}?id=${encodeURIComponent(created.id)}`,
       term,
       fitAddon,
       bar,

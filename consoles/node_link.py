@@ -1,0 +1,159 @@
+"""Requests from one node to another about the consoles the other one runs.
+
+A console's terminal and scrollback live in the memory of the node that
+started it, but a request about it (close it, type into it, read its screen)
+may reach any node of the deployment.  That node publishes the request on
+the owning node's channel in Redis; the owner acts and pushes its answer onto
+a list made for that one request, which the asking node pops with a timeout.
+Nobody subscribed, or no answer in time, means the owner is down: the caller
+is told so instead of waiting.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "ide:node:"
+REPLY_PREFIX = "ide:node-reply:"
+# How long a node waits for another's answer (seconds).  The work asked for
+# is an IOLoop turn or two on the other side.
+ANSWER_TIMEOUT = 5.0
+# An answer nobody popped (the asker gave up) expires after this long (seconds).
+REPLY_TTL = 60
+_RESUBSCRIBE_DELAY = 1.0
+
+# What the owning node runs for a request: (operation, console id, arguments) -> a JSON-able result.
+RequestHandler = Callable[[str, str, dict[str, Any]], Awaitable[Any]]
+
+
+class NodeUnavailable(Exception):
+    """The node running a console did not answer.
+
+    ``listening`` is False when it was not even subscribed: it is down, and
+    its programs with it (a node that stops kills its consoles).
+    """
+
+    def __init__(self, node: str, listening: bool) -> None:
+        self.node = node
+        self.listening = listening
+        super().__init__(f"The server running this console ({node}) is not answering; "
+                         f"try again in a moment.")
+
+
+class RemoteError(Exception):
+    """The other node refused the request; ``kind`` names the error it raised there."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+def channel_of(node: str) -> str:
+    return CHANNEL_PREFIX + node
+
+
+class NodeLink:
+    """This node's end: asks other nodes, and answers their requests with ``handler``."""
+
+    def __init__(self, redis: aioredis.Redis, node_id: str, handler: RequestHandler,
+                 refusals: tuple[type[Exception], ...] = (), timeout: float = ANSWER_TIMEOUT) -> None:
+        self._redis = redis
+        self._node_id = node_id
+        self._handler = handler
+        # Errors ``handler`` raises to refuse a request: answers, not failures to log.
+        self._refusals = refusals
+        self._timeout = timeout
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    # Asking ------------------------------------------------------------------
+
+    async def ask(self, node: str, operation: str, console_id: str, **arguments: Any) -> Any:
+        """Run ``operation`` on ``node``'s console; its result, or the error it raised there.
+
+        Raises :class:`NodeUnavailable` when the node is not listening or
+        does not answer in time, :class:`RemoteError` when it refused.
+        """
+        reply_key = REPLY_PREFIX + secrets.token_hex(16)
+        request = json.dumps({"operation": operation, "console": console_id, "arguments": arguments,
+                              "reply": reply_key, "from": self._node_id})
+        if await self._redis.publish(channel_of(node), request) == 0:
+            raise NodeUnavailable(node, listening=False)
+        answer = await self._redis.blpop([reply_key], timeout=self._timeout)
+        if answer is None:
+            raise NodeUnavailable(node, listening=True)
+        reply = json.loads(answer[1])
+        if "error" in reply:
+            raise RemoteError(str(reply["error"]), str(reply.get("message", "")))
+        return reply.get("result")
+
+    # Answering ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Answer other nodes' requests from now on; returns once subscribed."""
+        if self._listener is None:
+            self._listener = asyncio.ensure_future(self._listen())
+        await self._subscribed.wait()
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            try:
+                await self._listener
+            except asyncio.CancelledError:
+                pass
+            self._listener = None
+            self._subscribed.clear()
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(channel_of(self._node_id))
+                self._subscribed.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        # Answered concurrently: a slow request does not hold up the next.
+                        asyncio.ensure_future(self._answer(message["data"]))
+            except Exception as exc:  # Redis went away: listen again once it is back
+                log.warning("node requests: lost the channel (%s); retrying", exc)
+                await asyncio.sleep(_RESUBSCRIBE_DELAY)
+            finally:
+                await pubsub.aclose()
+
+    async def _answer(self, data: str) -> None:
+        try:
+            request = json.loads(data)
+            operation, console_id = str(request["operation"]), str(request["console"])
+            arguments, reply_key = dict(request.get("arguments") or {}), str(request["reply"])
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring an unreadable node request %.200r: %s", data, exc)
+            return
+        if not reply_key.startswith(REPLY_PREFIX):
+            log.warning("ignoring a node request with a foreign reply key %.100r", reply_key)
+            return
+        try:
+            reply: dict[str, Any] = {"result": await self._handler(operation, console_id, arguments)}
+        except Exception as exc:
+            if isinstance(exc, self._refusals):
+                reply = {"error": type(exc).__name__, "message": str(exc)}
+            else:
+                log.exception("answering %s on console %s for node %s failed", operation, console_id,
+                              request.get("from"))
+                reply = {"error": "failure", "message": "The server running this console failed to do "
+                                                        "that; the failure has been logged there."}
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.rpush(reply_key, json.dumps(reply))
+                pipe.expire(reply_key, REPLY_TTL)
+                await pipe.execute()
+        except Exception:
+            log.exception("sending the answer to node %s failed", request.get("from"))

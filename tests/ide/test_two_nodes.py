@@ -1,0 +1,104 @@
+"""Two real nodes on one Redis: either answers for the other's consoles, and pages stream from the right one."""
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.client import Client
+from tests.consoles.sockjs_client import connect
+from tests.server import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("nodes")
+    first = ServerProcess(data_dir, "--sandbox", "off", "--node-id", "n1", "--node-path", "/nodes/n1/").start()
+    try:
+        config = (Path(data_dir) / "redis" / "redis.conf").read_text()
+        socket_path = re.search(r"^unixsocket (.+)$", config, re.M).group(1)  # type: ignore[union-attr]
+        second = ServerProcess(data_dir, "--sandbox", "off", "--node-id", "n2", "--node-path", "/nodes/n2",
+                               "--redis-url", f"unix://{socket_path}").start()
+    except BaseException:
+        first.stop()
+        raise
+    yield first, second
+    second.stop()
+    first.stop()
+
+
+async def latest_output(client: Client, base: str, text: str) -> str:
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        response = await client.get(base + "get_latest_output/")
+        assert response.status == 200, response.text
+        if text in response.json()["output"]:
+            return response.json()["output"]
+        assert asyncio.get_running_loop().time() < deadline, f"{text!r} never appeared"
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_console_of_one_node_is_driven_closed_and_viewed_through_the_other(nodes):
+    first, second = nodes
+    name = first.add_user("multi", account_type="hacker")
+    token = first.cli("user", "token", name).stdout.strip()
+    on_first, on_second = Client(first.url, token=token), Client(second.url, token=token)
+
+    created = await on_first.post(f"/api/v0/user/{name}/consoles/", {"executable": "bash"})
+    assert created.status == 201, created.text
+    console = created.json()
+    assert console["stream_url"] == "/nodes/n1/consoles/sockjs"
+    base = f"/api/v0/user/{name}/consoles/{console['id']}/"
+
+    # The other node passes typing and reading on to the node that runs the console.
+    typed = await on_second.post(base + "send_input/", {"input": "echo $((6*7))\n"})
+    assert typed.status == 200, typed.text
+    assert "\n42" in await latest_output(on_second, base, "\n42")
+    assert (await on_second.get(base)).json()["stream_url"] == "/nodes/n1/consoles/sockjs"
+
+    # The stream is served under the node's path (as the proxy passes it on) and at its usual place.
+    for prefix in ("/nodes/n1/consoles/sockjs", "/consoles/sockjs"):
+        stream = await connect("websocket", first.url, console["id"], prefix=prefix,
+                               headers={"Authorization": f"Token {token}"})
+        try:
+            await stream.output_until(r"42")
+        finally:
+            await stream.close()
+
+    # The page, served by either node, points the browser at the console's node.
+    browser = Client(second.url)
+    await browser.login(name)
+    page = await browser.get(f"/user/{name}/consoles/{console['id']}/")
+    assert page.status == 200
+    assert 'data-sockjs-url="/nodes/n1/consoles/sockjs"' in html.unescape(page.text)
+
+    # Closing through the other node kills the program on its own node.
+    closed = await on_second.delete(base)
+    assert closed.status == 204, closed.text
+    assert (await on_first.get(base)).status == 404
+    assert (await on_first.post(base + "send_input/", {"input": "x"})).status == 404
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_console_whose_node_is_gone_gets_a_clear_answer(nodes):
+    first, second = nodes
+    name = first.add_user("gone", account_type="hacker")
+    token = first.cli("user", "token", name).stdout.strip()
+    client = Client(second.url, token=token)
+    with first.redis() as redis:
+        redis.hset("ide:console:00000000deadbeef", mapping={
+            "owner": name, "node": "n9", "node_path": "/nodes/n9", "argv": '["bash"]', "cwd": "/",
+            "name": "Bash", "created": "1", "status": "running"})
+        redis.sadd(f"ide:user:{name}:consoles", "00000000deadbeef")
+    base = f"/api/v0/user/{name}/consoles/00000000deadbeef/"
+    for response in (await client.post(base + "send_input/", {"input": "ls\n"}),
+                     await client.get(base + "get_latest_output/")):
+        assert response.status == 503
+        assert response.json()["detail"] == ("The server running this console (n9) is not answering; "
+                                             "try again in a moment.")
+    assert (await client.delete(base)).status == 204  # its program went with its node
+    assert (await client.get(f"/api/v0/user/{name}/consoles/")).json() == []
