@@ -73,7 +73,8 @@ class Console:
         self.exit_status: int | None = None
         self._process = process
         self._loop = IOLoop.current()
-        self._channel = PtyChannel(process, self._output, self.check_exit)
+        self._channel = PtyChannel(process, self._output_piece, self._output_burst, self.check_exit)
+        self._pending = frames.StdoutBatch()
         self._scrollback = Scrollback(scrollback_bytes)
         self._fanout = Fanout(limits, self._catch_up_frames, self._flow_changed)
         self._closed = False
@@ -240,14 +241,20 @@ class Console:
 
     # Output ----------------------------------------------------------------
 
-    def _output(self, text: str) -> None:
+    def _output_piece(self, text: str) -> None:
+        """One read's output, escaped now, while the terminal refills (see PtyChannel)."""
+        self._pending.add(text)
+
+    def _output_burst(self) -> None:
         """Everything one wakeup read from the terminal: kept for replays, sent as one frame.
 
         Sent at once, not on a later IOLoop turn: the channel already read
         the terminal dry, so waiting would add latency and merge nothing.
         """
-        self._scrollback.append(text)
-        self._fanout.send(frames.stdout(text))
+        if self._pending:
+            text, frame = self._pending.take()
+            self._scrollback.append(text)
+            self._fanout.send(frame)
 
     def _flow_changed(self) -> None:
         self._channel.hold(self._fanout.blocked)

@@ -20,6 +20,9 @@ MAX_DIMENSION = 1000
 # The viewers list names at most this many people; a count says how many in all.
 MAX_WATCHERS = 50
 
+# Encodes a str as a JSON string, quotes included (json.dumps's own encoder for str).
+_JSON_STRING = json.JSONEncoder(ensure_ascii=False)
+
 
 class Frame:
     """A server → client message, JSON-encoded once however many viewers get it.
@@ -35,6 +38,14 @@ class Frame:
     def __init__(self, kind: str, *arguments: Any) -> None:
         self.text = json.dumps([kind, *arguments], ensure_ascii=False, separators=(",", ":"))
         self._sockjs: str | None = None
+
+    @classmethod
+    def encoded(cls, text: str) -> Frame:
+        """A frame whose JSON text was built elsewhere (see :class:`StdoutBatch`)."""
+        frame = cls.__new__(cls)
+        frame.text = text
+        frame._sockjs = None
+        return frame
 
     @property
     def sockjs(self) -> str:
@@ -62,6 +73,40 @@ def setup(console_id: str, readonly: bool, rows: int, cols: int, title: str, own
 
 def stdout(text: str) -> Frame:
     return Frame("stdout", text)
+
+
+class StdoutBatch:
+    """Output read in pieces and sent as one ``stdout`` frame.
+
+    Each piece is escaped as it is added, while the PTY refills (see
+    ``consoles.pty_channel``), so sending the batch only joins strings.
+    Escaping is per character, so the escaped pieces joined are the
+    escaped whole: the frame equals ``stdout(joined text)``.
+    """
+
+    __slots__ = ("_texts", "_escaped")
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+        self._escaped: list[str] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._texts)
+
+    def add(self, text: str) -> None:
+        self._texts.append(text)
+        self._escaped.append(_JSON_STRING.encode(text))
+
+    def take(self) -> tuple[str, Frame]:
+        """The text added since the last take, and its frame; the batch is then empty."""
+        texts, escaped = self._texts, self._escaped
+        self._texts, self._escaped = [], []
+        if len(texts) == 1:
+            text, string = texts[0], escaped[0]
+        else:
+            text = "".join(texts)
+            string = '"' + "".join([piece[1:-1] for piece in escaped]) + '"'
+        return text, Frame.encoded('["stdout",' + string + "]")
 
 
 def status(**fields: Any) -> Frame:

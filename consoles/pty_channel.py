@@ -1,5 +1,11 @@
 """A program's PTY master on the IOLoop: output read in bursts, input written as it fits.
 
+A PTY hands over a few KiB per read; the next read waits (asleep) until the
+kernel has moved the next few KiB across, so each piece read is handed on at
+once (``on_text``) and whatever the console does with it, decoding and
+escaping it for the wire, overlaps that refill; the end of the burst
+(``on_burst``) is when the console sends it.
+
 Nothing here blocks.  The master is non-blocking and watched with
 ``add_handler`` for exactly what is needed at the moment: output unless the
 console holds it back (flow control), writability while input waits.
@@ -45,20 +51,23 @@ class InputBufferFull(Exception):
 class PtyChannel:
     """Reads a program's output as text and writes its input, on the current IOLoop.
 
-    ``on_output`` gets decoded text (a UTF-8 character split across reads
-    is kept for the next one; invalid bytes become U+FFFD); ``on_eof`` is
-    called once, when every process holding the terminal has gone.
+    ``on_text`` gets each piece of output as decoded text, as soon as it is
+    read (a UTF-8 character split across reads is kept for the next one;
+    invalid bytes become U+FFFD); ``on_burst`` follows the last piece of
+    each wakeup; ``on_eof`` is called once, when every process holding the
+    terminal has gone.
     """
 
     # The channels of this process (one IOLoop) whose last wakeup found bulk output.
     _streaming: set[PtyChannel] = set()
 
-    def __init__(self, process: SandboxedProcess, on_output: Callable[[str], None],
-                 on_eof: Callable[[], None]) -> None:
+    def __init__(self, process: SandboxedProcess, on_text: Callable[[str], None],
+                 on_burst: Callable[[], None], on_eof: Callable[[], None]) -> None:
         self._process = process
         self._fd = process.fd
         self._loop = IOLoop.current()
-        self._on_output = on_output
+        self._on_text = on_text
+        self._on_burst = on_burst
         self._on_eof = on_eof
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._input = bytearray()
@@ -114,13 +123,12 @@ class PtyChannel:
             self._read()
 
     def _read(self) -> None:
-        chunks: list[bytes] = []
         size = 0
         eof = False
         deadline = time.perf_counter() + READ_TIME
         alone = PtyChannel._streaming <= {self}
         while size < READ_BUDGET:
-            if chunks and (not alone or time.perf_counter() > deadline):
+            if size and (not alone or time.perf_counter() > deadline):
                 break
             try:
                 data = os.read(self._fd, READ_SIZE)
@@ -133,17 +141,17 @@ class PtyChannel:
             if not data:
                 eof = True
                 break
-            chunks.append(data)
             size += len(data)
+            self._emit(self._decoder.decode(data))
         if size >= STREAMING_READ:
             PtyChannel._streaming.add(self)
         else:
             PtyChannel._streaming.discard(self)
-        if chunks:
-            self._emit(self._decoder.decode(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
         if eof:
             self.stop()
             self._emit(self._decoder.decode(b"", final=True))
+        self._on_burst()
+        if eof:
             self._on_eof()
 
     def drain(self, budget: int) -> None:
@@ -157,12 +165,14 @@ class PtyChannel:
                 break
             budget -= len(data)
             self._emit(self._decoder.decode(data))
+            self._on_burst()
         self._emit(self._decoder.decode(b"", final=True))
+        self._on_burst()
         self.stop()
 
     def _emit(self, text: str) -> None:
         if text:
-            self._on_output(text)
+            self._on_text(text)
 
     def _update_events(self) -> None:
         """Watch the PTY for what is needed now: output unless held, writability if input waits."""

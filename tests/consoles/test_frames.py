@@ -25,6 +25,23 @@ def test_the_sockjs_framing_is_exactly_json_of_the_message(output):
     assert frame.sockjs == json.dumps(frame.text)
 
 
+@pytest.mark.parametrize("pieces", [
+    ["plain"], ["base64+/=\r\n", "more\r\n", "end"], ['"quoted"', "\\", "\x1b[0m\x00\x7f", "naïve €"],
+    ["\u2028", "\ud83d\ude00", "\r", "\n"]])
+def test_a_batch_of_pieces_is_the_frame_of_their_text(pieces):
+    batch = frames.StdoutBatch()
+    for piece in pieces:
+        batch.add(piece)
+    assert batch
+    text, frame = batch.take()
+    assert text == "".join(pieces)
+    assert frame.text == frames.stdout(text).text
+    assert frame.sockjs == frames.stdout(text).sockjs
+    assert not batch
+    batch.add("next")
+    assert batch.take()[0] == "next"  # the first take left nothing behind
+
+
 def test_server_messages():
     assert json.loads(frames.setup("abc", True, 24, 80, "t", "alice").text) == [
         "setup", {"id": "abc", "readonly": True, "rows": 24, "cols": 80, "title": "t", "owner": "alice"}]

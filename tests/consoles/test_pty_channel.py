@@ -21,19 +21,29 @@ _PRINT_EUROS = ("import sys\n"
 
 
 class Collector:
+    """What the channel hands on: pieces as they are read, grouped in bursts (one per wakeup)."""
+
     def __init__(self) -> None:
-        self.pieces: list[str] = []
+        self.bursts: list[str] = []
+        self._pieces: list[str] = []
         self.ended = False
 
-    def output(self, text: str) -> None:
-        self.pieces.append(text)
+    def piece(self, text: str) -> None:
+        assert text and not self.ended
+        self._pieces.append(text)
+
+    def burst(self) -> None:
+        if self._pieces:
+            self.bursts.append("".join(self._pieces))
+            self._pieces = []
 
     def eof(self) -> None:
+        assert not self._pieces, "output handed on without the end of its burst"
         self.ended = True
 
     @property
     def text(self) -> str:
-        return "".join(self.pieces)
+        return "".join(self.bursts)
 
 
 @asynccontextmanager
@@ -44,7 +54,7 @@ async def running(homes: Path, *argv: str) -> AsyncIterator[tuple[PtyChannel, Co
     process = await sandbox.spawn(identity, argv, identity.visible_home)
     collector = Collector()
     try:
-        yield PtyChannel(process, collector.output, collector.eof), collector
+        yield PtyChannel(process, collector.piece, collector.burst, collector.eof), collector
     finally:
         process.kill()
         await wait_for(lambda: process.poll() is not None)
@@ -64,7 +74,7 @@ async def test_bulk_output_arrives_whole_in_bounded_pieces(homes):
         assert collector.text == _expected_euros(count)
         assert "\ufffd" not in collector.text
         # One wakeup's reads stop at the budget (plus at most one read past it).
-        assert max(len(piece.encode()) for piece in collector.pieces) < 2 * READ_BUDGET
+        assert max(len(piece.encode()) for piece in collector.bursts) < 2 * READ_BUDGET
         assert not channel.open
 
 
@@ -75,7 +85,7 @@ async def test_held_output_is_not_read_until_released(homes):
         channel.hold(True)
         channel.start()
         await asyncio.sleep(0.5)
-        assert collector.pieces == []  # the program is blocked writing to its terminal
+        assert collector.bursts == []  # the program is blocked writing to its terminal
         channel.hold(False)
         await wait_for(lambda: collector.ended, timeout=50, message="end of file")
         assert collector.text == _expected_euros(count)
