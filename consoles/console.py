@@ -73,8 +73,9 @@ class Console:
         self.exit_status: int | None = None
         self._process = process
         self._loop = IOLoop.current()
-        self._channel = PtyChannel(process, self._output_piece, self._output_burst, self.check_exit)
+        # Each piece read is escaped at once, while the terminal refills (see PtyChannel).
         self._pending = frames.StdoutBatch()
+        self._channel = PtyChannel(process, self._pending.add, self._output_burst, self.check_exit)
         self._scrollback = Scrollback(scrollback_bytes)
         self._fanout = Fanout(limits, self._catch_up_frames, self._flow_changed)
         self._closed = False
@@ -240,10 +241,6 @@ class Console:
         self._channel.write(text)
 
     # Output ----------------------------------------------------------------
-
-    def _output_piece(self, text: str) -> None:
-        """One read's output, escaped now, while the terminal refills (see PtyChannel)."""
-        self._pending.add(text)
 
     def _output_burst(self) -> None:
         """Everything one wakeup read from the terminal: kept for replays, sent as one frame.
