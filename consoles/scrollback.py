@@ -30,6 +30,11 @@ def cut_front(text: str, excess: int) -> str:
     """
     if excess <= 0:
         return text
+    if text.isascii():  # a byte per character: cut the text itself, no encoding round trip
+        if excess >= len(text):
+            return ""
+        newline = -1 if text[excess - 1] == "\n" else text.find("\n", excess, excess + _LINE_SEARCH_BYTES)
+        return text[excess if newline == -1 else newline + 1:]
     data = text.encode("utf-8")
     if excess >= len(data):
         return ""

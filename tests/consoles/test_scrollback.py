@@ -58,9 +58,17 @@ def test_snapshot_tail():
 
 @pytest.mark.parametrize("text, excess, expected", [
     ("abc", 0, "abc"), ("abc", 3, ""), ("aé€b", 2, "€b"), ("xx\nyy", 1, "yy"), ("€€", 1, "€"),
+    ("ab\ncd", 3, "cd"), ("abcdef", 2, "cdef"), ("ab\ncd\nef", 1, "cd\nef"), ("abc", 5, ""),
 ])
 def test_cut_front(text, excess, expected):
     assert cut_front(text, excess) == expected
+
+
+def test_cutting_ascii_text_agrees_with_cutting_its_bytes():
+    # A final "é" sends the same text down the byte-wise path.
+    text = "".join(f"line {i}\r\n" if i % 7 else "x" * 3000 + "\n" for i in range(400))
+    for excess in (1, 7, 8, 9, 10, 500, 2999, 3000, 3001, 4000, len(text) - 1):
+        assert cut_front(text + "é", excess) == cut_front(text, excess) + "é", excess
 
 
 def test_size_must_be_positive():
