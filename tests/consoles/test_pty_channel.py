@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -100,3 +101,27 @@ async def test_input_for_a_program_that_does_not_read_is_bounded(homes):
                 channel.write("x" * 999 + "\n")
         channel.stop()
         assert not channel.open
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_small_read_ends_the_wakeup_without_asking_the_empty_terminal_again(homes, monkeypatch):
+    reads: list[str] = []  # one entry per call, empty ones included
+    real_read = os.read
+
+    def counting_read(fd: int, size: int) -> bytes:
+        reads.append("called")
+        data = real_read(fd, size)
+        reads[-1] = data.decode()
+        return data
+
+    async with running(homes, "cat") as (channel, collector):
+        channel.start()
+        monkeypatch.setattr("consoles.pty_channel.os.read", counting_read)
+        for key in "abc":
+            reads.clear()
+            before = len(collector.bursts)
+            channel.write(key)
+            await wait_for(lambda: len(collector.bursts) > before, message=f"the echo of {key}")
+            assert collector.bursts[-1] == key
+            assert reads == [key]  # one read per echo: no second read of the emptied terminal
+        channel.stop()
