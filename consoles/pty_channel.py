@@ -35,10 +35,11 @@ READ_BUDGET = 64 * 1024
 # that it fills at once; chasing it would hold up every other console (and,
 # on a busy machine, get this process preempted mid-burst).
 READ_TIME = 0.0005
-# A read this small (a keystroke's echo, a prompt) ends the wakeup's reading:
-# the terminal is most likely empty, and asking again is not free, since a
-# read of an empty PTY first waits for the kernel's worker to pass on what it
-# may still hold (about a tenth of a millisecond on each keystroke).
+# A wakeup whose first read finds less than this (a keystroke's echo, a
+# prompt) reads no more: the terminal is most likely empty, and asking again
+# is not free, since a read of an empty PTY first waits for the kernel's
+# worker to pass on what it may still hold (about a tenth of a millisecond on
+# each keystroke).  Within a burst, small reads are normal and go on.
 SMALL_READ = 1024
 # A wakeup that finds this much waiting belongs to a program printing in
 # bulk.  While another such program is streaming, each wakeup reads once:
@@ -132,9 +133,8 @@ class PtyChannel:
         eof = False
         deadline = time.perf_counter() + READ_TIME
         alone = PtyChannel._streaming <= {self}
-        last = READ_SIZE
         while size < READ_BUDGET:
-            if size and (not alone or last < SMALL_READ or time.perf_counter() > deadline):
+            if size and (not alone or size < SMALL_READ or time.perf_counter() > deadline):
                 break
             try:
                 data = os.read(self._fd, READ_SIZE)
@@ -147,8 +147,7 @@ class PtyChannel:
             if not data:
                 eof = True
                 break
-            last = len(data)
-            size += last
+            size += len(data)
             self._emit(self._decoder.decode(data))
         if size >= STREAMING_READ:
             PtyChannel._streaming.add(self)
