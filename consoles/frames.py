@@ -20,7 +20,10 @@ MAX_DIMENSION = 1000
 # The viewers list names at most this many people; a count says how many in all.
 MAX_WATCHERS = 50
 
-# Encodes a str as a JSON string, quotes included (json.dumps's own encoder for str).
+# Encode a str as a JSON string, quotes included (json.dumps's own encoders
+# for str).  Both give the same string for ASCII text without DEL (which only
+# the first escapes), and the first, made for it, is about a fifth faster.
+_JSON_ASCII_STRING = json.JSONEncoder(ensure_ascii=True)
 _JSON_STRING = json.JSONEncoder(ensure_ascii=False)
 
 
@@ -95,7 +98,8 @@ class StdoutBatch:
 
     def add(self, text: str) -> None:
         self._texts.append(text)
-        self._escaped.append(_JSON_STRING.encode(text))
+        plain = text.isascii() and "\x7f" not in text
+        self._escaped.append((_JSON_ASCII_STRING if plain else _JSON_STRING).encode(text))
 
     def take(self) -> tuple[str, Frame]:
         """The text added since the last take, and its frame; the batch is then empty."""
