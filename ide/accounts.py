@@ -12,8 +12,10 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 ACCOUNT_TYPES = ("anon", "free", "hacker", "web_developer")
 USERNAME_RULE = "1–30 characters of a-z, 0-9 and _, starting with a letter"
@@ -98,7 +100,7 @@ class AccountStore:
             name = canonical_username(name)
         except AccountError:
             return None
-        fields = await self.redis.hgetall(user_key(name))
+        fields = cast(dict[str, str], await self.redis.hgetall(user_key(name)))
         return User.from_hash(name, fields) if fields else None
 
     async def require(self, name: str) -> User:
@@ -107,8 +109,8 @@ class AccountStore:
             raise UserNotFound(name)
         return user
 
-    async def list(self) -> list[User]:
-        names = sorted(await self.redis.smembers(USERS))
+    async def all_users(self) -> list[User]:
+        names = sorted(cast(set[str], await self.redis.smembers(USERS)))
         users = [await self.get(name) for name in names]
         return [user for user in users if user is not None]
 
@@ -123,8 +125,8 @@ class AccountStore:
                 raise AccountError("a user cannot be their own teacher")
         salt = secrets.token_bytes(16)
         digest = await asyncio.to_thread(_hash_password, password, salt)
-        fields = {"type": account_type, "created": repr(time.time()),
-                  "salt": salt.hex(), "password": digest.hex()}
+        fields: dict[FieldT, EncodableT] = {"type": account_type, "created": repr(time.time()),
+                                            "salt": salt.hex(), "password": digest.hex()}
         # HSETNX on a marker field makes creation atomic against a racing twin.
         if not await self.redis.hsetnx(user_key(name), "name", name):
             raise UserExists(name)
@@ -141,7 +143,7 @@ class AccountStore:
         """The user if the password is right; compares in constant time."""
         user = await self.get(name)
         fields = await self.redis.hmget(user_key(user.name if user else "-"), "salt", "password")
-        salt_hex, stored_hex = fields
+        salt_hex, stored_hex = cast(list[str | None], fields)
         # Hash even for unknown users so timing does not reveal who exists.
         salt = bytes.fromhex(salt_hex) if salt_hex else b"\0" * 16
         digest = await asyncio.to_thread(_hash_password, password, salt)
@@ -186,4 +188,4 @@ class AccountStore:
             await pipe.execute()
 
     async def students(self, teacher: str) -> list[str]:
-        return sorted(await self.redis.smembers(students_key(teacher)))
+        return sorted(cast(set[str], await self.redis.smembers(students_key(teacher))))

@@ -139,7 +139,7 @@ async def _user_command(args: argparse.Namespace) -> None:
 
     async def listing(accounts: AccountStore, tokens: TokenStore) -> None:
         print(f"{'name':<30} {'type':<14} {'teacher':<30} created")
-        for user in await accounts.list():
+        for user in await accounts.all_users():
             created = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d %H:%M")
             print(f"{user.name:<30} {user.account_type:<14} {user.teacher or '-':<30} {created}")
 

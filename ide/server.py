@@ -10,6 +10,7 @@ import signal
 import socket
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import redis.asyncio as aioredis
 import tornado.httpserver
@@ -85,7 +86,7 @@ class Storage:
 async def cookie_secret(redis: aioredis.Redis) -> str:
     """One secret per deployment, shared by every node through Redis."""
     await redis.set("ide:secret:cookie", secrets.token_hex(32), nx=True)
-    return await redis.get("ide:secret:cookie")
+    return cast(str, await redis.get("ide:secret:cookie"))
 
 
 def bind(settings: Settings) -> list[socket.socket]:

@@ -6,6 +6,7 @@ everywhere, which a self-contained signed cookie could not.
 from __future__ import annotations
 
 import secrets
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -35,7 +36,7 @@ class SessionStore:
     async def lookup(self, session_id: str) -> str | None:
         if not session_id or len(session_id) > 100:
             return None
-        return await self.redis.get(_session_key(session_id))
+        return cast(str | None, await self.redis.get(_session_key(session_id)))
 
     async def end(self, session_id: str) -> None:
         username = await self.lookup(session_id)
@@ -45,7 +46,7 @@ class SessionStore:
 
     async def end_all(self, username: str, keep: str | None = None) -> None:
         """End every session of a user but ``keep`` (after a password change)."""
-        ids = await self.redis.smembers(_user_sessions_key(username))
+        ids = cast(set[str], await self.redis.smembers(_user_sessions_key(username)))
         doomed = [sid for sid in ids if sid != keep]
         if doomed:
             await self.redis.delete(*(_session_key(sid) for sid in doomed))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -49,4 +50,4 @@ class TokenStore:
         """The user a token belongs to, or None."""
         if not token or len(token) > 200:
             return None
-        return await self.redis.get(_token_key(token))
+        return cast(str | None, await self.redis.get(_token_key(token)))
