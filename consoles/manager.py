@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
+from dataclasses import asdict
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
@@ -20,7 +21,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from consoles.console import Console, ConsoleNotRunning
 from consoles.fanout import FlowLimits
 from consoles.node_link import NodeLink, NodeUnavailable, RemoteError
-from consoles.processes import find_descendants
+from consoles.processes import ProcessInfo, ProcessNotYours, find_descendants, kill_process, list_processes
 from consoles.pty_channel import InputBufferFull
 from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
@@ -41,7 +42,8 @@ SHUTDOWN_REASON = "The server stopped; this console's program was ended."
 ENDED_MESSAGE = "This console's program has ended; start a new console."
 
 # What a node may answer another's request with, rather than a result.
-_REFUSALS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (ConsoleNotRunning, InputBufferFull)}
+_REFUSALS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (ConsoleNotRunning, InputBufferFull,
+                                                                       ProcessNotYours)}
 
 
 class ConsoleLimitReached(Exception):
@@ -181,6 +183,43 @@ class ConsoleManager:
             return str(await self._ask(record, "output"))
         return ""
 
+    async def processes(self, username: str) -> list[tuple[str, ProcessInfo]]:
+        """What a user's consoles run, as (node, process), on every node that runs some.
+
+        A node that does not answer is left out: the list is for looking,
+        and its processes show again once it answers.
+        """
+        found = [(self.node_id, info) for info in await list_processes(self.root_pids(username))]
+        for node in await self._other_nodes(username):
+            try:
+                listed = await self._link.ask(node, "processes", "", username=username)
+            except NodeUnavailable:
+                log.warning("node %s did not list %s's processes", node, username)
+                continue
+            found += [(node, ProcessInfo(**info)) for info in listed]
+        return found
+
+    async def kill_process(self, username: str, pid: int, node: str = "") -> None:
+        """Kill ``pid`` on ``node`` (this one by default) if one of the user's consoles runs it."""
+        if node in ("", self.node_id):
+            await kill_process(pid, self.root_pids(username))
+            return
+        try:
+            await self._link.ask(node, "kill", "", username=username, pid=pid)
+        except RemoteError as exc:
+            _raise_refusal(exc)
+
+    async def kill_all(self, username: str) -> None:
+        """Kill every process of the user, on every node that runs consoles of theirs."""
+        nodes = await self._other_nodes(username)
+        await self._sandbox.kill_all(username)
+        for node in nodes:
+            await self._link.ask(node, "kill_all", "", username=username)
+
+    async def _other_nodes(self, username: str) -> list[str]:
+        return sorted({record.node for record in await self._registry.list_for(username)
+                       if self._elsewhere(record)})
+
     def _elsewhere(self, record: ConsoleRecord) -> bool:
         """Whether another node runs (or ran and still holds) this console."""
         return record.node != self.node_id and record.status != ENDED
@@ -192,9 +231,17 @@ class ConsoleManager:
             _raise_refusal(exc)
 
     async def _answer(self, operation: str, console_id: str, arguments: dict[str, Any]) -> Any:
-        """Another node's request about a console of this one."""
+        """Another node's request about a console of this one, or a user's processes here."""
         if operation == "close":
             return await self.close(console_id)
+        if operation == "processes":
+            return [asdict(info) for info in await list_processes(self.root_pids(str(arguments["username"])))]
+        if operation == "kill":
+            await kill_process(int(arguments["pid"]), self.root_pids(str(arguments["username"])))
+            return None
+        if operation == "kill_all":
+            await self._sandbox.kill_all(str(arguments["username"]))
+            return None
         console = self._live.get(console_id)
         if operation == "input":
             if console is None:

@@ -91,9 +91,6 @@ class ConsoleService:
             return None
         return round(sum(p.cpu_seconds for p in await list_processes([console.pid])), 2)
 
-    async def root_pids(self, owner: str) -> list[int]:
-        return self.manager.root_pids(owner)
-
     def tell_tarpit(self, username: str, tarpitted: bool) -> None:
         """Show the user, in each of their live consoles, that the tarpit began or ended."""
         message = ("You have used today's CPU allowance: your programs now run at low priority "

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import html
+import os
 import re
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.client import Client
@@ -102,3 +104,44 @@ async def test_a_console_whose_node_is_gone_gets_a_clear_answer(nodes):
                                              "try again in a moment.")
     assert (await client.delete(base)).status == 204  # its program went with its node
     assert (await client.get(f"/api/v0/user/{name}/consoles/")).json() == []
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_processes_of_every_node_are_listed_and_killed_through_either(nodes):
+    first, second = nodes
+    name = first.add_user("procs", account_type="hacker")
+    token = first.cli("user", "token", name).stdout.strip()
+    on_first, on_second = Client(first.url, token=token), Client(second.url, token=token)
+    api = f"/api/v0/user/{name}/processes/"
+    for client, seconds in ((on_first, "881"), (on_first, "882"), (on_second, "883")):
+        created = await client.post(f"/api/v0/user/{name}/consoles/", {"executable": "sleep", "arguments": seconds})
+        assert created.status == 201, created.text
+
+    async def listed() -> dict[str, dict]:
+        response = await on_second.get(api)
+        assert response.status == 200, response.text
+        return {p["command"].split()[-1]: p for p in response.json() if "sleep" in p["command"]}
+
+    deadline = asyncio.get_running_loop().time() + 30
+    while set(await listed()) != {"881", "882", "883"}:
+        assert asyncio.get_running_loop().time() < deadline, await listed()
+        await asyncio.sleep(0.1)
+    processes = await listed()
+    assert [processes[seconds]["node"] for seconds in ("881", "882", "883")] == ["n1", "n1", "n2"]
+    seen_from_first = {(p["node"], p["pid"]) for p in (await on_first.get(api)).json()}
+    assert seen_from_first == {(p["node"], p["pid"]) for p in (await on_second.get(api)).json()}
+
+    # A pid means something only on its node: killing it there, through the other node.
+    doomed = processes["881"]
+    refused = await on_second.delete(f"{api}{os.getpid()}/?node=n1")
+    assert refused.status == 404
+    assert refused.json()["detail"] == f"Process {os.getpid()} is not running in any of your consoles."
+    assert (await on_second.delete(f"{api}{doomed['pid']}/?node=n1")).status == 204
+    assert not psutil.pid_exists(doomed["pid"]) or psutil.Process(doomed["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert set(await listed()) == {"882", "883"}
+
+    assert (await on_second.delete(api)).status == 204  # every node's
+    deadline = asyncio.get_running_loop().time() + 30
+    while await listed():
+        assert asyncio.get_running_loop().time() < deadline, await listed()
+        await asyncio.sleep(0.1)

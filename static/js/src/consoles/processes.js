@@ -76,7 +76,7 @@ export class ProcessList {
     this._rows.replaceChildren(...processes.map((process) => this._row(process)));
   }
 
-  _row({ pid, command, cpu_seconds: cpuSeconds, memory_bytes: memoryBytes }) {
+  _row({ pid, command, cpu_seconds: cpuSeconds, memory_bytes: memoryBytes, node }) {
     const row = document.createElement("tr");
     row.dataset.pid = String(pid);
     const commandCell = cell(command, "process-command");
@@ -86,6 +86,7 @@ export class ProcessList {
     kill.className = "small danger";
     kill.textContent = "Kill";
     kill.dataset.kill = String(pid);
+    kill.dataset.node = node || "";
     kill.dataset.command = command;
     kill.setAttribute("aria-label", `Kill process ${pid}`);
     const action = document.createElement("td");
@@ -105,7 +106,9 @@ export class ProcessList {
     if (!window.confirm(`Kill process ${pid} (${button.dataset.command})?`)) return;
     button.disabled = true;
     try {
-      await apiFetch("DELETE", `${this._api}${encodeURIComponent(pid)}/`);
+      // A pid is only unique on the node that runs it.
+      const node = encodeURIComponent(button.dataset.node || "");
+      await apiFetch("DELETE", `${this._api}${encodeURIComponent(pid)}/?node=${node}`);
     } catch (error) {
       showError(error);
     }
