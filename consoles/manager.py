@@ -11,8 +11,8 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import asdict
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from typing import Any, NoReturn
 
 import redis.asyncio as aioredis
@@ -153,7 +153,7 @@ class ConsoleManager:
         record = await self._registry.get(console_id)
         if console is None and record is not None and self._elsewhere(record):
             try:
-                return bool(await self._link.ask(record.node, "close", console_id))
+                return bool(await self._ask(record.node, "close", console_id))
             except NodeUnavailable as exc:
                 if exc.listening:
                     raise  # alive but slow: its program may still run, so keep the record
@@ -170,7 +170,7 @@ class ConsoleManager:
         if console is not None:
             console.send_input(text)
         elif self._elsewhere(record):
-            await self._ask(record, "input", text=text)
+            await self._ask(record.node, "input", record.id, text=text)
         else:
             raise ConsoleNotRunning(ENDED_MESSAGE)
 
@@ -180,7 +180,7 @@ class ConsoleManager:
         if console is not None:
             return console.latest_output()
         if self._elsewhere(record):
-            return str(await self._ask(record, "output"))
+            return str(await self._ask(record.node, "output", record.id))
         return ""
 
     async def processes(self, username: str) -> list[tuple[str, ProcessInfo]]:
@@ -189,10 +189,10 @@ class ConsoleManager:
         A node that does not answer is left out: the list is for looking,
         and its processes show again once it answers.
         """
-        found = [(self.node_id, info) for info in await list_processes(self.root_pids(username))]
+        found = [(self.node_id, info) for info in await self._processes_here(username)]
         for node in await self._other_nodes(username):
             try:
-                listed = await self._link.ask(node, "processes", "", username=username)
+                listed = await self._ask(node, "processes", username=username)
             except NodeUnavailable:
                 log.warning("node %s did not list %s's processes", node, username)
                 continue
@@ -204,17 +204,17 @@ class ConsoleManager:
         if node in ("", self.node_id):
             await kill_process(pid, self.root_pids(username))
             return
-        try:
-            await self._link.ask(node, "kill", "", username=username, pid=pid)
-        except RemoteError as exc:
-            _raise_refusal(exc)
+        await self._ask(node, "kill", username=username, pid=pid)
 
     async def kill_all(self, username: str) -> None:
         """Kill every process of the user, on every node that runs consoles of theirs."""
         nodes = await self._other_nodes(username)
         await self._sandbox.kill_all(username)
         for node in nodes:
-            await self._link.ask(node, "kill_all", "", username=username)
+            await self._ask(node, "kill_all", username=username)
+
+    async def _processes_here(self, username: str) -> list[ProcessInfo]:
+        return await list_processes(self.root_pids(username))
 
     async def _other_nodes(self, username: str) -> list[str]:
         return sorted({record.node for record in await self._registry.list_for(username)
@@ -224,9 +224,10 @@ class ConsoleManager:
         """Whether another node runs (or ran and still holds) this console."""
         return record.node != self.node_id and record.status != ENDED
 
-    async def _ask(self, record: ConsoleRecord, operation: str, **arguments: Any) -> Any:
+    async def _ask(self, node: str, operation: str, console_id: str = "", **arguments: Any) -> Any:
+        """``operation`` done by ``node``; its refusals raised here as the same errors."""
         try:
-            return await self._link.ask(record.node, operation, record.id, **arguments)
+            return await self._link.ask(node, operation, console_id, **arguments)
         except RemoteError as exc:
             _raise_refusal(exc)
 
@@ -235,9 +236,9 @@ class ConsoleManager:
         if operation == "close":
             return await self.close(console_id)
         if operation == "processes":
-            return [asdict(info) for info in await list_processes(self.root_pids(str(arguments["username"])))]
+            return [asdict(info) for info in await self._processes_here(str(arguments["username"]))]
         if operation == "kill":
-            await kill_process(int(arguments["pid"]), self.root_pids(str(arguments["username"])))
+            await self.kill_process(str(arguments["username"]), int(arguments["pid"]))
             return None
         if operation == "kill_all":
             await self._sandbox.kill_all(str(arguments["username"]))

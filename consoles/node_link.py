@@ -19,6 +19,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from consoles.subscription import Subscription
+
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "ide:node:"
@@ -28,7 +30,6 @@ REPLY_PREFIX = "ide:node-reply:"
 ANSWER_TIMEOUT = 5.0
 # An answer nobody popped (the asker gave up) expires after this long (seconds).
 REPLY_TTL = 60
-_RESUBSCRIBE_DELAY = 1.0
 
 # What the owning node runs for a request: (operation, console id, arguments) -> a JSON-able result.
 RequestHandler = Callable[[str, str, dict[str, Any]], Awaitable[Any]]
@@ -71,8 +72,9 @@ class NodeLink:
         # Errors ``handler`` raises to refuse a request: answers, not failures to log.
         self._refusals = refusals
         self._timeout = timeout
-        self._listener: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._subscription = Subscription(redis, channel_of(node_id), self._received, "node requests")
+        # Requests being answered (the loop keeps only weak references to tasks).
+        self._answering: set[asyncio.Task[None]] = set()
 
     # Asking ------------------------------------------------------------------
 
@@ -99,35 +101,16 @@ class NodeLink:
 
     async def start(self) -> None:
         """Answer other nodes' requests from now on; returns once subscribed."""
-        if self._listener is None:
-            self._listener = asyncio.ensure_future(self._listen())
-        await self._subscribed.wait()
+        await self._subscription.start()
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            try:
-                await self._listener
-            except asyncio.CancelledError:
-                pass
-            self._listener = None
-            self._subscribed.clear()
+        await self._subscription.stop()
 
-    async def _listen(self) -> None:
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(channel_of(self._node_id))
-                self._subscribed.set()
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        # Answered concurrently: a slow request does not hold up the next.
-                        asyncio.ensure_future(self._answer(message["data"]))
-            except Exception as exc:  # Redis went away: listen again once it is back
-                log.warning("node requests: lost the channel (%s); retrying", exc)
-                await asyncio.sleep(_RESUBSCRIBE_DELAY)
-            finally:
-                await pubsub.aclose()
+    async def _received(self, data: str) -> None:
+        # Answered concurrently: a slow request does not hold up the next.
+        task = asyncio.ensure_future(self._answer(data))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
 
     async def _answer(self, data: str) -> None:
         try:

@@ -18,7 +18,6 @@ Whether someone may still attach, and how, is asked of the web layer's
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -29,6 +28,7 @@ import redis.asyncio as aioredis
 
 from consoles.registry import console_key
 from consoles.stream import Access
+from consoles.subscription import Subscription
 
 if TYPE_CHECKING:
     from consoles.console import Console
@@ -41,8 +41,6 @@ READ_WRITE = "rw"
 MODES = (READ_ONLY, READ_WRITE)
 BROADCAST_FIELD = "@broadcast"
 CONTROL_CHANNEL = "ide:control"
-# How long a node waits before listening again after losing its Redis connection.
-_RESUBSCRIBE_DELAY = 1.0
 
 
 def shares_key(console_id: str) -> str:
@@ -210,8 +208,7 @@ class AccessControl:
         self._redis = redis
         self._manager = manager
         self._check = check
-        self._listener: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._subscription = Subscription(redis, CONTROL_CHANNEL, self._received, "console access changes")
 
     async def publish(self, change: AccessChange) -> int:
         """Apply ``change`` here now, then tell the other nodes; returns the connections changed here."""
@@ -247,33 +244,10 @@ class AccessControl:
 
     async def start(self) -> None:
         """Listen for the other nodes' changes; returns once subscribed."""
-        if self._listener is None:
-            self._listener = asyncio.ensure_future(self._listen())
-        await self._subscribed.wait()
+        await self._subscription.start()
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            try:
-                await self._listener
-            except asyncio.CancelledError:
-                pass
-            self._listener = None
-
-    async def _listen(self) -> None:
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(CONTROL_CHANNEL)
-                self._subscribed.set()
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        await self._received(message["data"])
-            except Exception as exc:  # Redis went away: listen again once it is back
-                log.warning("console access changes: lost the control channel (%s); retrying", exc)
-                await asyncio.sleep(_RESUBSCRIBE_DELAY)
-            finally:
-                await pubsub.aclose()
+        await self._subscription.stop()
 
     async def _received(self, data: str) -> None:
         try:

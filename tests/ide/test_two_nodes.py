@@ -1,7 +1,6 @@
 """Two real nodes on one Redis: either answers for the other's consoles, and pages stream from the right one."""
 from __future__ import annotations
 
-import asyncio
 import html
 import os
 import re
@@ -11,6 +10,7 @@ import psutil
 import pytest
 
 from tests.client import Client
+from tests.consoles.service import wait_for
 from tests.consoles.sockjs_client import connect
 from tests.server import ServerProcess
 
@@ -32,23 +32,25 @@ def nodes(tmp_path_factory):
     first.stop()
 
 
+def account_on_both(first: ServerProcess, second: ServerProcess, prefix: str) -> tuple[str, str, Client, Client]:
+    """A new hacker account: its name, its API token, and an API client on each node."""
+    name = first.add_user(prefix, account_type="hacker")
+    token = first.cli("user", "token", name).stdout.strip()
+    return name, token, Client(first.url, token=token), Client(second.url, token=token)
+
+
 async def latest_output(client: Client, base: str, text: str) -> str:
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
+    async def output() -> str | None:
         response = await client.get(base + "get_latest_output/")
         assert response.status == 200, response.text
-        if text in response.json()["output"]:
-            return response.json()["output"]
-        assert asyncio.get_running_loop().time() < deadline, f"{text!r} never appeared"
-        await asyncio.sleep(0.1)
+        return response.json()["output"] if text in response.json()["output"] else None
+    return await wait_for(output, message=f"{text!r} in the latest output")
 
 
 @pytest.mark.gen_test(timeout=90)
 async def test_a_console_of_one_node_is_driven_closed_and_viewed_through_the_other(nodes):
     first, second = nodes
-    name = first.add_user("multi", account_type="hacker")
-    token = first.cli("user", "token", name).stdout.strip()
-    on_first, on_second = Client(first.url, token=token), Client(second.url, token=token)
+    name, token, on_first, on_second = account_on_both(first, second, "multi")
 
     created = await on_first.post(f"/api/v0/user/{name}/consoles/", {"executable": "bash"})
     assert created.status == 201, created.text
@@ -88,9 +90,7 @@ async def test_a_console_of_one_node_is_driven_closed_and_viewed_through_the_oth
 @pytest.mark.gen_test(timeout=60)
 async def test_a_console_whose_node_is_gone_gets_a_clear_answer(nodes):
     first, second = nodes
-    name = first.add_user("gone", account_type="hacker")
-    token = first.cli("user", "token", name).stdout.strip()
-    client = Client(second.url, token=token)
+    name, _, _, client = account_on_both(first, second, "gone")
     with first.redis() as redis:
         redis.hset("ide:console:00000000deadbeef", mapping={
             "owner": name, "node": "n9", "node_path": "/nodes/n9", "argv": '["bash"]', "cwd": "/",
@@ -109,9 +109,7 @@ async def test_a_console_whose_node_is_gone_gets_a_clear_answer(nodes):
 @pytest.mark.gen_test(timeout=90)
 async def test_processes_of_every_node_are_listed_and_killed_through_either(nodes):
     first, second = nodes
-    name = first.add_user("procs", account_type="hacker")
-    token = first.cli("user", "token", name).stdout.strip()
-    on_first, on_second = Client(first.url, token=token), Client(second.url, token=token)
+    name, _, on_first, on_second = account_on_both(first, second, "procs")
     api = f"/api/v0/user/{name}/processes/"
     for client, seconds in ((on_first, "881"), (on_first, "882"), (on_second, "883")):
         created = await client.post(f"/api/v0/user/{name}/consoles/", {"executable": "sleep", "arguments": seconds})
@@ -122,11 +120,10 @@ async def test_processes_of_every_node_are_listed_and_killed_through_either(node
         assert response.status == 200, response.text
         return {p["command"].split()[-1]: p for p in response.json() if "sleep" in p["command"]}
 
-    deadline = asyncio.get_running_loop().time() + 30
-    while set(await listed()) != {"881", "882", "883"}:
-        assert asyncio.get_running_loop().time() < deadline, await listed()
-        await asyncio.sleep(0.1)
-    processes = await listed()
+    async def all_three() -> dict[str, dict] | None:
+        found = await listed()
+        return found if set(found) == {"881", "882", "883"} else None
+    processes = await wait_for(all_three, message="the three sleeps, listed through the second node")
     assert [processes[seconds]["node"] for seconds in ("881", "882", "883")] == ["n1", "n1", "n2"]
     seen_from_first = {(p["node"], p["pid"]) for p in (await on_first.get(api)).json()}
     assert seen_from_first == {(p["node"], p["pid"]) for p in (await on_second.get(api)).json()}
@@ -141,7 +138,6 @@ async def test_processes_of_every_node_are_listed_and_killed_through_either(node
     assert set(await listed()) == {"882", "883"}
 
     assert (await on_second.delete(api)).status == 204  # every node's
-    deadline = asyncio.get_running_loop().time() + 30
-    while await listed():
-        assert asyncio.get_running_loop().time() < deadline, await listed()
-        await asyncio.sleep(0.1)
+    async def none_left() -> bool:
+        return not await listed()
+    await wait_for(none_left, message="no process left on either node")

@@ -1,0 +1,60 @@
+"""One Redis pub/sub channel listened to for as long as a node runs, across Redis restarts."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+
+log = logging.getLogger(__name__)
+
+# How long to wait before subscribing again once Redis went away (seconds).
+RESUBSCRIBE_DELAY = 1.0
+
+
+class Subscription:
+    """Hands each message of ``channel`` to ``on_message``, one at a time, in order.
+
+    ``what`` names the channel's purpose in the log when the connection is lost.
+    """
+
+    def __init__(self, redis: aioredis.Redis, channel: str, on_message: Callable[[str], Awaitable[None]],
+                 what: str) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._on_message = on_message
+        self._what = what
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        """Listen from now on; returns once subscribed."""
+        if self._listener is None:
+            self._listener = asyncio.ensure_future(self._listen())
+        await self._subscribed.wait()
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            try:
+                await self._listener
+            except asyncio.CancelledError:
+                pass
+            self._listener = None
+            self._subscribed.clear()
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self._subscribed.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await self._on_message(message["data"])
+            except Exception as exc:  # Redis went away: listen again once it is back
+                log.warning("%s: lost the channel %s (%s); retrying", self._what, self._channel, exc)
+                await asyncio.sleep(RESUBSCRIBE_DELAY)
+            finally:
+                await pubsub.aclose()
