@@ -13,7 +13,8 @@ from consoles.pty_channel import InputBufferFull
 from consoles.registry import ConsoleRecord
 from consoles.screen import Screen
 from consoles.scrollback import Scrollback
-from consoles.stream import STREAM_PATH, Access, AttachRequest, make_console_router
+from consoles.access import Access, AttachRequest
+from consoles.stream import STREAM_PATH, make_console_router
 
 __all__ = [
     "STREAM_PATH", "Access", "AttachRequest", "Console", "ConsoleKind", "ConsoleLimitReached", "ConsoleManager",

@@ -128,9 +128,18 @@ class Console:
         """``(username, readonly)`` of every attached connection."""
         return [(viewer.username, viewer.readonly) for viewer in self._fanout.viewers]
 
-    def disconnect_user(self, username: str, reason: str) -> int:
-        """Close every connection of ``username`` with ``["disconnect", reason]``; returns how many."""
-        ended = [viewer for viewer in self._fanout.viewers if viewer.username == username]
+    def logins(self) -> set[tuple[str, str]]:
+        """``(username, credential)`` of every attached connection, each pair once."""
+        return {(viewer.username, viewer.credential) for viewer in self._fanout.viewers}
+
+    def _connections_of(self, username: str, credential: str | None) -> list[Viewer]:
+        return [viewer for viewer in self._fanout.viewers if viewer.username == username
+                and credential in (None, viewer.credential)]
+
+    def disconnect_user(self, username: str, reason: str, credential: str | None = None) -> int:
+        """Close every connection of ``username`` (only those opened with ``credential``, if
+        given) with ``["disconnect", reason]``; returns how many."""
+        ended = self._connections_of(username, credential)
         for viewer in ended:
             self._fanout.end(viewer, frames.disconnect(reason))
             self._forget_size(viewer)
@@ -138,14 +147,15 @@ class Console:
             self._viewers_changed()
         return len(ended)
 
-    def set_readonly(self, username: str, readonly: bool) -> int:
-        """Let ``username``'s open connections type and resize, or stop them, at once.
+    def set_readonly(self, username: str, readonly: bool, credential: str | None = None) -> int:
+        """Let ``username``'s open connections (those opened with ``credential``, if given)
+        type and resize, or stop them, at once.
 
         Each changed connection is told with ``["status", {"readonly": ...,
         "message": ...}]``; returns how many changed.
         """
-        changed = [viewer for viewer in self._fanout.viewers
-                   if viewer.username == username and viewer.readonly != readonly]
+        changed = [viewer for viewer in self._connections_of(username, credential)
+                   if viewer.readonly != readonly]
         for viewer in changed:
             self._fanout.set_readonly(viewer, readonly)
             self._fanout.answer(viewer, frames.status(

@@ -125,6 +125,11 @@ class ConsoleManager:
     def live_for(self, username: str) -> list[Console]:
         return [console for console in self._live.values() if console.owner == username]
 
+    def live_viewed_by(self, username: str) -> list[Console]:
+        """The consoles of this node on which ``username`` has a connection open."""
+        return [console for console in self._live.values()
+                if any(name == username for name, _ in console.viewers())]
+
     def root_pids(self, username: str) -> list[int]:
         """The pids of a user's running console programs, for the process list."""
         return [console.pid for console in self.live_for(username) if console.running]

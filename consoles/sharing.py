@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 import redis.asyncio as aioredis
 
 from consoles.registry import console_key
-from consoles.stream import Access
+from consoles.access import Access
 from consoles.subscription import Subscription
 
 if TYPE_CHECKING:
@@ -170,10 +170,12 @@ class ShareStore:
 class AccessChange:
     """Access to some consoles changed: who is still allowed on them, and how, must be asked again.
 
-    Either ``console_id`` names one console, or ``owner`` means all of that
-    user's consoles.  ``username`` limits the check to that person's
-    connections (None: everybody's but the owner's).  Those who lost access
-    are disconnected with ``reason``.
+    ``console_id`` names one console, or ``owner`` means all of that user's
+    consoles, or neither: every console on which ``username`` has a
+    connection (their credentials changed: logout, new password, revoked
+    token).  ``username`` limits the check to that person's connections
+    (None: everybody's but the owner's).  Those who lost access are
+    disconnected with ``reason``.
     """
 
     reason: str
@@ -182,8 +184,10 @@ class AccessChange:
     username: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.console_id is None) == (self.owner is None):
-            raise ValueError("an access change names either one console or one owner")
+        if self.console_id is not None and self.owner is not None:
+            raise ValueError("an access change names one console or one owner, not both")
+        if self.console_id is None and self.owner is None and self.username is None:
+            raise ValueError("an access change names a console, an owner or a user")
 
     def to_json(self, node: str) -> str:
         return json.dumps({"type": "access", "node": node, **asdict(self)})
@@ -194,14 +198,22 @@ class AccessChange:
                    owner=message.get("owner"), username=message.get("username"))
 
 
-AccessCheck = Callable[[str, str], Awaitable[Access | None]]
+AccessCheck = Callable[[str, str, str], Awaitable[Access | None]]
+"""``check(username, credential, console_id)``: may this connection stay, and how."""
+
+
+async def announce(redis: aioredis.Redis, change: AccessChange, sender: str) -> None:
+    """Tell every node about ``change`` (a process without consoles, such as the CLI, calls
+    only this; a node applies its own changes at once, see :meth:`AccessControl.publish`)."""
+    await redis.publish(CONTROL_CHANNEL, change.to_json(sender))
 
 
 class AccessControl:
     """Applies access changes to the consoles of this node, and passes them on to the other nodes.
 
-    ``check(username, console_id)`` is the web layer's answer to "may this
-    person use this console now, and read-only or not" (None: not at all).
+    ``check(username, credential, console_id)`` is the web layer's answer to
+    "may this connection, opened by this person with this login or token,
+    still use this console, and read-only or not" (None: not at all).
     """
 
     def __init__(self, redis: aioredis.Redis, manager: ConsoleManager, check: AccessCheck) -> None:
@@ -213,7 +225,7 @@ class AccessControl:
     async def publish(self, change: AccessChange) -> int:
         """Apply ``change`` here now, then tell the other nodes; returns the connections changed here."""
         applied = await self.apply(change)
-        await self._redis.publish(CONTROL_CHANNEL, change.to_json(self._manager.node_id))
+        await announce(self._redis, change, self._manager.node_id)
         return applied
 
     async def apply(self, change: AccessChange) -> int:
@@ -221,23 +233,26 @@ class AccessControl:
         if change.console_id is not None:
             live = self._manager.get_live(change.console_id)
             consoles = [live] if live is not None else []
+        elif change.owner is not None:
+            consoles = self._manager.live_for(change.owner)
         else:
-            consoles = self._manager.live_for(change.owner or "")
+            consoles = self._manager.live_viewed_by(change.username or "")
         changed = 0
         for console in consoles:
             changed += await self._recheck(console, change)
         return changed
 
     async def _recheck(self, console: Console, change: AccessChange) -> int:
-        names = sorted({name for name, _ in console.viewers()
-                        if name != console.owner and change.username in (None, name)})
+        logins = sorted((name, credential) for name, credential in console.logins()
+                        if name == change.username
+                        or (change.username is None and name != console.owner))
         changed = 0
-        for name in names:
-            access = await self._check(name, console.id)
+        for name, credential in logins:
+            access = await self._check(name, credential, console.id)
             if access is None:
-                changed += console.disconnect_user(name, change.reason)
+                changed += console.disconnect_user(name, change.reason, credential)
             else:
-                changed += console.set_readonly(name, access.readonly)
+                changed += console.set_readonly(name, access.readonly, credential)
         return changed
 
     # Listening to the other nodes ----------------------------------------------

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sockjs.tornado import SockJSConnection, SockJSRouter
 
 from consoles import frames
+from consoles.access import Access, AttachRequest
 from consoles.console import Console, ConsoleNotRunning
 from consoles.pty_channel import InputBufferFull
 from consoles.transports import ConsoleRouter, OriginRule, SockJSViewer
@@ -32,24 +32,6 @@ READ_ONLY_NOTICE = "This console is shared with you read-only: what you type is 
 # send more before it even got ``setup``); the rest are dropped.
 MAX_EARLY_MESSAGES = 64
 MAX_EARLY_CHARS = frames.MAX_CLIENT_MESSAGE
-
-
-@dataclass(frozen=True)
-class AttachRequest:
-    """What the web layer needs to decide who is attaching, and to which console."""
-
-    console_id: str
-    cookies: Mapping[str, str]
-    headers: Mapping[str, str]
-    remote_ip: str
-
-
-@dataclass(frozen=True)
-class Access:
-    """The web layer's decision: who this is, and whether they may type and resize."""
-
-    username: str
-    readonly: bool
 
 
 Authorizer = Callable[[AttachRequest], Awaitable[Access | None]]
@@ -97,7 +79,7 @@ class ConsoleConnection(SockJSConnection):
             self.close()
             return
         self._console = console
-        self._viewer = SockJSViewer(self, access.username, access.readonly)
+        self._viewer = SockJSViewer(self, access)
         console.attach(self._viewer)
         early, self._early = self._early or [], None
         if self._early_dropped:

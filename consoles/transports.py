@@ -36,6 +36,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError
 
+from consoles.access import Access
 from consoles.frames import Frame
 from consoles.viewer import Viewer
 
@@ -295,8 +296,8 @@ class ConsoleRouter(SockJSRouter):
 class SockJSViewer(Viewer):
     """A console viewer over a SockJS session (any transport)."""
 
-    def __init__(self, connection: SockJSConnection, username: str, readonly: bool) -> None:
-        super().__init__(username, readonly)
+    def __init__(self, connection: SockJSConnection, access: Access) -> None:
+        super().__init__(access.username, access.readonly, access.credential)
         self._connection = connection
 
     def transmit(self, frame: Frame) -> None:

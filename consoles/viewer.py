@@ -16,9 +16,11 @@ from consoles.frames import Frame
 class Viewer(ABC):
     """A connection's identity, rights and flow-control state."""
 
-    def __init__(self, username: str, readonly: bool) -> None:
+    def __init__(self, username: str, readonly: bool, credential: str = "") -> None:
         self.username = username
         self.readonly = readonly
+        # The login session or API token that let this connection in (see consoles.access).
+        self.credential = credential
         # Asked by the client (["pause"]): nothing is sent until ["resume"].
         self.paused = False
         # A read-write viewer past the high watermark, until it drains below the low one.

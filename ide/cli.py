@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import getpass
 import logging
 import os
@@ -17,11 +18,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from consoles.sharing import announce
 from ide.accounts import ACCOUNT_TYPES, AccountError, AccountStore
 from ide.config import Settings
+from ide.credentials import CredentialService
 from ide.redis_server import RedisUnavailable
 from ide.server import StartupError, Storage, check_data_dir, serve
+from ide.sessions import SessionStore
 from ide.tokens import TokenStore
+
+CLI_SENDER = f"cli:{os.getpid()}"
 
 _NODE_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
@@ -80,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     teacher = setp.add_mutually_exclusive_group()
     teacher.add_argument("--teacher")
     teacher.add_argument("--no-teacher", action="store_true")
-    setp.add_argument("--password")
+    setp.add_argument("--password", help="a new password: ends every login of the user, their API token "
+                                           "and the console connections these opened")
+    setp.add_argument("--keep-token", action="store_true",
+                      help="with --password, keep the user's API token working")
     token = user_cmds.add_parser("token", help="print a new API token (revokes the old one)")
     token.add_argument("name")
     user_cmds.add_parser("list", help="list accounts")
@@ -106,38 +115,44 @@ def _read_password(given: str | None) -> str:
 
 
 async def _with_accounts(args: argparse.Namespace,
-                         action: Callable[[AccountStore, TokenStore], Awaitable[None]]) -> None:
+                         action: Callable[[AccountStore, CredentialService], Awaitable[None]]) -> None:
     settings = Settings(data_dir=args.data_dir, redis_url=args.redis_url)
     if settings.redis_url is None:
         check_data_dir(settings.data_dir)
     storage = Storage(settings)
     try:
         redis = await storage.open()
-        await action(AccountStore(redis), TokenStore(redis))
+        accounts = AccountStore(redis)
+        # Running servers hear about what changed on the same channel their own changes use.
+        credentials = CredentialService(accounts, SessionStore(redis), TokenStore(redis),
+                                        announce=functools.partial(announce, redis, sender=CLI_SENDER))
+        await action(accounts, credentials)
     finally:
         await storage.close()
 
 
 async def _user_command(args: argparse.Namespace) -> None:
-    async def add(accounts: AccountStore, tokens: TokenStore) -> None:
+    async def add(accounts: AccountStore, credentials: CredentialService) -> None:
         user = await accounts.create(args.name, _read_password(args.password), args.type, args.teacher)
         print(f"created {user.name} ({user.account_type})")
 
-    async def change(accounts: AccountStore, tokens: TokenStore) -> None:
+    async def change(accounts: AccountStore, credentials: CredentialService) -> None:
         user = await accounts.require(args.name)
         if args.type:
             await accounts.set_type(user.name, args.type)
         if args.teacher or args.no_teacher:
             await accounts.set_teacher(user.name, None if args.no_teacher else args.teacher)
         if args.password is not None:
-            await accounts.set_password(user.name, args.password)
+            # Someone else setting the password is a reset: every login, the token and the
+            # console connections they opened end, unless the token is explicitly kept.
+            await credentials.change_password(user.name, args.password, revoke_token=not args.keep_token)
         print(f"updated {user.name}")
 
-    async def token(accounts: AccountStore, tokens: TokenStore) -> None:
+    async def token(accounts: AccountStore, credentials: CredentialService) -> None:
         user = await accounts.require(args.name)
-        print(await tokens.create(user.name))
+        print(await credentials.new_token(user.name))
 
-    async def listing(accounts: AccountStore, tokens: TokenStore) -> None:
+    async def listing(accounts: AccountStore, credentials: CredentialService) -> None:
         print(f"{'name':<30} {'type':<14} {'teacher':<30} created")
         for user in await accounts.all_users():
             created = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d %H:%M")

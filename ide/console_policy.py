@@ -18,11 +18,11 @@ the connections concerned (``consoles.sharing.AccessControl``).
 from __future__ import annotations
 
 import asyncio
-
-from tornado.web import decode_signed_value
+from dataclasses import replace
 
 from consoles import Access, AttachRequest, ConsoleRecord
 from consoles.sharing import READ_ONLY, READ_WRITE, AccessChange, AccessControl, ShareStore
+from ide.auth import InvalidToken
 from ide.services import Services
 
 
@@ -52,13 +52,18 @@ class StudentNotFound(Exception):
 
 
 class ConsoleAccessPolicy:
-    """Decides attach requests from the session cookie or an API token, and keeps decisions current."""
+    """Decides attach requests from the session cookie or an API token, and keeps decisions current.
 
-    def __init__(self, services: Services, cookie_secret: str) -> None:
+    Every live connection is checked again when a rule's inputs change, and
+    also when the credential it came with may have ended: that check asks
+    the authenticator first, so a logout or a new password closes the
+    streams an old tab still had open.
+    """
+
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self.cookie_secret = cookie_secret
         self.shares = ShareStore(services.redis)
-        self.control = AccessControl(services.redis, services.consoles, self.access_for)
+        self.control = AccessControl(services.redis, services.consoles, self.recheck_connection)
         self._authorizing = asyncio.Semaphore(MAX_AUTHORIZING)
 
     async def start(self) -> None:
@@ -68,26 +73,28 @@ class ConsoleAccessPolicy:
     async def stop(self) -> None:
         await self.control.stop()
 
-    async def caller(self, request: AttachRequest) -> str | None:
-        # Imported here: ide.web.base imports the error table, which imports this module.
-        from ide.web.base import SESSION_COOKIE
-
-        header = request.headers.get("Authorization")
-        if header is not None:
-            scheme, _, token = header.partition(" ")
-            return await self.services.tokens.lookup(token.strip()) if scheme == "Token" else None
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if not cookie:
-            return None
-        session_id = decode_signed_value(self.cookie_secret, SESSION_COOKIE, cookie, max_age_days=31)
-        return await self.services.sessions.lookup(session_id.decode()) if session_id else None
-
     async def authorize(self, request: AttachRequest) -> Access | None:
+        """Who is attaching a stream (the same :class:`~ide.auth.Authenticator` as pages and
+        API), and how they may use the console; None refuses."""
         # A class opening a broadcast together must queue here rather than
         # take more Redis connections than the client's pool allows.
         async with self._authorizing:
-            username = await self.caller(request)
-            return await self.access_for(username, request.console_id) if username else None
+            try:
+                caller = await self.services.authenticator.caller(
+                    request.cookies, request.headers.get("Authorization"))
+            except InvalidToken:
+                return None
+            if caller is None:
+                return None
+            access = await self.access_for(caller.username, request.console_id)
+            return replace(access, credential=caller.credential) if access else None
+
+    async def recheck_connection(self, username: str, credential: str, console_id: str) -> Access | None:
+        """May a connection already open stay: its credential must still hold, and the
+        rules still let its user in (asked after every change, see :meth:`recheck`)."""
+        if not await self.services.authenticator.still_valid(username, credential):
+            return None
+        return await self.access_for(username, console_id)
 
     async def access_for(self, username: str, console_id: str) -> Access | None:
         """How ``username`` may use a console, or None; pages ask this too.

@@ -12,9 +12,11 @@ import redis.asyncio as aioredis
 from consoles import ConsoleManager, LauncherStore, discover_kinds
 from ide.accounts import AccountStore
 from ide.assets import ROOT, AssetManifest
+from ide.auth import Authenticator
 from ide.config import Settings
 from ide.console_service import ConsoleService
 from ide.cpu import CpuAllowance
+from ide.credentials import CredentialService
 from ide.files.service import FileService
 from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
@@ -44,11 +46,16 @@ class Services:
     files: FileService
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
+    authenticator: Authenticator = field(init=False)
     console_policy: ConsoleAccessPolicy = field(init=False)
+    credentials: CredentialService = field(init=False)
 
     def __post_init__(self) -> None:
         from ide.console_policy import ConsoleAccessPolicy
-        self.console_policy = ConsoleAccessPolicy(self, self.cookie_secret)
+        self.authenticator = Authenticator(self.sessions, self.tokens, self.cookie_secret)
+        self.console_policy = ConsoleAccessPolicy(self)
+        self.credentials = CredentialService(self.accounts, self.sessions, self.tokens,
+                                             announce=self.console_policy.recheck)
 
 
 def template_environment() -> jinja2.Environment:

@@ -38,16 +38,23 @@ class SessionStore:
             return None
         return cast(str | None, await self.redis.get(_session_key(session_id)))
 
-    async def end(self, session_id: str) -> None:
+    async def end(self, session_id: str) -> str | None:
+        """End one session; returns whose it was (None: it had already ended)."""
         username = await self.lookup(session_id)
-        await self.redis.delete(_session_key(session_id))
         if username:
-            await self.redis.srem(_user_sessions_key(username), session_id)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(_session_key(session_id))
+                pipe.srem(_user_sessions_key(username), session_id)
+                await pipe.execute()
+        return username
 
-    async def end_all(self, username: str, keep: str | None = None) -> None:
-        """End every session of a user but ``keep`` (after a password change)."""
+    async def end_all(self, username: str, keep: str | None = None) -> int:
+        """End every session of a user but ``keep`` (after a password change); returns how many."""
         ids = cast(set[str], await self.redis.smembers(_user_sessions_key(username)))
         doomed = [sid for sid in ids if sid != keep]
         if doomed:
-            await self.redis.delete(*(_session_key(sid) for sid in doomed))
-            await self.redis.srem(_user_sessions_key(username), *doomed)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*(_session_key(sid) for sid in doomed))
+                pipe.srem(_user_sessions_key(username), *doomed)
+                await pipe.execute()
+        return len(doomed)

@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from ide.accounts import user_key
 
 
-def _token_key(token: str) -> str:
-    return "ide:token:" + hashlib.sha256(token.encode()).hexdigest()
+def _token_key(digest: str) -> str:
+    return "ide:token:" + digest
 
 
 class TokenStore:
@@ -26,7 +26,7 @@ class TokenStore:
         """A new token for ``username``; any previous one stops working."""
         await self.revoke(username)
         token = secrets.token_hex(20)
-        key = _token_key(token)
+        key = _token_key(self.digest(token))
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, username)
             pipe.hset(user_key(username), "token_key", key)
@@ -46,8 +46,19 @@ class TokenStore:
     async def has_token(self, username: str) -> bool:
         return bool(await self.redis.hexists(user_key(username), "token_key"))
 
+    @staticmethod
+    def digest(token: str) -> str:
+        """What a token is stored and remembered as (a credential that cannot be used)."""
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    async def owner(self, digest: str) -> str | None:
+        """The user whose token has this digest, or None."""
+        if len(digest) != 64:
+            return None
+        return cast(str | None, await self.redis.get(_token_key(digest)))
+
     async def lookup(self, token: str) -> str | None:
         """The user a token belongs to, or None."""
         if not token or len(token) > 200:
             return None
-        return cast(str | None, await self.redis.get(_token_key(token)))
+        return await self.owner(self.digest(token))

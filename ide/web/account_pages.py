@@ -53,10 +53,12 @@ class AccountHandler(PageHandler):
                 new = self.get_body_argument("password", "")
                 if new != self.get_body_argument("password2", ""):
                     raise AccountError("The two new passwords differ.")
-                await accounts.set_password(name, new)
-                current = self.get_signed_cookie("ide_session")
-                await self.services.sessions.end_all(name, keep=current.decode() if current else None)
-                message = "Password changed; your other sessions were logged out."
+                revoke = self.get_body_argument("revoke_token", "") == "on"
+                await self.services.credentials.change_password(
+                    name, new, keep_session=self.caller.session_id if self.caller else None,
+                    revoke_token=revoke)
+                message = ("Password changed; your other sessions were logged out"
+                           + (" and your API token revoked." if revoke else "."))
             elif action == "python":
                 choice = self.get_body_argument("default_python", "")
                 if choice and choice not in self.services.pythons:
@@ -69,13 +71,13 @@ class AccountHandler(PageHandler):
                 await self.services.console_policy.teacher_changed(name, previous)
                 message = "Teacher saved."
             elif action == "create_token":
-                token = await self.services.tokens.create(name)
+                token = await self.services.credentials.new_token(name)
                 self.user = await accounts.require(name)
                 await self._render(message="New API token created. Copy it now: it will not be shown again.",
                                    new_token=token)
                 return
             elif action == "revoke_token":
-                await self.services.tokens.revoke(name)
+                await self.services.credentials.revoke_token(name)
                 message = "API token revoked."
             else:
                 raise AccountError(f"unknown action {action!r}")

@@ -8,16 +8,16 @@ from typing import Any
 import tornado.web
 
 from ide.accounts import User
+from ide.auth import SESSION_COOKIE, Caller, InvalidToken
 from ide.services import Services
 from ide.web import errors
-
-SESSION_COOKIE = "ide_session"
 
 
 class BaseHandler(tornado.web.RequestHandler):
     """Common to pages and API: services, the logged-in user, error mapping."""
 
     services: Services
+    caller: Caller | None = None
     user: User | None = None
 
     def initialize(self, services: Services) -> None:
@@ -27,12 +27,14 @@ class BaseHandler(tornado.web.RequestHandler):
         return None
 
     async def prepare(self) -> None:
-        session_id = self.get_signed_cookie(SESSION_COOKIE)
-        username = await self.services.sessions.lookup(session_id.decode()) if session_id else None
-        await self._set_user(username)
+        await self.authenticate(accept_token=False)
 
-    async def _set_user(self, username: str | None) -> None:
-        self.user = await self.services.accounts.get(username) if username else None
+    async def authenticate(self, *, accept_token: bool) -> None:
+        """Who is asking, from the session cookie (or, for the API, a token header)."""
+        header = self.request.headers.get("Authorization") if accept_token else None
+        cookies = {name: morsel.value for name, morsel in self.request.cookies.items()}
+        self.caller = await self.services.authenticator.caller(cookies, header)
+        self.user = await self.services.accounts.get(self.caller.username) if self.caller else None
         self.current_user = self.user.name if self.user else None
 
     def set_default_headers(self) -> None:
@@ -49,9 +51,9 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_signed_cookie(SESSION_COOKIE, session_id, expires_days=30, **self.cookie_options())
 
     async def end_session(self) -> None:
-        session_id = self.get_signed_cookie(SESSION_COOKIE)
-        if session_id:
-            await self.services.sessions.end(session_id.decode())
+        """Log out: the session and every console connection it opened end."""
+        if self.caller is not None and self.caller.session_id is not None:
+            await self.services.credentials.log_out(self.caller.session_id)
         self.clear_cookie(SESSION_COOKIE)
 
     def client_address(self) -> str:
@@ -117,19 +119,14 @@ class ApiHandler(BaseHandler):
     async def prepare(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
-        header = self.request.headers.get("Authorization")
-        if header is None:
-            await super().prepare()
-            if self.user is None:
-                raise tornado.web.HTTPError(401, "Authentication credentials were not provided.")
-            return
-        scheme, _, token = header.partition(" ")
-        username = await self.services.tokens.lookup(token.strip()) if scheme == "Token" else None
-        if username is None:
-            raise tornado.web.HTTPError(401, "Invalid token.")
-        await self._set_user(username)
+        try:
+            await self.authenticate(accept_token=True)
+        except InvalidToken as exc:
+            raise tornado.web.HTTPError(401, str(exc)) from None
         if self.user is None:
-            raise tornado.web.HTTPError(401, "Invalid token.")
+            if self.caller is not None:
+                raise tornado.web.HTTPError(401, "Invalid token.")
+            raise tornado.web.HTTPError(401, "Authentication credentials were not provided.")
 
     def check_owner(self, owner: str) -> str:
         """The URL's user, which must be the caller; 403 otherwise."""

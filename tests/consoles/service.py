@@ -35,6 +35,8 @@ class ConsoleService:
         self.manager = ConsoleManager(self.redis, self.sandbox, node_id,
                                       scrollback_bytes=scrollback_bytes, limits=limits)
         self.shares: dict[tuple[str, str], str] = {}
+        # Logins (the ``login`` cookie) that have ended: their connections must not stay.
+        self.ended_credentials: set[str] = set()
         self.gate: asyncio.Event | None = None
         self.requests: list[AttachRequest] = []
         self.url = ""
@@ -68,14 +70,15 @@ class ConsoleService:
         username = request.cookies.get("user") or (token.group(1) if token else None)
         if not username:
             return None
+        credential = request.cookies.get("login", "")
         console = self.manager.get_live(request.console_id)
         if console is None:
             # Claim access to an unknown id: the stream must still refuse it.
-            return Access(username, readonly=False)
+            return Access(username, readonly=False, credential=credential)
         if console.owner == username:
-            return Access(username, readonly=False)
+            return Access(username, readonly=False, credential=credential)
         mode = self.shares.get((console.id, username))
-        return None if mode is None else Access(username, readonly=(mode == "ro"))
+        return None if mode is None else Access(username, readonly=(mode == "ro"), credential=credential)
 
     async def start_console(self, owner: str = "alice", argv: Sequence[str] = BASH,
                             limit: int = 10, **kwargs: Any) -> Console:

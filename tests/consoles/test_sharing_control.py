@@ -15,7 +15,9 @@ TICKER = ("bash", "--norc", "--noprofile", "-c", "while :; do echo tick; sleep 0
 def control_for(service: ConsoleService) -> AccessControl:
     """The access control of a node, asking the same rules as the service's ``authorize``."""
 
-    async def check(username: str, console_id: str) -> Access | None:
+    async def check(username: str, credential: str, console_id: str) -> Access | None:
+        if credential in service.ended_credentials:
+            return None
         console = service.manager.get_live(console_id)
         if console is not None and console.owner == username:
             return Access(username, readonly=False)
@@ -159,3 +161,28 @@ async def test_every_viewer_learns_the_size_and_who_is_watching(redis_socket, ho
         await second_bob.close()
         await owner.until(lambda m: m[0] == "status" and m[1].get("watchers_total") == 3
                           and m[1]["watchers"][2] == {"username": "bob", "readonly": True, "connections": 1})
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_an_ended_login_closes_only_the_connections_it_opened_on_every_console(redis_socket, homes):
+    async with ConsoleService(redis_socket, homes) as service:
+        control = control_for(service)
+        own = await service.start_console(owner="alice", argv=TICKER)
+        bobs = await service.start_console(owner="bob", argv=TICKER)
+        service.shares[(bobs.id, "alice")] = "rw"
+        old_tab = await service.attach(own, user="alice", Cookie="user=alice; login=old")
+        old_tab_on_bobs = await service.attach(bobs, user="alice", transport="xhr_streaming",
+                                               Cookie="user=alice; login=old")
+        new_tab = await service.attach(own, user="alice", Cookie="user=alice; login=new")
+        bob = await service.attach(bobs, user="bob", Cookie="user=bob; login=old")
+        for client in (old_tab, old_tab_on_bobs, new_tab, bob):
+            await client.output_until(r"(tick\r\n){2}")
+        service.ended_credentials.add("old")
+        # Alice's old login ended (a new password): wherever she is connected with it.
+        assert await control.apply(AccessChange(username="alice", reason="log in again")) == 2
+        for client in (old_tab, old_tab_on_bobs):
+            assert (await client.until_closed())[-1] == ["disconnect", "log in again"]
+        assert own.logins() == {("alice", "new")}
+        assert bobs.logins() == {("bob", "old")}
+        await new_tab.output_until(r"(tick\r\n){2}")
+        await bob.output_until(r"(tick\r\n){2}")
