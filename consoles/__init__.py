@@ -11,7 +11,6 @@ from consoles.manager import ConsoleLimitReached, ConsoleManager
 from consoles.processes import ProcessInfo, ProcessNotYours, kill_process, list_processes
 from consoles.pty_channel import InputBufferFull
 from consoles.registry import ConsoleRecord
-from consoles.screen import Screen
 from consoles.scrollback import Scrollback
 from consoles.access import Access, AttachRequest
 from consoles.stream import STREAM_PATH, make_console_router
@@ -19,6 +18,6 @@ from consoles.stream import STREAM_PATH, make_console_router
 __all__ = [
     "STREAM_PATH", "Access", "AttachRequest", "Console", "ConsoleKind", "ConsoleLimitReached", "ConsoleManager",
     "ConsoleNotRunning", "ConsoleRecord", "FlowLimits", "InputBufferFull", "Launcher",
-    "LauncherInvalid", "LauncherStore", "ProcessInfo", "ProcessNotYours", "Screen", "Scrollback",
+    "LauncherInvalid", "LauncherStore", "ProcessInfo", "ProcessNotYours", "Scrollback",
     "discover_kinds", "kill_process", "list_processes", "make_console_router",
 ]

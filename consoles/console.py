@@ -21,7 +21,7 @@ from consoles.fanout import Fanout, FlowLimits
 from consoles.frames import Frame
 from consoles.processes import kill_all
 from consoles.pty_channel import PtyChannel
-from consoles.screen import render_tail
+from consoles.screen import MAX_CHARS
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES, Scrollback
 from consoles.viewer import Viewer
 from sandbox import SandboxedProcess
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 
 _REAP_RETRY_FIRST = 0.01
 _REAP_RETRY_MAX = 1.0
-
-# How much of the newest output latest_output() renders (see there).
-_RENDER_FIRST_BYTES = 16 * 1024
-_RENDER_MAX_BYTES = 64 * 1024
 
 CLOSED_REASON = "The console was closed."
 
@@ -333,17 +329,7 @@ class Console:
 
     # Reading the screen --------------------------------------------------------
 
-    def latest_output(self, min_chars: int = 500) -> str:
-        """The end of the output as plain text, as the terminal shows it (no escapes).
-
-        Rendering runs on the IOLoop, so it looks only at the newest output:
-        16 KiB at first, up to 64 KiB (or twice ``min_chars``) when escape
-        sequences left too little text.
-        """
-        budget = max(_RENDER_FIRST_BYTES, min_chars * 2)
-        limit = max(_RENDER_MAX_BYTES, min_chars * 2)
-        while True:
-            text = render_tail(self._scrollback.snapshot(budget), self.rows, self.cols, min_chars)
-            if len(text) >= min_chars or budget >= min(limit, len(self._scrollback)):
-                return text
-            budget = min(budget * 4, limit)
+    def output_tail(self, min_chars: int) -> str:
+        """The newest output that :func:`consoles.screen.render_tail` may need to show
+        ``min_chars`` characters of screen text (escape sequences included)."""
+        return self._scrollback.snapshot(max(MAX_CHARS, min_chars * 2))

@@ -24,6 +24,7 @@ from consoles.node_link import NodeLink, NodeUnavailable, RemoteError
 from consoles.processes import ProcessInfo, ProcessNotYours, find_descendants, kill_process, list_processes
 from consoles.pty_channel import InputBufferFull
 from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry
+from consoles.screen import ScreenRenderer
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
 from consoles.sharing import ShareStore
 from sandbox import Identity, Sandbox
@@ -40,6 +41,8 @@ CLOSES_PER_TURN = 20
 ORPHANED_REASON = "The server restarted; this console's program is no longer running."
 SHUTDOWN_REASON = "The server stopped; this console's program was ended."
 ENDED_MESSAGE = "This console's program has ended; start a new console."
+# get_latest_output's promise: at least this much of the newest text, when there is that much.
+LATEST_OUTPUT_CHARS = 500
 
 # What a node may answer another's request with, rather than a result.
 _REFUSALS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (ConsoleNotRunning, InputBufferFull,
@@ -78,6 +81,7 @@ class ConsoleManager:
         # One timer for all consoles (not one each: they cost memory and wakeups).
         self._exit_checks: PeriodicCallback | None = None
         self._link = NodeLink(redis, node_id, self._answer, refusals=tuple(_REFUSALS.values()))
+        self._renderer = ScreenRenderer()
 
     async def listen(self) -> None:
         """Answer other nodes' requests about the consoles of this one, from now on."""
@@ -183,10 +187,14 @@ class ConsoleManager:
         """The console's screen as plain text (see Console.latest_output); empty once it is gone."""
         console = self._live.get(record.id)
         if console is not None:
-            return console.latest_output()
+            return await self._render(console)
         if self._elsewhere(record):
             return str(await self._ask(record.node, "output", record.id))
         return ""
+
+    async def _render(self, console: Console, min_chars: int = LATEST_OUTPUT_CHARS) -> str:
+        return await self._renderer.render_tail(console.output_tail(min_chars), console.rows,
+                                                console.cols, min_chars)
 
     async def processes(self, username: str) -> list[tuple[str, ProcessInfo]]:
         """What a user's consoles run, as (node, process), on every node that runs some.
@@ -255,7 +263,7 @@ class ConsoleManager:
             console.send_input(str(arguments["text"]))
             return None
         if operation == "output":
-            return console.latest_output() if console is not None else ""
+            return await self._render(console) if console is not None else ""
         raise ValueError(f"no such request: {operation!r}")
 
     async def mark_orphans(self) -> int:
@@ -274,6 +282,7 @@ class ConsoleManager:
         left behind when the server's process exits.
         """
         await self._link.stop()
+        self._renderer.close()
         consoles, self._live = list(self._live.values()), {}
         if self._exit_checks is not None:
             self._exit_checks.stop()

@@ -1,319 +1,196 @@
-"""A compact terminal renderer: console output in, the text a terminal would show out.
+"""The text a terminal would show for a console's output, rendered by pyte.
 
-Used for ``get_latest_output``, off the hot path: it interprets printable
-text, CR/LF/BS/TAB, cursor movement, erasing, inserting and deleting lines
-and characters, scroll regions and the alternate screen, and swallows every
-other sequence (colours, titles, modes).  Each character takes one cell.
+Used for ``get_latest_output``: pyte (with wcwidth) interprets the output
+as a VT terminal does, so CJK characters and emoji take the two cells they
+take in xterm.js.  On top of pyte, this module adds the two things a
+*transcript* needs and a screen does not: rows continued by autowrap are
+joined back into the line the program printed, and a full-screen program
+on the alternate screen leaves no trace once it exits (as in a terminal's
+scrollback).  pyte is pure Python, about 4 ms per KiB of output here, so
+rendering runs in a worker process (:class:`ScreenRenderer`), never on the
+IOLoop.
 """
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import re
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
-DEFAULT_HISTORY_LINES = 5000
+import pyte
+from pyte.screens import Char, Cursor, StaticDefaultDict
 
-_TOKEN = re.compile(r"""
-    (?P<text>[^\x00-\x1f\x7f-\x9f]+)
-  | (?P<crlf>\r\n)
-  | (?P<csi>\x1b\[(?P<params>[0-?]*)[ -/]*(?P<final>[@-~]))
-  | (?P<osc>\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?)
-  | (?P<string>\x1b[PX^_][^\x1b]*(?:\x1b\\)?)
-  | (?P<esc>\x1b(?P<intermediate>[ -/]*)(?P<esc_final>[0-~]))
-  | (?P<control>[\x00-\x1f\x7f-\x9f])
-""", re.VERBOSE)
-
+# DCS, SOS, PM and APC strings, up to their terminator (or the end of the text).
+_CONTROL_STRING = re.compile(r"\x1b[PX^_][^\x1b\x07]*(?:\x1b\\|\x07|$)")
+# The modes that switch to the alternate screen (xterm's 47, 1047 and 1049).
 _ALTERNATE_SCREEN_MODES = {47, 1047, 1049}
+# Rendering starts with the newest 16 KiB and grows while that shows too little text.
+FIRST_CHARS = 16 * 1024
+MAX_CHARS = 64 * 1024
 
 
-class _Line(list[str]):
-    """One row of cells; ``wrapped`` when it continues the row above (autowrap)."""
+class _Row(StaticDefaultDict[int, Char]):
+    """One row of cells; ``wrapped`` when autowrap continued the row above into it."""
 
-    __slots__ = ("wrapped",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.wrapped = False
+    wrapped = False
 
 
-class Screen:
-    """The terminal state: history plus a ``rows`` × ``cols`` screen and a cursor."""
+class TranscriptScreen(pyte.HistoryScreen):
+    """A pyte screen whose history and rows read back as the lines the program printed."""
 
-    def __init__(self, rows: int = 24, cols: int = 80, history: int = DEFAULT_HISTORY_LINES) -> None:
-        self.rows = max(1, rows)
-        self.cols = max(1, cols)
-        self.history = history
-        self._reset()
+    def __init__(self, columns: int, lines: int, history: int) -> None:
+        super().__init__(max(1, columns), max(1, lines), history=max(1, history), ratio=0.5)
+        self.buffer = defaultdict(lambda: _Row(self.default_char))
+        self._drawing = False
+        self._main_screen: tuple[dict[int, StaticDefaultDict[int, Char]], Cursor] | None = None
 
-    def _reset(self) -> None:
-        self._lines = [_Line() for _ in range(self.rows)]
-        self._x = 0
-        self._y = 0
-        self._wrap_pending = False
-        self._top = 0
-        self._bottom = self.rows - 1
-        self._saved_cursor = (0, 0)
-        self._main_screen: tuple[list[_Line], int, int] | None = None
+    def draw(self, data: str) -> None:
+        self._drawing = True
+        try:
+            super().draw(data)
+        finally:
+            self._drawing = False
 
-    # Feeding -----------------------------------------------------------------
+    def linefeed(self) -> None:
+        super().linefeed()
+        if self._drawing:  # pyte wraps by a carriage return and a line feed inside draw()
+            row = self.buffer[self.cursor.y]
+            if isinstance(row, _Row):
+                row.wrapped = True
 
-    def feed(self, text: str) -> None:
-        for match in _TOKEN.finditer(text):
-            kind = match.lastgroup
-            if kind == "text":
-                self._write(match.group())
-            elif kind == "crlf":
-                self._carriage_return()
-                self._linefeed()
-            elif kind == "csi":
-                self._csi(match.group("params"), match.group("final"))
-            elif kind == "esc":
-                self._esc(match.group("intermediate"), match.group("esc_final"))
-            elif kind == "control":
-                self._control(match.group())
-            # osc and string sequences (titles, DCS…) are swallowed
-
-    def _row(self, y: int) -> _Line:
-        return self._lines[len(self._lines) - self.rows + y]
-
-    def _write(self, text: str) -> None:
-        while text:
-            if self._wrap_pending:
-                self._wrap_pending = False
-                self._carriage_return()
-                self._linefeed()
-                self._row(self._y).wrapped = True
-            part, text = text[:self.cols - self._x], text[self.cols - self._x:]
-            line = self._row(self._y)
-            if len(line) < self._x:
-                line.extend(" " * (self._x - len(line)))
-            line[self._x:self._x + len(part)] = part
-            self._x += len(part)
-            if self._x >= self.cols:
-                self._x = self.cols - 1
-                self._wrap_pending = True
-
-    def _control(self, char: str) -> None:
-        if char == "\r":
-            self._carriage_return()
-        elif char in "\n\x0b\x0c":
-            self._linefeed()
-        elif char == "\b":
-            self._move_to(self._x - 1, self._y)
-        elif char == "\t":
-            self._move_to(min(self.cols - 1, (self._x // 8 + 1) * 8), self._y)
-        # BEL, SO/SI and the other controls change nothing on screen
-
-    def _carriage_return(self) -> None:
-        self._x = 0
-        self._wrap_pending = False
-
-    def _linefeed(self) -> None:
-        self._wrap_pending = False
-        if self._y == self._bottom:
-            self._scroll_up(1)
-        elif self._y < self.rows - 1:
-            self._y += 1
-
-    def _reverse_linefeed(self) -> None:
-        self._wrap_pending = False
-        if self._y == self._top:
-            self._scroll_down(1)
-        elif self._y > 0:
-            self._y -= 1
-
-    def _move_to(self, x: int, y: int) -> None:
-        self._x = min(max(x, 0), self.cols - 1)
-        self._y = min(max(y, 0), self.rows - 1)
-        self._wrap_pending = False
-
-    # Scrolling -------------------------------------------------------------------
-
-    def _scroll_up(self, count: int) -> None:
-        full_screen = self._top == 0 and self._bottom == self.rows - 1
-        if full_screen and self._main_screen is None:
-            # Lines scrolled off the main screen become history.
-            self._lines.extend(_Line() for _ in range(min(count, self.rows)))
-            overflow = len(self._lines) - self.rows - self.history
-            if overflow > 512:
-                del self._lines[:overflow]
-            return
-        self._delete_rows(self._top, count)
-
-    def _scroll_down(self, count: int) -> None:
-        self._insert_rows(self._top, count)
-
-    def _delete_rows(self, y: int, count: int) -> None:
-        """Delete rows at ``y`` inside the scroll region; blank rows enter at its bottom."""
-        if not self._top <= y <= self._bottom:
-            return
-        base = len(self._lines) - self.rows
-        count = min(count, self._bottom - y + 1)
-        del self._lines[base + y:base + y + count]
-        for _ in range(count):
-            self._lines.insert(base + self._bottom - count + 1, _Line())
-
-    def _insert_rows(self, y: int, count: int) -> None:
-        """Insert blank rows at ``y`` inside the scroll region; rows fall off its bottom."""
-        if not self._top <= y <= self._bottom:
-            return
-        base = len(self._lines) - self.rows
-        count = min(count, self._bottom - y + 1)
-        del self._lines[base + self._bottom - count + 1:base + self._bottom + 1]
-        for _ in range(count):
-            self._lines.insert(base + y, _Line())
-
-    # Escape sequences ---------------------------------------------------------------
-
-    def _esc(self, intermediate: str, final: str) -> None:
-        if intermediate:
-            return  # character set designations and the like
-        if final == "7":
-            self._saved_cursor = (self._x, self._y)
-        elif final == "8":
-            self._move_to(*self._saved_cursor)
-        elif final == "D":
-            self._linefeed()
-        elif final == "E":
-            self._carriage_return()
-            self._linefeed()
-        elif final == "M":
-            self._reverse_linefeed()
-        elif final == "c":
-            self._reset()
-
-    def _csi(self, params: str, final: str) -> None:
-        private = params[:1] in ("?", ">", "<", "=")
-        numbers = [int(p) if p.isdigit() else 0
-                   for p in (params[1:] if private else params).split(";")]
-        if private:
-            if final in "hl" and _ALTERNATE_SCREEN_MODES.intersection(numbers):
-                self._alternate_screen(final == "h")
-            return
-
-        def arg(index: int = 0, default: int = 1) -> int:
-            value = numbers[index] if index < len(numbers) else 0
-            return value or default
-
-        x, y = self._x, self._y
-        if final == "A":
-            self._move_to(x, y - arg())
-        elif final in "Be":
-            self._move_to(x, y + arg())
-        elif final in "Ca":
-            self._move_to(x + arg(), y)
-        elif final == "D":
-            self._move_to(x - arg(), y)
-        elif final == "E":
-            self._move_to(0, y + arg())
-        elif final == "F":
-            self._move_to(0, y - arg())
-        elif final in "G`":
-            self._move_to(arg() - 1, y)
-        elif final in "Hf":
-            self._move_to(arg(1) - 1, arg(0) - 1)
-        elif final == "d":
-            self._move_to(x, arg() - 1)
-        elif final == "J":
-            self._erase_display(arg(default=0))
-        elif final == "K":
-            self._erase_line(arg(default=0))
-        elif final == "L":
-            self._insert_rows(y, arg())
-        elif final == "M":
-            self._delete_rows(y, arg())
-        elif final == "@":
-            line = self._row(y)
-            if len(line) > x:
-                line[x:x] = " " * arg()
-                del line[self.cols:]
-        elif final == "P":
-            del self._row(y)[x:x + arg()]
-        elif final == "X":
-            line = self._row(y)
-            end = min(x + arg(), len(line))
-            line[x:end] = " " * max(0, end - x)
-        elif final == "S":
-            self._scroll_up(arg())
-        elif final == "T":
-            self._scroll_down(arg())
-        elif final == "r":
-            top, bottom = arg(0) - 1, arg(1, self.rows) - 1
-            if 0 <= top < bottom < self.rows:
-                self._top, self._bottom = top, bottom
-                self._move_to(0, 0)
-        elif final == "s":
-            self._saved_cursor = (x, y)
-        elif final == "u":
-            self._move_to(*self._saved_cursor)
-        # SGR (m), reports, tab stops and modes are swallowed
-
-    def _erase_line(self, mode: int) -> None:
-        line = self._row(self._y)
-        if mode == 0:
-            del line[self._x:]
-        elif mode == 1:
-            line[:self._x + 1] = " " * (self._x + 1)
-        elif mode == 2:
-            line.clear()
-
-    def _erase_display(self, mode: int) -> None:
-        base = len(self._lines) - self.rows
-        if mode == 0:
-            self._erase_line(0)
-            below = range(base + self._y + 1, len(self._lines))
-        elif mode == 1:
-            self._erase_line(1)
-            below = range(base, base + self._y)
-        elif mode == 2:
-            below = range(base, len(self._lines))
-        elif mode == 3:
-            del self._lines[:base]
-            return
+    def index(self) -> None:
+        top = self.margins.top if self.margins else 0
+        if self._main_screen is not None or top != 0:
+            # As in xterm, only lines scrolled off the top of the main screen
+            # become history: not those of the alternate screen or a scroll region.
+            pyte.Screen.index(self)
         else:
-            return
-        for index in below:
-            self._lines[index] = _Line()
+            super().index()
 
-    def _alternate_screen(self, enter: bool) -> None:
-        """Full-screen programs draw on a separate screen that disappears when they end."""
-        if enter and self._main_screen is None:
-            self._main_screen = (self._lines, self._x, self._y)
-            self._lines = [_Line() for _ in range(self.rows)]
-        elif not enter and self._main_screen is not None:
-            self._lines, self._x, self._y = self._main_screen
-            self._main_screen = None
-            self._wrap_pending = False
+    def insert_lines(self, count: int | None = None) -> None:
+        self._materialize_rows()
+        super().insert_lines(count)
 
-    # Reading ------------------------------------------------------------------------------
+    def delete_lines(self, count: int | None = None) -> None:
+        self._materialize_rows()
+        super().delete_lines(count)
 
-    def lines(self) -> list[str]:
-        """History and screen as text lines.
+    def _materialize_rows(self) -> None:
+        # pyte 0.8's insert_lines and delete_lines move only rows present in its
+        # sparse buffer and leave stale text where an empty row should move in.
+        for y in range(self.lines):
+            self.buffer[y]
 
-        Rows continued by autowrap are joined; trailing spaces and trailing
-        blank lines are dropped.
-        """
+    def save_cursor_sco(self, *params: int, **kwargs: Any) -> None:
+        """CSI s: as ESC 7 (pyte's save_cursor takes no parameters)."""
+        self.save_cursor()
+
+    def restore_cursor_sco(self, *params: int, **kwargs: Any) -> None:
+        """CSI u: as ESC 8."""
+        self.restore_cursor()
+
+    def set_mode(self, *modes: int, **kwargs: Any) -> None:
+        if kwargs.get("private") and _ALTERNATE_SCREEN_MODES.intersection(modes):
+            if self._main_screen is None:
+                self._main_screen = (dict(self.buffer), self.cursor)
+                self.buffer.clear()
+                self.cursor = Cursor(self.cursor.x, self.cursor.y, self.cursor.attrs)
+        super().set_mode(*modes, **kwargs)
+
+    def reset_mode(self, *modes: int, **kwargs: Any) -> None:
+        if kwargs.get("private") and _ALTERNATE_SCREEN_MODES.intersection(modes):
+            if self._main_screen is not None:
+                rows, self.cursor = self._main_screen
+                self._main_screen = None
+                self.buffer.clear()
+                self.buffer.update(rows)
+        super().reset_mode(*modes, **kwargs)
+
+    def transcript(self) -> list[str]:
+        """History and screen as text lines: wrapped rows joined, trailing blanks dropped."""
+        rows = [*self.history.top, *(self.buffer[y] for y in range(self.lines))]
         logical: list[str] = []
-        for line in self._lines:
-            if line.wrapped and logical:
-                logical[-1] += "".join(line)
+        for row in rows:
+            text = "".join(row[x].data for x in range(self.columns)) if row else ""
+            if getattr(row, "wrapped", False) and logical:
+                logical[-1] += text
             else:
-                logical.append("".join(line))
+                logical.append(text)
         result = [line.rstrip(" ") for line in logical]
         while result and not result[-1]:
             result.pop()
         return result
 
 
+class _Stream(pyte.Stream):
+    """pyte's parser with the SCO save/restore cursor sequences (CSI s, CSI u) that bash's
+    readline and many prompts use."""
+
+    csi = {**pyte.Stream.csi, "s": "save_cursor_sco", "u": "restore_cursor_sco"}
+
+
+def render_lines(text: str, rows: int, cols: int) -> list[str]:
+    """``text`` as the lines a ``rows`` × ``cols`` terminal (with unbounded history) shows."""
+    screen = TranscriptScreen(cols, rows, history=text.count("\n") + 1)
+    # pyte would print the body of DCS, SOS, PM and APC strings as text; a terminal never does.
+    _Stream(screen).feed(_CONTROL_STRING.sub("", text))
+    return screen.transcript()
+
+
 def render_tail(text: str, rows: int, cols: int, min_chars: int) -> str:
-    """Render ``text``; its last lines, at least ``min_chars`` characters when there are that many."""
-    # Keep every line of ``text`` as history: the caller already chose how much to render.
-    screen = Screen(rows, cols, history=text.count("\n") + 1)
-    screen.feed(text)
-    lines = screen.lines()
-    taken: list[str] = []
-    size = 0
-    for line in reversed(lines):
-        taken.append(line)
-        size += len(line) + 1
-        if size > min_chars:
-            break
-    return "\n".join(reversed(taken))
+    """The last lines of ``text`` rendered, at least ``min_chars`` characters when there are that many.
+
+    Renders the newest ``FIRST_CHARS`` first and more only when escape
+    sequences left too little text (a full-screen program redrawing).
+    """
+    budget = max(FIRST_CHARS, min_chars * 2)
+    limit = max(MAX_CHARS, min_chars * 2)
+    while True:
+        lines = render_lines(text[-budget:], rows, cols)
+        taken: list[str] = []
+        size = 0
+        for line in reversed(lines):
+            taken.append(line)
+            size += len(line) + 1
+            if size > min_chars:
+                break
+        tail = "\n".join(reversed(taken))
+        if len(tail) >= min_chars or budget >= min(limit, len(text)):
+            return tail
+        budget = min(budget * 4, limit)
+
+
+class ScreenRenderer:
+    """Renders in one worker process started on first use (spawned, not forked: the server
+    has threads), so a slow render never holds up anyone's typing."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def render_tail(self, text: str, rows: int, cols: int, min_chars: int) -> str:
+        """:func:`render_tail` in the worker; a worker that died is replaced once."""
+        for attempt in (1, 2):
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1,
+                                                 mp_context=multiprocessing.get_context("spawn"))
+            pool = self._pool
+            try:
+                return await asyncio.wrap_future(pool.submit(render_tail, text, rows, cols, min_chars))
+            except BrokenProcessPool:
+                self._discard(pool)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the worker (at shutdown)."""
+        if self._pool is not None:
+            self._discard(self._pool)

@@ -19,6 +19,7 @@ from tornado.testing import bind_unused_port
 from tornado.web import Application
 
 from consoles import Access, AttachRequest, Console, ConsoleManager, FlowLimits, make_console_router
+from consoles.screen import render_tail
 from sandbox import Sandbox
 from tests.consoles.sockjs_client import ConsoleClient, connect
 
@@ -97,6 +98,11 @@ class ConsoleService:
                                headers={"Cookie": f"user={user}", **headers})
         self._clients.append(client)
         return client
+
+
+def screen_text(console: Console, min_chars: int = 500) -> str:
+    """What ``get_latest_output`` shows of a console (the server renders it in a worker process)."""
+    return render_tail(console.output_tail(min_chars), console.rows, console.cols, min_chars)
 
 
 async def wait_for(condition: Any, timeout: float = 30, interval: float = 0.05,

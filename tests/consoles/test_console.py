@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from consoles import ConsoleNotRunning, InputBufferFull
-from tests.consoles.service import ConsoleService, is_gone, wait_for
+from tests.consoles.service import ConsoleService, is_gone, screen_text, wait_for
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -29,7 +29,7 @@ async def test_invalid_bytes_become_replacement_characters(redis_socket, homes):
         console = await service.start_console(argv=["bash", "-c", r"printf 'x\377y\n'; sleep 60"])
         client = await service.attach(console)
         await client.output_until("x\ufffdy")
-        await wait_for(lambda: "x\ufffdy" in console.latest_output())
+        await wait_for(lambda: "x\ufffdy" in screen_text(console))
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -37,11 +37,11 @@ async def test_send_input_and_latest_output_without_a_browser(redis_socket, home
     async with ConsoleService(redis_socket, homes) as service:
         console = await service.start_console()
         console.send_input("printf 'abc\\rX\\n'; ls --color=always /; echo done\n")
-        output = await wait_for(lambda: re.search(r"^done$", console.latest_output(), re.M)
-                                and console.latest_output(), message="done in the output")
+        output = await wait_for(lambda: re.search(r"^done$", screen_text(console), re.M)
+                                and screen_text(console), message="done in the output")
         assert "Xbc" in output.splitlines()
         assert "\x1b" not in output and "usr" in output
-        assert len(console.latest_output(min_chars=10)) < len(output)
+        assert len(screen_text(console, min_chars=10)) < len(output)
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -49,8 +49,8 @@ async def test_latest_output_renders_beyond_its_first_budget(redis_socket, homes
     async with ConsoleService(redis_socket, homes) as service:
         console = await service.start_console()
         console.send_input("for i in $(seq 1 20000); do echo line$i; done; echo finished\n")
-        await wait_for(lambda: "\nfinished\n" in console.latest_output(), timeout=60)
-        output = console.latest_output(min_chars=100_000)
+        await wait_for(lambda: "\nfinished\n" in screen_text(console), timeout=60)
+        output = screen_text(console, min_chars=100_000)
         assert len(output) >= 100_000
         assert "line20000\nfinished" in output and "\x1b" not in output
 
@@ -60,7 +60,7 @@ async def test_exit_is_reported_and_input_refused_afterwards(redis_socket, homes
     async with ConsoleService(redis_socket, homes) as service:
         console = await service.start_console(argv=["bash", "-c", "echo bye; exit 7"])
         await wait_for(lambda: console.finished)
-        assert console.exit_status == 7 and "bye" in console.latest_output()
+        assert console.exit_status == 7 and "bye" in screen_text(console)
         with pytest.raises(ConsoleNotRunning, match="has ended"):
             console.send_input("ls\n")
         # A finished console can still be attached to: replay, exit status, disconnect.
@@ -121,5 +121,5 @@ async def test_input_the_program_has_not_read_yet_is_queued_within_a_bound(redis
         with pytest.raises(InputBufferFull, match="not reading its input"):
             console.send_input(lines)
         # (Under load the terminal may echo the last input after "drained".)
-        await wait_for(lambda: "drained" in console.latest_output(), timeout=60,
+        await wait_for(lambda: "drained" in screen_text(console), timeout=60,
                        message="the program to read all the queued input")

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from consoles import ConsoleNotRunning, InputBufferFull
 from consoles.node_link import NodeLink, NodeUnavailable, RemoteError, channel_of
-from tests.consoles.service import ConsoleService, is_gone, wait_for
+from tests.consoles.service import ConsoleService, is_gone, screen_text, wait_for
 
 SILENT = ("sleep", "600")  # holds its terminal and never reads it
 
@@ -27,7 +27,7 @@ async def test_another_node_types_into_reads_and_closes_a_console(redis_socket, 
         async def answered() -> bool:
             return "\n42" in await node_b.manager.latest_output(record)
         await wait_for(answered, message="42 on node-a's screen, read from node-b")
-        assert await node_b.manager.latest_output(record) == console.latest_output()
+        assert await node_b.manager.latest_output(record) == screen_text(console)
 
         assert await node_b.manager.close(console.id) is True
         assert node_a.manager.get_live(console.id) is None
@@ -46,7 +46,7 @@ async def test_the_owning_node_refusals_reach_the_asker_as_the_same_errors(redis
         record = await node_b.manager.record(finished.id)
         with pytest.raises(ConsoleNotRunning, match="program has ended; start a new console"):
             await node_b.manager.send_input(record, "ls\r")
-        assert await node_b.manager.latest_output(record) == finished.latest_output()
+        assert await node_b.manager.latest_output(record) == screen_text(finished)
 
         silent = await node_a.start_console(owner="alice", argv=SILENT)
         record = await node_b.manager.record(silent.id)

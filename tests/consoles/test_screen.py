@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from consoles.screen import Screen, render_tail
+from consoles.screen import ScreenRenderer, render_lines, render_tail
 
 
 def render(text: str, rows: int = 5, cols: int = 20) -> list[str]:
-    screen = Screen(rows, cols)
-    screen.feed(text)
-    return screen.lines()
+    return render_lines(text, rows, cols)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -74,7 +72,7 @@ def test_reset_and_saved_cursor():
 
 
 def test_unfinished_sequences_at_the_end_are_dropped():
-    assert render("text\x1b[3") == ["text3"]  # not a sequence yet: ESC [ is dropped
+    assert render("text\x1b[3") == ["text"]  # not finished yet: nothing of it is shown
     assert render("text\x1b") == ["text"]
     assert render("text\x1b]0;unterminated") == ["text"]
 
@@ -84,3 +82,25 @@ def test_render_tail_returns_whole_lines_reaching_min_chars():
     tail = render_tail(text, 24, 80, 30)
     assert tail.splitlines() == ["line 096", "line 097", "line 098", "line 099"]
     assert render_tail("short\r\n", 24, 80, 500) == "short"
+
+
+def test_wide_characters_take_two_cells():
+    # Each CJK character and the emoji take two columns, as in xterm.js: the
+    # cursor addressing after them lands where the terminal puts it.
+    assert render("你好, 世界\r\n") == ["你好, 世界"]
+    assert render("🙂 smile 🐍\r\n") == ["🙂 smile 🐍"]
+    assert render("你好\x1b[5GX") == ["你好X"]
+    assert render("ab🙂\x1b[1;5HZ") == ["ab🙂Z"]
+    # Wrapping counts cells, not characters: 12 wide characters need 24 columns.
+    assert render("世" * 12 + "\r\nnext", cols=20) == ["世" * 12, "next"]
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_renderer_works_in_its_worker_process():
+    renderer = ScreenRenderer()
+    try:
+        text = "".join(f"行 {i} 🙂\r\n" for i in range(50))
+        assert await renderer.render_tail(text, 24, 80, 20) == render_tail(text, 24, 80, 20)
+        assert (await renderer.render_tail(text, 24, 80, 20)).endswith("行 49 🙂")
+    finally:
+        renderer.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from consoles.stream import READ_ONLY_NOTICE
-from tests.consoles.service import ConsoleService, wait_for
+from tests.consoles.service import ConsoleService, screen_text, wait_for
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -30,7 +30,7 @@ async def test_read_only_viewer_cannot_type_or_resize(redis_socket, homes, trans
         await owner.output_until(r"OWNER2DONE")
         await viewer.output_until(r"OWNER2DONE")
         assert "\r24 80\r\n" in owner.output
-        assert "READ2ONLY" not in owner.output and "READ2ONLY" not in console.latest_output()
+        assert "READ2ONLY" not in owner.output and "READ2ONLY" not in screen_text(console)
         notices = [m for m in viewer.of_kind("status") if m[1].get("notice") == "readonly"]
         assert len(notices) == 1  # told once per connection
         assert (console.rows, console.cols) == (24, 80)

@@ -56,9 +56,25 @@ async def test_start_type_read_close_through_the_api(ide_server, alice):
     await wait_gone(pid)
 
 
+@pytest.mark.gen_test(timeout=60)
+async def test_latest_output_renders_wide_characters_as_the_terminal_shows_them(ide_server, alice):
+    name, client = alice
+    console = await start(client, name)
+    base = f"/api/v0/user/{name}/consoles/{console['id']}/"
+    # Wide characters take two cells: the cursor moves (\033[12G, column 12) land after them.
+    script = ("printf '%s\\n' '你好, 世界'; printf '🙂🐍\\033[5GX\\n'; "
+              "printf '世界\\033[6Gend\\n'; echo DONE$((1+1))\n")
+    assert (await client.post(base + "send_input/", {"input": script})).status == 200
+    output = await output_until(client, name, console["id"], "\nDONE2")
+    lines = output.splitlines()
+    assert "你好, 世界" in lines and "🙂🐍X" in lines and "世界 end" in lines, lines
+    await client.delete(base)
+
+
 def ide_server_pid_of_console(server: ServerProcess, console_id: str) -> int:
     parent = psutil.Process(server.process.pid)  # type: ignore[union-attr]
-    children = parent.children()
+    # Consoles run on a terminal; the server's worker processes (rendering, lint) do not.
+    children = [child for child in parent.children() if child.terminal()]
     assert children, "the console's program is not a child of the server"
     return max(children, key=lambda p: p.create_time()).pid
 
