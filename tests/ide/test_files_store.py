@@ -225,6 +225,36 @@ def test_malformed_multipart_bodies_are_refused():
                 b"\r\nbody\r\n--XX--\r\n")
     parser.finish()
     assert seen == [PartInfo("f", "café.py")]
+    for body, problem in ((b"no delimiter anywhere\r\n" * 10, "malformed"),
+                          (b"--XX\r\nContent-Type: text/plain\r\n\r\nx\r\n--XX--\r\n", "Content-Disposition"),
+                          (b"--XX\r\nX-Filler: " + b"a" * 20000 + b"\r\n\r\n", "malformed")):
+        with pytest.raises(MultipartError, match=problem):
+            parser = MultipartParser(b"XX", lambda info: None)
+            parser.feed(body)
+            parser.finish()
+
+
+def test_multipart_parts_split_across_any_chunks_arrive_whole():
+    class Sink:
+        def __init__(self) -> None:
+            self.data = b""
+            self.closed = False
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+        def close(self) -> None:
+            self.closed = True
+
+    body = multipart(("files", "a.bin", b"\r\n--XX" * 50 + bytes(range(256))), ("files", "b.txt", b"second"),
+                     boundary=b"XXy")
+    sinks: dict[str, Sink] = {}
+    parser = MultipartParser(b"XXy", lambda info: sinks.setdefault(info.filename or "", Sink()))
+    for offset in range(len(body)):  # one byte at a time: every split point is a chunk edge
+        parser.feed(body[offset:offset + 1])
+    parser.finish()
+    assert sinks["a.bin"].data == b"\r\n--XX" * 50 + bytes(range(256)) and sinks["a.bin"].closed
+    assert sinks["b.txt"].data == b"second" and sinks["b.txt"].closed
 
 
 @pytest.mark.gen_test
