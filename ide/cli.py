@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ide.accounts import ACCOUNT_TYPES, AccountError, AccountStore
+from ide.class_store import ClassStore
+from ide.classes import Classroom, publisher
+from ide.files.shares import FileShares
 from ide.config import Settings
 from ide.redis_server import RedisUnavailable
 from ide.server import StartupError, Storage, check_data_dir, serve
@@ -72,14 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_cmds.add_parser("add", help="create an account")
     add.add_argument("name")
     add.add_argument("--type", choices=ACCOUNT_TYPES[1:], default="free")
-    add.add_argument("--teacher")
+    add.add_argument("--teacher", help="make the new user an accepted student of this teacher")
     add.add_argument("--password", help="the password (prompted for when omitted)")
     setp = user_cmds.add_parser("set", help="change an account")
     setp.add_argument("name")
     setp.add_argument("--type", choices=ACCOUNT_TYPES[1:])
     teacher = setp.add_mutually_exclusive_group()
-    teacher.add_argument("--teacher")
-    teacher.add_argument("--no-teacher", action="store_true")
+    teacher.add_argument("--teacher", help="make the user an accepted student of this teacher "
+                         "(the operator speaks for both sides); leaves any other class")
+    teacher.add_argument("--no-teacher", action="store_true", help="take the user out of their class")
     setp.add_argument("--password")
     token = user_cmds.add_parser("token", help="print a new API token (revokes the old one)")
     token.add_argument("name")
@@ -106,38 +110,47 @@ def _read_password(given: str | None) -> str:
 
 
 async def _with_accounts(args: argparse.Namespace,
-                         action: Callable[[AccountStore, TokenStore], Awaitable[None]]) -> None:
+                         action: Callable[[AccountStore, TokenStore, Classroom], Awaitable[None]]) -> None:
     settings = Settings(data_dir=args.data_dir, redis_url=args.redis_url)
     if settings.redis_url is None:
         check_data_dir(settings.data_dir)
     storage = Storage(settings)
     try:
         redis = await storage.open()
-        await action(AccountStore(redis), TokenStore(redis))
+        accounts = AccountStore(redis)
+        # Class changes reach the running nodes' live connections through Redis.
+        classes = Classroom(accounts, ClassStore(redis), FileShares(redis), publisher(redis, "cli"))
+        await action(accounts, TokenStore(redis), classes)
     finally:
         await storage.close()
 
 
 async def _user_command(args: argparse.Namespace) -> None:
-    async def add(accounts: AccountStore, tokens: TokenStore) -> None:
-        user = await accounts.create(args.name, _read_password(args.password), args.type, args.teacher)
+    async def add(accounts: AccountStore, tokens: TokenStore, classes: Classroom) -> None:
+        if args.teacher:
+            await accounts.require(args.teacher)
+        user = await accounts.create(args.name, _read_password(args.password), args.type)
+        if args.teacher:
+            await classes.enrol(args.teacher, user.name)
         print(f"created {user.name} ({user.account_type})")
 
-    async def change(accounts: AccountStore, tokens: TokenStore) -> None:
+    async def change(accounts: AccountStore, tokens: TokenStore, classes: Classroom) -> None:
         user = await accounts.require(args.name)
         if args.type:
             await accounts.set_type(user.name, args.type)
-        if args.teacher or args.no_teacher:
-            await accounts.set_teacher(user.name, None if args.no_teacher else args.teacher)
+        if args.teacher:
+            await classes.enrol(args.teacher, user.name)
+        elif args.no_teacher:
+            await classes.name_teacher(user.name, None)
         if args.password is not None:
             await accounts.set_password(user.name, args.password)
         print(f"updated {user.name}")
 
-    async def token(accounts: AccountStore, tokens: TokenStore) -> None:
+    async def token(accounts: AccountStore, tokens: TokenStore, classes: Classroom) -> None:
         user = await accounts.require(args.name)
         print(await tokens.create(user.name))
 
-    async def listing(accounts: AccountStore, tokens: TokenStore) -> None:
+    async def listing(accounts: AccountStore, tokens: TokenStore, classes: Classroom) -> None:
         print(f"{'name':<30} {'type':<14} {'teacher':<30} created")
         for user in await accounts.all_users():
             created = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d %H:%M")

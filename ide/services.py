@@ -12,6 +12,8 @@ import redis.asyncio as aioredis
 from consoles import ConsoleManager, LauncherStore, discover_kinds
 from ide.accounts import AccountStore
 from ide.assets import ROOT, AssetManifest
+from ide.class_store import ClassStore
+from ide.classes import Classroom
 from ide.config import Settings
 from ide.console_service import ConsoleService
 from ide.cpu import CpuAllowance
@@ -45,10 +47,13 @@ class Services:
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
     console_policy: ConsoleAccessPolicy = field(init=False)
+    classes: Classroom = field(init=False)
 
     def __post_init__(self) -> None:
         from ide.console_policy import ConsoleAccessPolicy
         self.console_policy = ConsoleAccessPolicy(self, self.cookie_secret)
+        self.classes = Classroom(self.accounts, ClassStore(self.redis), self.files.store.shares,
+                                 self.console_policy.recheck)
 
 
 def template_environment() -> jinja2.Environment:
