@@ -68,7 +68,7 @@ async def test_naming_a_teacher_grants_nothing_until_the_teacher_accepts(ide_ser
     stranger = person(ide_server, "strange")
     lesson = await start_console(teacher)
     assert (await teacher.api.post(sharing(teacher, lesson), {"all_students": True})).status == 403
-    await person_enrolled(ide_server, teacher)  # a real student, so the teacher can broadcast
+    person(ide_server, "kid", teacher=teacher.name)  # a real student, so the teacher can broadcast
     assert (await teacher.api.post(sharing(teacher, lesson), {"all_students": True})).status == 201
     private = await start_console(stranger)
     secret = f"/home/{stranger.name}/secret.txt"
@@ -77,8 +77,8 @@ async def test_naming_a_teacher_grants_nothing_until_the_teacher_accepts(ide_ser
 
     named = await stranger.api.put(stranger.base() + "teacher/", {"teacher": teacher.name})
     assert named.status == 200 and named.json() == {"teacher": teacher.name}
-    assert (await teacher.api.get(teacher.base() + "students/")).json()["pending"] == [{"username": stranger.name}]
     await assert_no_class_access(ide_server, teacher, stranger, lesson, private, secret)
+    assert (await teacher.api.get(teacher.base() + "students/")).json()["pending"] == [{"username": stranger.name}]
 
     # Accepted: the broadcast and the teacher's access work.
     assert (await teacher.api.post(teacher.base() + "students/", {"username": stranger.name})).status == 200
@@ -124,13 +124,6 @@ async def assert_no_class_access(server, teacher, student, lesson: str, private:
     page = Client(server.url)
     await page.login(teacher.name)
     assert (await page.get(f"/user/{student.name}/consoles/{private}/")).status == 404
-
-
-async def person_enrolled(server, teacher):
-    student = person(server, "kid")
-    await student.api.put(student.base() + "teacher/", {"teacher": teacher.name})
-    assert (await teacher.api.post(teacher.base() + "students/", {"username": student.name})).status == 200
-    return student
 
 
 @pytest.mark.gen_test(timeout=120)
