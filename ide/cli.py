@@ -20,8 +20,8 @@ from typing import Any
 from ide.accounts import ACCOUNT_TYPES, AccountError, AccountStore
 from ide.class_store import ClassStore
 from ide.classes import Classroom, publisher
-from ide.files.shares import FileShares
 from ide.config import Settings
+from ide.files.shares import FileShares
 from ide.redis_server import RedisUnavailable
 from ide.server import StartupError, Storage, check_data_dir, serve
 from ide.tokens import TokenStore
@@ -109,8 +109,10 @@ def _read_password(given: str | None) -> str:
     return first
 
 
-async def _with_accounts(args: argparse.Namespace,
-                         action: Callable[[AccountStore, TokenStore, Classroom], Awaitable[None]]) -> None:
+UserAction = Callable[[AccountStore, TokenStore, Classroom], Awaitable[None]]
+
+
+async def _with_accounts(args: argparse.Namespace, action: UserAction) -> None:
     settings = Settings(data_dir=args.data_dir, redis_url=args.redis_url)
     if settings.redis_url is None:
         check_data_dir(settings.data_dir)
@@ -119,7 +121,7 @@ async def _with_accounts(args: argparse.Namespace,
         redis = await storage.open()
         accounts = AccountStore(redis)
         # Class changes reach the running nodes' live connections through Redis.
-        classes = Classroom(accounts, ClassStore(redis), FileShares(redis), publisher(redis, "cli"))
+        classes = Classroom(accounts, ClassStore(redis), FileShares(redis), publisher(redis, "the command line"))
         await action(accounts, TokenStore(redis), classes)
     finally:
         await storage.close()

@@ -157,8 +157,10 @@ async def test_removing_a_student_through_one_node_ends_the_class_on_the_other(n
     await student_first.put(f"/api/v0/user/{student}/files/path/home/{student}/hw.py", {"content": "x = 1\n"})
     link = (await teacher_first.post(f"/api/v0/user/{teacher}/files/sharing/",
                                      {"path": f"/home/{student}/hw.py"})).json()["url"]
-    watching = await connect("websocket", first.url, lesson["id"], headers={"Authorization": f"Token {student_token}"})
-    helping = await connect("websocket", first.url, homework["id"], headers={"Authorization": f"Token {teacher_token}"})
+    watching = await connect("websocket", first.url, lesson["id"],
+                             headers={"Authorization": f"Token {student_token}"})
+    helping = await connect("websocket", first.url, homework["id"],
+                            headers={"Authorization": f"Token {teacher_token}"})
     for stream in (watching, helping):
         assert (await stream.until(lambda m: m[0] in ("setup", "disconnect")))[0] == "setup"
 
