@@ -86,8 +86,9 @@ class SharedFiles:
         """Whether whoever made the link still reaches the file.
 
         Ending a class deletes the teacher's links (``ide.classes``); asking
-        again here keeps a link from serving should that deletion not have
-        happened (a failure between the two steps).
+        again here keeps a link from serving when it escaped that deletion: a
+        teacher's request that passed its access check just before the class
+        ended and stored its link just after, or a failure between the steps.
         """
         return share.creator == share.owner or await self.store.classes.is_student(share.creator, share.owner)
 
