@@ -101,3 +101,23 @@ async def test_links_from_before_creators_were_recorded_count_as_the_owners(ide_
     assert await links(student) == [{"path": path, "url": url, "creator": student.name}]
     assert (await student.client.delete(f"{student.api}teacher/")).status == 204
     assert (await Client(ide_server.url).get(url)).status == 200
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_teachers_link_stored_after_the_class_ended_does_not_serve(ide_server):
+    """A teacher's share request that passed its access check just before the class ended may store
+    its link just after the links were deleted: the link still answers 404."""
+    teacher = Caller(ide_server, ide_server.add_user("teach"))
+    student = enrolled(ide_server, teacher)
+    path = f"/home/{student.name}/late.py"
+    await student.save(path, "late = True\n")
+    url = await share(teacher, path)
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert (await student.client.delete(f"{student.api}teacher/")).status == 204
+    # What the racing request writes after the class ended.
+    ide_server.redis_call("HSET", f"ide:fileshare:{token}", "owner", student.name, "path", path,
+                          "creator", teacher.name)
+    ide_server.redis_call("HSET", f"ide:user:{student.name}:fileshares", path, token)
+    assert (await Client(ide_server.url).get(url)).status == 404
+    assert await links(student) == [{"path": path, "url": url, "creator": teacher.name}]
+    assert (await student.client.delete(f"{student.api}files/sharing/?path={path}")).status == 204
