@@ -279,3 +279,23 @@ async def test_a_class_join_link_and_a_new_link_replacing_it(ide_server):
     assert (await late_page.post(f"/user/{teacher.name}/students/", form={})).status == 403
     assert join_path((await teacher_page.get(f"/user/{teacher.name}/students/")).text, teacher.name) == new_link
     await teacher.api.delete(teacher.base() + f"consoles/{lesson}/")
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_accepting_a_student_lets_a_teacher_watching_through_a_share_type_at_once(ide_server):
+    teacher = person(ide_server, "teach")
+    student = person(ide_server, "kid")
+    homework = await start_console(student)
+    await student.api.post(sharing(student, homework), {"username": teacher.name, "mode": "ro"})
+    helping = await watch(ide_server, teacher, homework)
+    assert helping.received[0][1]["readonly"] is True
+    await student.api.put(student.base() + "teacher/", {"teacher": teacher.name})
+    assert (await teacher.api.post(teacher.base() + "students/", {"username": student.name})).status == 200
+    told = await helping.until(lambda m: m[0] == "status" and "readonly" in m[1])
+    assert told[1]["readonly"] is False
+    # Removed: back to the share's read-only, still connected.
+    assert (await teacher.api.delete(teacher.base() + f"students/{student.name}/")).status == 204
+    await helping.until(lambda m: m[0] == "status" and m[1].get("readonly") is True)
+    assert not helping.closed.is_set()
+    await helping.close()
+    await student.api.delete(student.base() + f"consoles/{homework}/")
