@@ -156,7 +156,10 @@ async def _user_command(args: argparse.Namespace) -> None:
         print(f"{'name':<30} {'type':<14} {'teacher':<30} created")
         for user in await accounts.all_users():
             created = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d %H:%M")
-            print(f"{user.name:<30} {user.account_type:<14} {user.teacher or '-':<30} {created}")
+            teacher = user.teacher or "-"
+            if user.teacher and not await classes.store.is_student(user.teacher, user.name):
+                teacher += " (pending)"
+            print(f"{user.name:<30} {user.account_type:<14} {teacher:<30} {created}")
 
     actions = {"add": add, "set": change, "token": token, "list": listing}
     await _with_accounts(args, actions[args.user_command])

@@ -79,6 +79,8 @@ async def test_naming_a_teacher_grants_nothing_until_the_teacher_accepts(ide_ser
     assert named.status == 200 and named.json() == {"teacher": teacher.name}
     await assert_no_class_access(ide_server, teacher, stranger, lesson, private, secret)
     assert (await teacher.api.get(teacher.base() + "students/")).json()["pending"] == [{"username": stranger.name}]
+    listed = [line.split() for line in ide_server.cli("user", "list").stdout.splitlines()]
+    assert [stranger.name, "hacker", teacher.name, "(pending)"] in [line[:4] for line in listed]
 
     # Accepted: the broadcast and the teacher's access work.
     assert (await teacher.api.post(teacher.base() + "students/", {"username": stranger.name})).status == 200
