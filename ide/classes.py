@@ -86,6 +86,9 @@ class Classroom:
             await self._joined(teacher, student)
         return await self.store.membership(student)
 
+    async def membership(self, student: str) -> Membership:
+        return await self.store.membership(student)
+
     # The teacher's side ------------------------------------------------------
 
     async def accept(self, teacher: str, student: str) -> str:

@@ -157,7 +157,7 @@ async def _user_command(args: argparse.Namespace) -> None:
         for user in await accounts.all_users():
             created = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d %H:%M")
             teacher = user.teacher or "-"
-            if user.teacher and not await classes.store.is_student(user.teacher, user.name):
+            if user.teacher and not (await classes.membership(user.name)).accepted:
                 teacher += " (pending)"
             print(f"{user.name:<30} {user.account_type:<14} {teacher:<30} {created}")
 

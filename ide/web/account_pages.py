@@ -24,7 +24,7 @@ class DashboardHandler(PageHandler):
             shared_with_you=[console_object(r) for r in await policy.shared_with(name) if r.id not in shown],
             is_teacher=await policy.is_teacher(name),
             class_requests=len(await self.services.classes.pending(name)),
-            membership=await self.services.classes.store.membership(name),
+            membership=await self.services.classes.membership(name),
             cpu=cpu_object(await self.services.cpu.usage(name)))
 
 
@@ -38,7 +38,7 @@ class AccountHandler(PageHandler):
         self.render_page("account.html", message=message, error=error, new_token=new_token,
                          has_token=await self.services.tokens.has_token(name),
                          pythons=self.services.pythons,
-                         membership=await self.services.classes.store.membership(name),
+                         membership=await self.services.classes.membership(name),
                          file_links=await self.services.files.sharing.of_home(self.user),
                          sharing_api=f"/api/v0/user/{name}/files/sharing/")
 

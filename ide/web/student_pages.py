@@ -56,7 +56,7 @@ class JoinClassPage(UserPageHandler):
     async def get(self, owner: str, code: str) -> None:
         assert self.user is not None
         teacher = await self.services.classes.check_link(owner, code)
-        membership = await self.services.classes.store.membership(self.user.name)
+        membership = await self.services.classes.membership(self.user.name)
         self.render_page("join_class.html", teacher=teacher, error=None,
                          own_class=teacher == self.user.name,
                          already=membership.accepted_teacher == teacher,
