@@ -36,6 +36,7 @@ from bench.report import p99  # noqa: E402
 from bench.servers import PEER_SCRIPTS, REPO, RunningServer, machine  # noqa: E402
 from bench.workers import Control, Worker, Workers, results_after_stragglers, stop_on_sigterm  # noqa: E402
 from ide.accounts import AccountStore  # noqa: E402
+from ide.class_store import ClassStore  # noqa: E402
 from ide.config import Settings  # noqa: E402
 from ide.server import Storage  # noqa: E402
 from ide.tokens import TokenStore  # noqa: E402
@@ -121,13 +122,14 @@ async def _make_class(data_dir: Path, students: int) -> tuple[Account, tuple[Acc
     storage = Storage(Settings(data_dir=data_dir))
     redis = await storage.open()
     try:
-        accounts, tokens = AccountStore(redis), TokenStore(redis)
+        accounts, tokens, classes = AccountStore(redis), TokenStore(redis), ClassStore(redis)
         await accounts.create(TEACHER, PASSWORD, "hacker")
         gate = asyncio.Semaphore(8)
 
         async def student(index: int) -> Account:
             async with gate:
-                user = await accounts.create(f"student{index}", PASSWORD, "free", teacher=TEACHER)
+                user = await accounts.create(f"student{index}", PASSWORD, "free")
+                await classes.name_teacher(user.name, TEACHER, accepted=True)
                 return Account(user.name, await tokens.create(user.name))
 
         return (Account(TEACHER, await tokens.create(TEACHER)),

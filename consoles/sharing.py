@@ -198,6 +198,10 @@ class AccessChange:
                    owner=message.get("owner"), username=message.get("username"))
 
 
+Recheck = Callable[[AccessChange], Awaitable[object]]
+"""Makes every node ask again about the connections an access change concerns
+(:meth:`AccessControl.publish` on a node, :func:`announce` elsewhere)."""
+
 AccessCheck = Callable[[str, str, str], Awaitable[Access | None]]
 """``check(username, credential, console_id)``: may this connection stay, and how."""
 

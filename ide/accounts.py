@@ -1,4 +1,4 @@
-"""User accounts in Redis: names, account types, passwords, teachers.
+"""User accounts in Redis: names, account types, passwords, and the keys of classes.
 
 Passwords are hashed with scrypt and a per-user salt; hashing runs in a
 thread so a login never stalls the event loop.
@@ -31,7 +31,13 @@ def user_key(name: str) -> str:
 
 
 def students_key(teacher: str) -> str:
+    """The teacher's accepted students (``ide.class_store`` changes it)."""
     return f"ide:teacher:{teacher}:students"
+
+
+def pending_key(teacher: str) -> str:
+    """Those who named the teacher and wait to be accepted."""
+    return f"ide:teacher:{teacher}:pending"
 
 
 class AccountError(Exception):
@@ -75,6 +81,9 @@ def _hash_password(password: str, salt: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class User:
+    """An account as stored; ``teacher`` is the teacher the user named, accepted or not
+    (``ide.class_store.ClassStore.membership`` says which)."""
+
     name: str
     account_type: str
     created: float
@@ -134,8 +143,9 @@ class AccountStore:
             pipe.hset(user_key(name), mapping=fields)
             pipe.sadd(USERS, name)
             if teacher:
+                # Only a nomination: the teacher accepts it, or not (ide.classes).
                 pipe.hset(user_key(name), "teacher", teacher)
-                pipe.sadd(students_key(teacher), name)
+                pipe.sadd(pending_key(teacher), name)
             await pipe.execute()
         return await self.require(name)
 
@@ -170,22 +180,3 @@ class AccountStore:
             await self.redis.hset(user_key(user.name), "default_python", executable)
         else:
             await self.redis.hdel(user_key(user.name), "default_python")
-
-    async def set_teacher(self, name: str, teacher: str | None) -> None:
-        """Name (or clear, with None) a user's teacher, keeping both sides in step."""
-        user = await self.require(name)
-        new = (await self.require(teacher)).name if teacher else None
-        if new == user.name:
-            raise AccountError("a user cannot be their own teacher")
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if user.teacher:
-                pipe.srem(students_key(user.teacher), user.name)
-            if new:
-                pipe.hset(user_key(user.name), "teacher", new)
-                pipe.sadd(students_key(new), user.name)
-            else:
-                pipe.hdel(user_key(user.name), "teacher")
-            await pipe.execute()
-
-    async def students(self, teacher: str) -> list[str]:
-        return sorted(cast(set[str], await self.redis.smembers(students_key(teacher))))

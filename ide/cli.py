@@ -20,8 +20,11 @@ from typing import Any
 
 from consoles.sharing import announce
 from ide.accounts import ACCOUNT_TYPES, AccountError, AccountStore
+from ide.class_store import ClassStore
+from ide.classes import Classroom
 from ide.config import Settings
 from ide.credentials import CredentialService
+from ide.files.shares import FileShares
 from ide.redis_server import RedisUnavailable
 from ide.server import StartupError, Storage, check_data_dir, serve
 from ide.sessions import SessionStore
@@ -78,14 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_cmds.add_parser("add", help="create an account")
     add.add_argument("name")
     add.add_argument("--type", choices=ACCOUNT_TYPES[1:], default="free")
-    add.add_argument("--teacher")
+    add.add_argument("--teacher", help="make the new user an accepted student of this teacher")
     add.add_argument("--password", help="the password (prompted for when omitted)")
     setp = user_cmds.add_parser("set", help="change an account")
     setp.add_argument("name")
     setp.add_argument("--type", choices=ACCOUNT_TYPES[1:])
     teacher = setp.add_mutually_exclusive_group()
-    teacher.add_argument("--teacher")
-    teacher.add_argument("--no-teacher", action="store_true")
+    teacher.add_argument("--teacher", help="make the user an accepted student of this teacher "
+                         "(the operator speaks for both sides); leaves any other class")
+    teacher.add_argument("--no-teacher", action="store_true", help="take the user out of their class")
     setp.add_argument("--password", help="a new password: ends every login of the user, their API token "
                                            "and the console connections these opened")
     setp.add_argument("--keep-token", action="store_true",
@@ -114,8 +118,10 @@ def _read_password(given: str | None) -> str:
     return first
 
 
-async def _with_accounts(args: argparse.Namespace,
-                         action: Callable[[AccountStore, CredentialService], Awaitable[None]]) -> None:
+UserAction = Callable[[AccountStore, CredentialService, Classroom], Awaitable[None]]
+
+
+async def _with_accounts(args: argparse.Namespace, action: UserAction) -> None:
     settings = Settings(data_dir=args.data_dir, redis_url=args.redis_url)
     if settings.redis_url is None:
         check_data_dir(settings.data_dir)
@@ -123,40 +129,51 @@ async def _with_accounts(args: argparse.Namespace,
     try:
         redis = await storage.open()
         accounts = AccountStore(redis)
-        # Running servers hear about what changed on the same channel their own changes use.
+        # Running servers hear about what changed on the channel their own changes use.
+        announce_change = functools.partial(announce, redis, sender=CLI_SENDER)
         credentials = CredentialService(accounts, SessionStore(redis), TokenStore(redis),
-                                        announce=functools.partial(announce, redis, sender=CLI_SENDER))
-        await action(accounts, credentials)
+                                        announce=announce_change)
+        classes = Classroom(accounts, ClassStore(redis), FileShares(redis), announce_change)
+        await action(accounts, credentials, classes)
     finally:
         await storage.close()
 
 
 async def _user_command(args: argparse.Namespace) -> None:
-    async def add(accounts: AccountStore, credentials: CredentialService) -> None:
-        user = await accounts.create(args.name, _read_password(args.password), args.type, args.teacher)
+    async def add(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
+        if args.teacher:
+            await accounts.require(args.teacher)
+        user = await accounts.create(args.name, _read_password(args.password), args.type)
+        if args.teacher:
+            await classes.enrol(args.teacher, user.name)
         print(f"created {user.name} ({user.account_type})")
 
-    async def change(accounts: AccountStore, credentials: CredentialService) -> None:
+    async def change(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
         user = await accounts.require(args.name)
         if args.type:
             await accounts.set_type(user.name, args.type)
-        if args.teacher or args.no_teacher:
-            await accounts.set_teacher(user.name, None if args.no_teacher else args.teacher)
+        if args.teacher:
+            await classes.enrol(args.teacher, user.name)
+        elif args.no_teacher:
+            await classes.name_teacher(user.name, None)
         if args.password is not None:
             # Someone else setting the password is a reset: every login, the token and the
             # console connections they opened end, unless the token is explicitly kept.
             await credentials.change_password(user.name, args.password, revoke_token=not args.keep_token)
         print(f"updated {user.name}")
 
-    async def token(accounts: AccountStore, credentials: CredentialService) -> None:
+    async def token(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
         user = await accounts.require(args.name)
         print(await credentials.new_token(user.name))
 
-    async def listing(accounts: AccountStore, credentials: CredentialService) -> None:
+    async def listing(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
         print(f"{'name':<30} {'type':<14} {'teacher':<30} created")
         for user in await accounts.all_users():
             created = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d %H:%M")
-            print(f"{user.name:<30} {user.account_type:<14} {user.teacher or '-':<30} {created}")
+            teacher = user.teacher or "-"
+            if user.teacher and not (await classes.membership(user.name)).accepted:
+                teacher += " (pending)"
+            print(f"{user.name:<30} {user.account_type:<14} {teacher:<30} {created}")
 
     actions = {"add": add, "set": change, "token": token, "list": listing}
     await _with_accounts(args, actions[args.user_command])

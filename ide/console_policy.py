@@ -3,17 +3,20 @@
 The rules, strongest first:
 
 * the owner: read-write;
-* the owner's teacher: read-write, without being invited (a teacher helps;
-  the student sees who is attached);
+* the owner's teacher, once the teacher has accepted the owner as a student:
+  read-write, without being invited (a teacher helps; the student sees who
+  is attached);
 * a share by name: its mode;
-* a broadcast by the owner: read-only for every *current* student of the
-  owner, so a student who joins the class while it lasts gets in too;
+* a broadcast by the owner: read-only for every *accepted* student of the
+  owner now, so a student who joins the class while it lasts gets in too;
 * everybody else: nothing.
 
-The page and the stream both ask :meth:`ConsoleAccessPolicy.access_for`.
-When a rule's inputs change (a share, a broadcast, a student leaving a
-class), :meth:`ConsoleAccessPolicy.recheck` makes every node ask again about
-the connections concerned (``consoles.sharing.AccessControl``).
+Naming someone as one's teacher is only a nomination and grants nothing
+either way (``ide.class_store``).  The page and the stream both ask
+:meth:`ConsoleAccessPolicy.access_for`.  When a rule's inputs change (a
+share, a broadcast, a class membership), :meth:`ConsoleAccessPolicy.recheck`
+makes every node ask again about the connections concerned
+(``consoles.sharing.AccessControl``); ``ide.classes`` does so for classes.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from dataclasses import replace
 from consoles import Access, AttachRequest, ConsoleRecord
 from consoles.sharing import READ_ONLY, READ_WRITE, AccessChange, AccessControl, ShareStore
 from ide.auth import InvalidToken
+from ide.class_store import ClassStore
 from ide.services import Services
 
 
@@ -37,18 +41,14 @@ class NotConsoleOwner(Exception):
 
 class NotATeacher(Exception):
     def __init__(self) -> None:
-        super().__init__("Only teachers can share with all their students, and nobody has named you "
-                         "as their teacher yet: students do that on their Account page.")
+        super().__init__("Only teachers can share with all their students, and you have no students "
+                         "yet: accept those who named you as their teacher, or give your class the "
+                         "link on your Students page.")
 
 
 class ShareNotFound(Exception):
     def __init__(self, what: str) -> None:
         super().__init__(f"This console is not shared with {what}.")
-
-
-class StudentNotFound(Exception):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is not one of your students.")
 
 
 class ConsoleAccessPolicy:
@@ -63,6 +63,7 @@ class ConsoleAccessPolicy:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.shares = ShareStore(services.redis)
+        self.classes = ClassStore(services.redis)
         self.control = AccessControl(services.redis, services.consoles, self.recheck_connection)
         self._authorizing = asyncio.Semaphore(MAX_AUTHORIZING)
 
@@ -109,21 +110,17 @@ class ConsoleAccessPolicy:
         mode, broadcast = await self.shares.grant(console_id, username)
         if mode == READ_WRITE:
             return Access(username=username, readonly=False)
-        accounts = self.services.accounts
-        owner = await accounts.get(record.owner)
-        if owner is not None and owner.teacher == username:
+        if await self.classes.is_student(teacher=username, student=record.owner):
             return Access(username=username, readonly=False)
         if mode == READ_ONLY:
             return Access(username=username, readonly=True)
-        if broadcast:
-            viewer = await accounts.get(username)
-            if viewer is not None and viewer.teacher == record.owner:
-                return Access(username=username, readonly=True)
+        if broadcast and await self.classes.is_student(teacher=record.owner, student=username):
+            return Access(username=username, readonly=True)
         return None
 
     async def is_teacher(self, username: str) -> bool:
-        """A teacher is someone at least one user has named as their teacher."""
-        return bool(await self.services.accounts.students(username))
+        """A teacher is someone who has accepted at least one student (a nomination is not enough)."""
+        return await self.classes.has_students(username)
 
     async def shared_with(self, username: str) -> list[ConsoleRecord]:
         """Consoles shared with ``username`` by name, and those their teacher broadcasts; oldest first."""
@@ -135,23 +132,14 @@ class ConsoleAccessPolicy:
         return records
 
     async def class_broadcasts(self, username: str) -> list[ConsoleRecord]:
-        """The consoles ``username``'s teacher is broadcasting to the class now."""
-        user = await self.services.accounts.get(username)
-        if user is None or user.teacher is None:
+        """The consoles ``username``'s teacher, once they accepted ``username``, broadcasts to the class now."""
+        teacher = (await self.classes.membership(username)).accepted_teacher
+        if teacher is None:
             return []
-        consoles = await self.services.consoles.list_for(user.teacher)
+        consoles = await self.services.consoles.list_for(teacher)
         broadcast = set(await self.shares.broadcasts_among(record.id for record in consoles))
         return [record for record in consoles if record.id in broadcast]
 
     async def recheck(self, change: AccessChange) -> int:
         """Make every node ask again about the connections ``change`` concerns."""
         return await self.control.publish(change)
-
-    async def teacher_changed(self, student: str, old_teacher: str | None) -> None:
-        """A student left ``old_teacher``'s class: end what that class membership allowed."""
-        if old_teacher is None:
-            return
-        await self.recheck(AccessChange(owner=old_teacher, username=student,
-                                        reason=f"You are no longer in {old_teacher}'s class."))
-        await self.recheck(AccessChange(owner=student, username=old_teacher,
-                                        reason=f"{student} is no longer your student."))

@@ -8,15 +8,10 @@ session or token stops being valid.
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from consoles.sharing import AccessChange
+from consoles.sharing import AccessChange, Recheck
 from ide.accounts import AccountStore
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
-
-Announce = Callable[[AccessChange], Awaitable[object]]
-"""Applies an access change on this node (if it runs consoles) and tells every other node."""
 
 PASSWORD_CHANGED = "Your password was changed: log in again to use this console."
 LOGGED_OUT = "You logged out."
@@ -27,7 +22,7 @@ class CredentialService:
     """Passwords, logins and API tokens, with their consequences for open connections."""
 
     def __init__(self, accounts: AccountStore, sessions: SessionStore, tokens: TokenStore,
-                 announce: Announce) -> None:
+                 announce: Recheck) -> None:
         self.accounts = accounts
         self.sessions = sessions
         self.tokens = tokens

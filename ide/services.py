@@ -13,6 +13,8 @@ from consoles import ConsoleManager, LauncherStore, discover_kinds
 from ide.accounts import AccountStore
 from ide.assets import ROOT, AssetManifest
 from ide.auth import Authenticator
+from ide.class_store import ClassStore
+from ide.classes import Classroom
 from ide.config import Settings
 from ide.console_service import ConsoleService
 from ide.cpu import CpuAllowance
@@ -49,6 +51,7 @@ class Services:
     authenticator: Authenticator = field(init=False)
     console_policy: ConsoleAccessPolicy = field(init=False)
     credentials: CredentialService = field(init=False)
+    classes: Classroom = field(init=False)
 
     def __post_init__(self) -> None:
         from ide.console_policy import ConsoleAccessPolicy
@@ -56,6 +59,8 @@ class Services:
         self.console_policy = ConsoleAccessPolicy(self)
         self.credentials = CredentialService(self.accounts, self.sessions, self.tokens,
                                              announce=self.console_policy.recheck)
+        self.classes = Classroom(self.accounts, ClassStore(self.redis), self.files.store.shares,
+                                 self.console_policy.recheck)
 
 
 def template_environment() -> jinja2.Environment:

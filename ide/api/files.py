@@ -174,7 +174,13 @@ class FileSharingHandler(FilesApiHandler):
         self.write_json({"url": share.url}, 201 if created else 200)
 
     async def get(self, owner: str) -> None:
+        """With ``?path=``, that file's link; without, every link to the caller's files, whoever made it."""
         access = await self.caller_access(owner)
+        if self._path_in(self.request.query_arguments) is None:
+            links = await self.files.sharing.of_home(access.user)
+            self.write_json({"shares": [{"path": link.path, "url": link.url, "creator": link.creator}
+                                        for link in links]})
+            return
         share = await self.files.sharing.find(access, self.path_argument())
         self.write_json({"url": share.url})
 

@@ -19,7 +19,7 @@ from ide.console_service import ConsoleNotFound
 from ide.routes import USER_API, Route
 from ide.services import Services
 from ide.web.base import ApiHandler
-from ide.web.student_pages import StudentsPage
+from ide.web.student_pages import JoinClassPage, StudentsPage
 
 # The last segment of the URL that ends a broadcast; so no share may use it as a name.
 CLASS_SEGMENT = "all_students"
@@ -151,5 +151,6 @@ def sharing_routes(services: Services) -> tuple[list[Route], list[Route]]:
         Route(USER_API + "/students/", StudentListHandler, kwargs),
         Route(USER_API + "/students/{name}/", StudentHandler, kwargs),
     ]
-    pages = [Route("/user/{owner}/students/", StudentsPage, kwargs)]
+    pages = [Route("/user/{owner}/students/", StudentsPage, kwargs),
+             Route("/user/{owner}/students/join/{code}/", JoinClassPage, kwargs)]
     return api, pages

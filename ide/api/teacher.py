@@ -1,4 +1,4 @@
-"""``teacher/``: the caller's own teacher."""
+"""``teacher/``: the caller's own teacher (a nomination until the teacher accepts it)."""
 from __future__ import annotations
 
 from ide.accounts import AccountError
@@ -15,17 +15,10 @@ class TeacherHandler(ApiHandler):
         teacher = self.json_body().get("teacher")
         if not isinstance(teacher, str) or not teacher:
             raise AccountError('give the teacher\'s username as {"teacher": "name"}')
-        old = (await self.services.accounts.require(name)).teacher
-        await self.services.accounts.set_teacher(name, teacher)
-        user = await self.services.accounts.require(name)
-        if old != user.teacher:
-            await self.services.console_policy.teacher_changed(name, old)
-        self.write_json({"teacher": user.teacher})
+        membership = await self.services.classes.name_teacher(name, teacher)
+        self.write_json({"teacher": membership.teacher})
 
     async def delete(self, owner: str) -> None:
-        name = self.check_owner(owner)
-        old = (await self.services.accounts.require(name)).teacher
-        await self.services.accounts.set_teacher(name, None)
-        await self.services.console_policy.teacher_changed(name, old)
+        await self.services.classes.name_teacher(self.check_owner(owner), None)
         self.set_status(204)
         self.finish()

@@ -47,7 +47,11 @@ class SharedFiles:
         located, info = await self.store.status(access, visible)
         if not stat.S_ISREG(info.st_mode):
             raise WrongKind(f"Only files can be shared; {located.given.visible} is not a file.")
-        return await self.shares.share(located.given.owner, located.given.visible)
+        return await self.shares.share(located.given.owner, located.given.visible, access.user.name)
+
+    async def of_home(self, user: User) -> list[FileShare]:
+        """Every link to ``user``'s files, including those their teacher made: theirs to revoke."""
+        return await self.shares.of_home(user.name)
 
     async def link_of(self, located: Located) -> FileShare | None:
         """The link of a file as it was asked for, if it is shared."""
@@ -69,7 +73,7 @@ class SharedFiles:
         """The file behind a link, read now; FileShareNotFound once withdrawn or gone."""
         share = await self.shares.lookup(token)
         user = await self.accounts.get(owner) if share is not None and share.owner == owner else None
-        if share is None or user is None:
+        if share is None or user is None or not await self._creator_may_still(share):
             raise FileShareNotFound("This share link does not exist, or its owner stopped sharing the file.")
         try:
             located = await self.store.locate(self.store.own_access(user), share.path)
@@ -77,6 +81,16 @@ class SharedFiles:
         except FilesError:
             raise FileShareNotFound("The shared file no longer exists.") from None
         return SharedFile(share, located, text)
+
+    async def _creator_may_still(self, share: FileShare) -> bool:
+        """Whether whoever made the link still reaches the file.
+
+        Ending a class deletes the teacher's links (``ide.classes``); asking
+        again here keeps a link from serving when it escaped that deletion: a
+        teacher's request that passed its access check just before the class
+        ended and stored its link just after, or a failure between the steps.
+        """
+        return share.creator == share.owner or await self.store.classes.is_student(share.creator, share.owner)
 
     async def copy_to(self, shared: SharedFile, viewer: User) -> HomePath:
         """Copy a shared file into ``viewer``'s home under a name not taken yet."""

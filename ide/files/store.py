@@ -15,6 +15,7 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 
 from ide.accounts import AccountStore, User
+from ide.class_store import ClassStore
 from ide.files import home_io
 from ide.files.content import EDITOR_LIMIT, EditorText, editor_text, etag_matches, etag_of
 from ide.files.errors import EditConflict, InvalidRequest, PathNotFound, TooLarge, WrongKind
@@ -83,6 +84,7 @@ class FileStore:
         self.accounts = accounts
         self.homes_dir = Path(sandbox.homes_dir)
         self.shares = FileShares(redis)
+        self.classes = ClassStore(redis)
         self.usage = usage or HomeUsage()
         self.upload_file_limit = upload_file_limit
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -90,8 +92,12 @@ class FileStore:
     # -- who may reach what -------------------------------------------------
 
     async def access(self, user: User) -> FileAccess:
-        """What ``user`` may reach: their home and, as a teacher, their students'."""
-        students = await self.accounts.students(user.name)
+        """What ``user`` may reach: their home and, as a teacher, their accepted students'.
+
+        Asked on every request, so a student who leaves the class is out of
+        reach at once, on every node.
+        """
+        students = await self.classes.students(user.name)
         return FileAccess(user, PathResolver(self.homes_dir, user.name, students))
 
     def own_access(self, user: User) -> FileAccess:

@@ -23,18 +23,24 @@ class DashboardHandler(PageHandler):
             class_broadcasts=[console_object(r) for r in broadcasts],
             shared_with_you=[console_object(r) for r in await policy.shared_with(name) if r.id not in shown],
             is_teacher=await policy.is_teacher(name),
+            class_requests=len(await self.services.classes.pending(name)),
+            membership=await self.services.classes.membership(name),
             cpu=cpu_object(await self.services.cpu.usage(name)))
 
 
 class AccountHandler(PageHandler):
-    """Password, default Python, teacher and the API token."""
+    """Password, default Python, teacher, the API token, and the links to the user's files."""
 
     async def _render(self, message: str | None = None, error: str | None = None,
                       new_token: str | None = None) -> None:
         assert self.user is not None
+        name = self.user.name
         self.render_page("account.html", message=message, error=error, new_token=new_token,
-                         has_token=await self.services.tokens.has_token(self.user.name),
-                         pythons=self.services.pythons)
+                         has_token=await self.services.tokens.has_token(name),
+                         pythons=self.services.pythons,
+                         membership=await self.services.classes.membership(name),
+                         file_links=await self.services.files.sharing.of_home(self.user),
+                         sharing_api=f"/api/v0/user/{name}/files/sharing/")
 
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -66,10 +72,14 @@ class AccountHandler(PageHandler):
                 await accounts.set_default_python(name, choice or None)
                 message = "Default Python saved."
             elif action == "teacher":
-                previous = self.user.teacher
-                await accounts.set_teacher(name, self.get_body_argument("teacher", "").strip() or None)
-                await self.services.console_policy.teacher_changed(name, previous)
-                message = "Teacher saved."
+                teacher = self.get_body_argument("teacher", "").strip() or None
+                membership = await self.services.classes.name_teacher(name, teacher)
+                if membership.teacher is None:
+                    message = "You have no teacher now."
+                elif membership.accepted:
+                    message = f"Teacher saved: you are in {membership.teacher}'s class."
+                else:
+                    message = f"Teacher saved: {membership.teacher} has to accept you on their Students page."
             elif action == "create_token":
                 token = await self.services.credentials.new_token(name)
                 self.user = await accounts.require(name)

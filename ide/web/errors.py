@@ -10,7 +10,8 @@ from consoles import (ConsoleLimitReached, ConsoleNotRunning, InputBufferFull, L
 from consoles.node_link import NodeUnavailable, RemoteError
 from consoles.sharing import ConsoleGone, ShareModeInvalid
 from ide.accounts import AccountError, UserExists, UserNotFound
-from ide.console_policy import NotATeacher, NotConsoleOwner, ShareNotFound, StudentNotFound
+from ide.class_store import NotInClass
+from ide.console_policy import NotATeacher, NotConsoleOwner, ShareNotFound
 from ide.console_service import ConsoleNotFound, ConsoleRequestInvalid
 from ide.files.errors import (EditConflict, FileShareNotFound, FilesError, LintUnavailable, PathExists,
                               PathForbidden, PathNotFound, QuotaExceeded, TooLarge)
@@ -36,7 +37,7 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (NotConsoleOwner, 403),
     (NotATeacher, 403),
     (ShareNotFound, 404),
-    (StudentNotFound, 404),
+    (NotInClass, 404),
     (ConsoleGone, 404),
     (ShareModeInvalid, 400),
     (PathNotFound, 404),

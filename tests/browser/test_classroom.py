@@ -77,3 +77,44 @@ def test_a_student_watches_the_teachers_broadcast_and_cannot_type(ide_server, br
     expect(student_page.locator(".console-message")).to_contain_text(
         f"{teacher} stopped sharing this console with the class")
     assert errors == []
+
+
+def test_a_teacher_accepts_a_request_and_a_pupil_joins_by_link(ide_server, browser: Browser):
+    teacher = ide_server.add_user("teach", account_type="hacker")
+    asker, pupil = ide_server.add_user("asks"), ide_server.add_user("pupil")
+    errors: list[str] = []
+    pages = {}
+    for name in (teacher, asker, pupil):
+        pages[name] = browser.new_context().new_page()
+        pages[name].on("pageerror", lambda error: errors.append(str(error)))
+        pages[name].on("dialog", lambda dialog: dialog.accept())
+        log_in(pages[name], ide_server, name)
+
+    # The request waits for the teacher.
+    asking = pages[asker]
+    asking.goto(ide_server.url + "/account/")
+    asking.fill("input[name=teacher]", teacher)
+    asking.locator("form:has(input[name=teacher])").get_by_role("button", name="Save").click()
+    expect(asking.locator("[data-teacher-state]")).to_have_text(f"Your teacher: {teacher} (pending)")
+    teaching = pages[teacher]
+    teaching.goto(ide_server.url + f"/user/{teacher}/students/")
+    teaching.locator(f'[data-pending="{asker}"]').get_by_role("button", name="Accept").click()
+    expect(teaching.locator(f'[data-student="{asker}"]')).to_be_visible()
+    expect(teaching.locator("[data-pending]")).to_have_count(0)
+    asking.reload()
+    expect(asking.locator("[data-teacher-state]")).to_have_attribute("data-teacher-state", "accepted")
+
+    # The class link: one confirmation and the pupil is in.
+    link = teaching.locator("[data-join-url]").inner_text()
+    joining = pages[pupil]
+    joining.goto(link)
+    joining.get_by_role("button", name=f"Join {teacher}'s class").click()
+    joining.wait_for_url(ide_server.url + "/")
+    expect(joining.get_by_text(f"teacher: {teacher}.")).to_be_visible()
+    teaching.reload()
+    expect(teaching.locator(f'[data-student="{pupil}"]')).to_be_visible()
+
+    # Removing the pupil from the Students page.
+    teaching.locator(f'[data-student="{pupil}"]').get_by_role("button", name="Remove").click()
+    expect(teaching.locator(f'[data-student="{pupil}"]')).to_have_count(0)
+    assert errors == []

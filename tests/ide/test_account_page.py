@@ -69,6 +69,7 @@ async def test_teacher_and_default_python_are_saved(ide_server):
     unknown = await _account_post(client, action="teacher", teacher="nobody_zz")
     assert unknown.status == 400 and "no user named" in unknown.text
     saved = await _account_post(client, action="teacher", teacher=teacher)
-    assert "Teacher saved." in saved.text and f'value="{teacher}"' in saved.text
+    assert f"Teacher saved: {teacher} has to accept you" in saved.text and f'value="{teacher}"' in saved.text
+    assert f"<strong>{teacher}</strong> (pending)" in saved.text
     bogus = await _account_post(client, action="python", default_python="/bin/sh")
     assert bogus.status == 400 and "is not installed here" in bogus.text

@@ -112,10 +112,10 @@ async def test_teacher_endpoint_round_trip(ide_server, token_user):
     unknown = await client.put(f"/api/v0/user/{name}/teacher/", {"teacher": "nobody_zz"})
     assert unknown.status == 404 and "nobody_zz" in unknown.json()["detail"]
     assert (await client.put(f"/api/v0/user/{name}/teacher/", {"teacher": teacher.upper()})).json() == {"teacher": teacher}
-    assert name in ide_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:students")
+    assert name in ide_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:pending")
     deleted = await client.delete(f"/api/v0/user/{name}/teacher/")
     assert deleted.status == 204 and deleted.body == b""
     assert (await client.get(f"/api/v0/user/{name}/teacher/")).json() == {"teacher": None}
-    assert name not in ide_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:students")
+    assert name not in ide_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:pending")
     myself = await client.put(f"/api/v0/user/{name}/teacher/", {"teacher": name})
     assert myself.status == 400 and "own teacher" in myself.json()["detail"]

@@ -356,4 +356,5 @@ async def test_share_links_via_the_api(alice, bob):
     assert (await alice.client.delete(f"{alice.api}files/sharing/?path={path}")).status == 204
     assert (await alice.client.get(f"{alice.api}files/sharing/?path={path}")).status == 404
     assert (await alice.client.delete(f"{alice.api}files/sharing/?path={path}")).status == 404
-    assert (await alice.client.get(f"{alice.api}files/sharing/")).status == 400
+    assert (await alice.client.get(f"{alice.api}files/sharing/?path=")).status == 400
+    assert (await alice.client.get(f"{alice.api}files/sharing/")).json() == {"shares": []}

@@ -12,6 +12,7 @@ import redis
 import redis.asyncio as aioredis
 
 from ide.accounts import AccountStore, User
+from ide.class_store import ClassStore
 from ide.files import home_io
 from ide.files.content import EDITOR_LIMIT, etag_of
 from ide.files.errors import EditConflict, QuotaExceeded, TooLarge, WrongKind
@@ -44,8 +45,13 @@ class World:
         self.homes = homes
 
     async def user(self, name: str, account_type: str = "free", teacher: str | None = None) -> User:
-        await self.redis.delete(f"ide:user:{name}", f"ide:teacher:{name}:students")
-        return await self.accounts.create(name, "correct horse", account_type, teacher=teacher)
+        """A fresh account; with ``teacher``, an accepted student of theirs."""
+        await self.redis.delete(f"ide:user:{name}", f"ide:teacher:{name}:students",
+                                f"ide:teacher:{name}:pending")
+        user = await self.accounts.create(name, "correct horse", account_type)
+        if teacher:
+            await ClassStore(self.redis).name_teacher(name, teacher, accepted=True)
+        return user
 
     async def close(self) -> None:
         self.files.close()

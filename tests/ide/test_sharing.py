@@ -172,10 +172,12 @@ async def test_a_class_broadcast(ide_server):
     assert (await teacher.api.post(url, {"all_students": True})).status == 200
     assert (await teacher.api.get(url)).json()["all_students"] is True
 
-    # A student who joins the class while the broadcast lasts gets in too.
+    # A student who joins the class while the broadcast lasts gets in too, once accepted.
     outsider = await watch(ide_server, late, console)
     assert outsider.received == [["disconnect", "Console not found or access denied"]]
     assert (await late.api.put(late.base() + "teacher/", {"teacher": teacher.name})).status == 200
+    assert (await late.api.get(late.base() + "consoles/shared_with_you/")).json() == []
+    assert (await teacher.api.post(teacher.base() + "students/", {"username": late.name})).status == 200
     shared_list = (await late.api.get(late.base() + "consoles/shared_with_you/")).json()
     assert [c["id"] for c in shared_list] == [console]
     owner = await watch(ide_server, teacher, console)

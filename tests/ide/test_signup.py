@@ -27,7 +27,9 @@ async def test_signup_with_teacher_logs_in_with_secure_cookie(open_server):
     cookie = next(h for h in response.headers.get_list("Set-Cookie") if h.startswith("ide_session="))
     assert "Secure" in cookie and "HttpOnly" in cookie
     assert open_server.redis_call("HGET", "ide:user:newlearner", "teacher") == teacher
-    assert "newlearner" in open_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:students")
+    # Signing up names a teacher: a request the teacher has still to accept.
+    assert open_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:pending") == {"newlearner"}
+    assert open_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:students") == set()
 
 
 @pytest.mark.gen_test

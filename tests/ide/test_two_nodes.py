@@ -141,3 +141,32 @@ async def test_processes_of_every_node_are_listed_and_killed_through_either(node
     async def none_left() -> bool:
         return not await listed()
     await wait_for(none_left, message="no process left on either node")
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_removing_a_student_through_one_node_ends_the_class_on_the_other(nodes):
+    first, second = nodes
+    teacher, teacher_token, teacher_first, teacher_second = account_on_both(first, second, "teach")
+    student = first.add_user("kid", teacher=teacher)
+    student_token = first.cli("user", "token", student).stdout.strip()
+    student_first = Client(first.url, token=student_token)
+    lesson = (await teacher_first.post(f"/api/v0/user/{teacher}/consoles/", {"executable": "bash"})).json()
+    homework = (await student_first.post(f"/api/v0/user/{student}/consoles/", {"executable": "bash"})).json()
+    sharing = f"/api/v0/user/{teacher}/consoles/{lesson['id']}/sharing/"
+    assert (await teacher_first.post(sharing, {"all_students": True})).status == 201
+    await student_first.put(f"/api/v0/user/{student}/files/path/home/{student}/hw.py", {"content": "x = 1\n"})
+    link = (await teacher_first.post(f"/api/v0/user/{teacher}/files/sharing/",
+                                     {"path": f"/home/{student}/hw.py"})).json()["url"]
+    watching = await connect("websocket", first.url, lesson["id"],
+                             headers={"Authorization": f"Token {student_token}"})
+    helping = await connect("websocket", first.url, homework["id"],
+                            headers={"Authorization": f"Token {teacher_token}"})
+    for stream in (watching, helping):
+        assert (await stream.until(lambda m: m[0] in ("setup", "disconnect")))[0] == "setup"
+
+    assert (await teacher_second.delete(f"/api/v0/user/{teacher}/students/{student}/")).status == 204
+    assert (await watching.until_closed())[-1] == ["disconnect", f"You are no longer in {teacher}'s class."]
+    assert (await helping.until_closed())[-1] == ["disconnect", f"{student} is no longer your student."]
+    assert (await Client(first.url).get(link)).status == 404
+    await teacher_first.delete(f"/api/v0/user/{teacher}/consoles/{lesson['id']}/")
+    await student_first.delete(f"/api/v0/user/{student}/consoles/{homework['id']}/")
