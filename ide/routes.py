@@ -18,8 +18,12 @@ _PARAM = re.compile(r"\{(\w+)\}")
 _PARAM_PATTERNS = {"path": r"/.*", "pid": r"\d+"}
 
 
-def pattern(template: str) -> str:
-    """``/user/{owner}/x/`` → ``/user/(?P<owner>[^/]+)/x/$``."""
+def pattern(template: str, optional_slash: bool = False) -> str:
+    """``/user/{owner}/x/`` → ``/user/(?P<owner>[^/]+)/x/$``.
+
+    With ``optional_slash``, a template's final ``/`` may be left out
+    (``/x/?$``), as PythonAnywhere's API allows and its clients rely on.
+    """
     pieces: list[str] = []
     position = 0
     for match in _PARAM.finditer(template):
@@ -27,13 +31,20 @@ def pattern(template: str) -> str:
         name = match.group(1)
         pieces.append(f"(?P<{name}>{_PARAM_PATTERNS.get(name, r'[^/]+')})")
         position = match.end()
-    pieces.append(re.escape(template[position:]))
-    return "".join(pieces) + "$"
+    tail = template[position:]
+    if optional_slash and tail.endswith("/"):
+        return "".join(pieces) + re.escape(tail[:-1]) + "/?$"
+    return "".join(pieces) + re.escape(tail) + "$"
 
 
 class Route(URLSpec):
-    """A URLSpec that remembers the template it was made from."""
+    """A URLSpec that remembers the template it was made from.
+
+    API routes answer with and without their trailing slash; pages keep the
+    one URL they have.
+    """
 
     def __init__(self, template: str, handler: type, kwargs: dict[str, Any]) -> None:
-        super().__init__(pattern(template), handler, kwargs)
+        super().__init__(pattern(template, optional_slash=template.startswith(API_PREFIX + "/")),
+                         handler, kwargs)
         self.template = template

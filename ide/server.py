@@ -106,6 +106,7 @@ def bind(settings: Settings) -> list[socket.socket]:
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; everything started here is stopped here."""
     from ide.app import make_app
+    from ide.web.fallbacks import BODY_LIMIT
 
     check_data_dir(settings.data_dir)
     sockets = bind(settings)
@@ -128,7 +129,10 @@ async def serve(settings: Settings) -> None:
         # server: out of the cyclic collector's sight, its full passes stay
         # short, and so do the pauses they put in every console's output.
         gc.freeze()
-        http_server = tornado.httpserver.HTTPServer(app, xheaders=settings.trust_proxy_headers)
+        # Bodies are capped before anyone is authenticated; upload handlers
+        # raise the cap for their own request once they know the caller.
+        http_server = tornado.httpserver.HTTPServer(app, xheaders=settings.trust_proxy_headers,
+                                                    max_body_size=BODY_LIMIT)
         http_server.add_sockets(sockets)
         print(f"Listening on http://{settings.address}:{port}/", flush=True)
         stop = asyncio.Event()

@@ -112,7 +112,12 @@ class ApiHandler(BaseHandler):
         # No cookie session means nothing to forge; prepare() answers 401.
         if "Authorization" in self.request.headers or not self.get_cookie(SESSION_COOKIE):
             return
-        super().check_xsrf_cookie()
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            raise tornado.web.HTTPError(
+                403, "A write with the session cookie must send the X-XSRFToken header "
+                     "(the value of the _xsrf cookie), or use Authorization: Token.") from None
 
     async def prepare(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
