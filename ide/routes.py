@@ -10,12 +10,14 @@ from typing import Any
 
 from tornado.routing import URLSpec
 
+from consoles.registry import CONSOLE_ID_PATTERN
+
 API_PREFIX = "/api/v0"
 # Where a user's resources live in the API; ``{owner}`` is the user's name.
 USER_API = API_PREFIX + "/user/{owner}"
 _PARAM = re.compile(r"\{(\w+)\}")
 # What each named parameter may match; anything else is one path segment.
-_PARAM_PATTERNS = {"path": r"/.*", "pid": r"\d+"}
+_PARAM_PATTERNS = {"path": r"/.*", "pid": r"\d+", "console_id": CONSOLE_ID_PATTERN}
 
 
 def pattern(template: str, optional_slash: bool = False) -> str:
