@@ -15,7 +15,7 @@ from ide.api.openapi import OpenApiHandler
 from ide.api.sharing import sharing_routes
 from ide.api.processes import ProcessHandler, ProcessListHandler
 from ide.api.teacher import TeacherHandler
-from ide.assets import DIST_DIR, STATIC_DIR, HashedAssetHandler
+from ide.assets import STATIC_DIR, StaticHandler
 from ide.files.routes import file_routes
 from ide.routes import API_PREFIX, USER_API, Route
 from ide.services import Services
@@ -24,6 +24,7 @@ from ide.web.auth_pages import LoginHandler, LogoutHandler, SignupHandler
 from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
 from ide.web.fallbacks import (BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi,
                                 NotFoundPage, is_api)
+from ide.web.security_headers import security_headers
 
 
 class IdeApplication(tornado.web.Application):
@@ -92,7 +93,6 @@ def make_app(services: Services) -> tornado.web.Application:
         handlers += make_console_router(services.consoles, services.console_policy.authorize,
                                         prefix=settings.node_path + STREAM_PATH).urls
     handlers += [
-        (r"/static/js/dist/(.*)", HashedAssetHandler, {"path": str(DIST_DIR)}),
         (API_PREFIX + r"/openapi\.yaml", OpenApiHandler),
         *api_routes(services),
         # Whatever else is under /api/ gets a JSON 404, never a page.
@@ -101,11 +101,13 @@ def make_app(services: Services) -> tornado.web.Application:
     ]
     return IdeApplication(
         handlers,
+        transforms=[security_headers(settings.secure_cookies)],
         cookie_secret=services.cookie_secret,
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"samesite": "Lax", "secure": settings.secure_cookies},
         login_url="/login/",
         static_path=str(STATIC_DIR),
+        static_handler_class=StaticHandler,
         default_handler_class=NotFoundPage,
         default_handler_args={"services": services},
         websocket_ping_interval=25,

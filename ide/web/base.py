@@ -35,11 +35,6 @@ class BaseHandler(tornado.web.RequestHandler):
         self.user = await self.services.accounts.get(username) if username else None
         self.current_user = self.user.name if self.user else None
 
-    def set_default_headers(self) -> None:
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
-        self.set_header("X-Frame-Options", "SAMEORIGIN")
-
     def cookie_options(self) -> dict[str, Any]:
         return {"httponly": True, "samesite": "Lax",
                 "secure": self.services.settings.secure_cookies}

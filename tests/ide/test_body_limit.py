@@ -19,7 +19,7 @@ def _rss_kib(pid: int) -> int:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
 
 
-def _open(server, method: str, path: str, length: int, headers: str = "") -> socket.socket:
+def send_headers(server, method: str, path: str, length: int, headers: str = "") -> socket.socket:
     """A connection that has sent a request's headers and none of its body."""
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
@@ -27,7 +27,7 @@ def _open(server, method: str, path: str, length: int, headers: str = "") -> soc
     return sock
 
 
-def _read_until_closed(sock: socket.socket) -> bytes:
+def read_until_closed(sock: socket.socket) -> bytes:
     """Everything the server sends until it closes; a socket timeout means it
     kept the connection open, waiting for the body."""
     received = b""
@@ -56,10 +56,10 @@ def _send_body(sock: socket.socket, size: int) -> bool:
                                         ("/api/v0/user/nobody/consoles/", "application/json"),
                                         ("/consoles/sockjs/000/abcdefgh/xhr_send", "")])
 def test_a_big_body_is_refused_from_its_headers(ide_server, path, kind):
-    sock = _open(ide_server, "POST", path, 5 * MiB,
+    sock = send_headers(ide_server, "POST", path, 5 * MiB,
                  "Content-Type: application/x-www-form-urlencoded\r\n")
     with sock:
-        answer = _read_until_closed(sock)
+        answer = read_until_closed(sock)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413"), answer[:300]
     if kind:
@@ -73,7 +73,7 @@ def test_big_bodies_do_not_grow_the_servers_memory(ide_server):
     held = []
     try:
         for _ in range(4):
-            sock = _open(ide_server, "POST", "/login/", 8 * MiB,
+            sock = send_headers(ide_server, "POST", "/login/", 8 * MiB,
                          "Content-Type: application/x-www-form-urlencoded\r\n")
             held.append(sock)
             # All but the last byte: a server that reads bodies before checking
@@ -89,10 +89,10 @@ def test_big_bodies_do_not_grow_the_servers_memory(ide_server):
 def test_an_unauthenticated_upload_is_refused_before_its_body(ide_server):
     name = ide_server.add_user("upl")
     boundary = uuid.uuid4().hex
-    sock = _open(ide_server, "POST", f"/api/v0/user/{name}/files/path/home/{name}/big.bin", 4 * MiB,
+    sock = send_headers(ide_server, "POST", f"/api/v0/user/{name}/files/path/home/{name}/big.bin", 4 * MiB,
                  f"Content-Type: multipart/form-data; boundary={boundary}\r\n")
     with sock:
-        answer = _read_until_closed(sock)
+        answer = read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 401"), answer[:300]
     assert not (ide_server.data_dir / "home" / name / "big.bin").exists()
 
