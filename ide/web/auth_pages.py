@@ -50,6 +50,7 @@ class LoginHandler(PageHandler):
             await throttle.check(username, self.client_address())
         except TooManyAttempts as exc:
             self.set_status(429)
+            self.set_header("Retry-After", str(exc.retry_after))
             self.render_page("login.html", error=str(exc), username=username, next=target)
             return
         user = await self.services.accounts.verify_password(username, password)
@@ -59,7 +60,7 @@ class LoginHandler(PageHandler):
             self.render_page("login.html", error="Wrong username or password.",
                              username=username, next=target)
             return
-        await throttle.succeeded(user.name)
+        await throttle.succeeded(user.name, self.client_address())
         await self.start_session(user.name)
         self.redirect(target)
 
