@@ -40,11 +40,11 @@ class _Refusal:
         raise tornado.web.HTTPError(self.status, self.message)
 
 
-class NotFoundPage(_Refusal, PageHandler):  # type: ignore[misc]
+class NotFoundPage(_Refusal, PageHandler):
     pass
 
 
-class NotFoundApi(_Refusal, ApiHandler):  # type: ignore[misc]
+class NotFoundApi(_Refusal, ApiHandler):
     message = NO_ENDPOINT
 
 
@@ -63,12 +63,12 @@ class _TooLarge(_Refusal):
 
 
 @tornado.web.stream_request_body
-class BodyTooLargePage(_TooLarge, PageHandler):  # type: ignore[misc]
+class BodyTooLargePage(_TooLarge, PageHandler):
     pass
 
 
 @tornado.web.stream_request_body
-class BodyTooLargeApi(_TooLarge, ApiHandler):  # type: ignore[misc]
+class BodyTooLargeApi(_TooLarge, ApiHandler):
     pass
 
 
