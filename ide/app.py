@@ -111,4 +111,6 @@ def make_app(services: Services) -> tornado.web.Application:
         default_handler_class=NotFoundPage,
         default_handler_args={"services": services},
         websocket_ping_interval=25,
+        # A WebSocket message is read whole before anyone looks at it, like a body.
+        websocket_max_message_size=BODY_LIMIT,
     )

@@ -2,11 +2,15 @@
 make the server hold megabytes, while a logged-in user's upload still streams."""
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import uuid
 from pathlib import Path
 
 import pytest
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from ide.web.fallbacks import BODY_LIMIT
 from tests.client import Client
@@ -111,3 +115,20 @@ async def test_an_authenticated_upload_of_a_few_megabytes_works(ide_server):
                                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert response.status == 201, response.text
     assert (ide_server.data_dir / "home" / name / "big.bin").read_bytes() == content
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_websocket_message_over_the_cap_closes_the_stream(ide_server):
+    name = ide_server.add_user("ws", account_type="hacker")
+    token = ide_server.cli("user", "token", name).stdout.strip()
+    api = Client(ide_server.url, token=token)
+    console_id = (await api.post(f"/api/v0/user/{name}/consoles/", {"executable": "bash"})).json()["id"]
+    request = HTTPRequest(f"ws://127.0.0.1:{ide_server.port}/consoles/sockjs/websocket?id={console_id}",
+                          headers={"Authorization": f"Token {token}"})
+    stream = await websocket_connect(request)
+    assert json.loads(await stream.read_message())[0] == "setup"
+    await stream.write_message(json.dumps(["stdin", "x" * (3 * MiB)]))
+    while await asyncio.wait_for(stream.read_message(), 30) is not None:
+        pass  # output the console sent before the server saw the message
+    assert stream.close_code == 1009  # "message too big"
+    await api.delete(f"/api/v0/user/{name}/consoles/{console_id}/")
