@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
@@ -23,7 +22,8 @@ from consoles.fanout import FlowLimits
 from consoles.node_link import NodeLink, NodeUnavailable, RemoteError
 from consoles.processes import ProcessInfo, ProcessNotYours, find_descendants, kill_process, list_processes
 from consoles.pty_channel import InputBufferFull
-from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry
+from consoles.registry import (ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry, is_console_id,
+                               new_console_id)
 from consoles.screen import ScreenRenderer
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
 from consoles.sharing import ShareStore
@@ -97,7 +97,7 @@ class ConsoleManager:
         """
         if not argv:
             raise ValueError("a console needs a program to run")
-        record = ConsoleRecord(id=secrets.token_hex(8), owner=owner.username, node=self.node_id,
+        record = ConsoleRecord(id=new_console_id(), owner=owner.username, node=self.node_id,
                                argv=tuple(argv), cwd=cwd, name=name, created=time.time(),
                                status=RUNNING, exit_status=None, ended_reason=None,
                                node_path=self.node_path)
@@ -139,6 +139,9 @@ class ConsoleManager:
         return [console.pid for console in self.live_for(username) if console.running]
 
     async def record(self, console_id: str) -> ConsoleRecord | None:
+        """The registered console with this id; None for an id of the wrong shape, unlooked-up."""
+        if not is_console_id(console_id):
+            return None
         return await self._registry.get(console_id)
 
     async def list_for(self, username: str) -> list[ConsoleRecord]:
@@ -156,6 +159,8 @@ class ConsoleManager:
         down, so is the program, and the console is only forgotten.  Returns
         False when no such console was registered.
         """
+        if not is_console_id(console_id):
+            return False
         console = self._live.pop(console_id, None)
         if console is not None:
             await self._close_all([console])

@@ -9,15 +9,32 @@ single node), so that a page streams the console from the node that runs it.
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+CONSOLE_ID_PATTERN = r"[0-9a-f]{16}"
+"""What console ids look like (:func:`new_console_id`).  An id that arrives
+from outside (a URL, a stream's ``?id=``) and does not match names no console:
+it is refused before it can become part of a Redis key."""
+_CONSOLE_ID = re.compile(CONSOLE_ID_PATTERN)
+
 RUNNING = "running"
 EXITED = "exited"
 ENDED = "ended"
+
+
+def new_console_id() -> str:
+    """64 random bits, in hex: unguessable, and safe in keys and URLs."""
+    return secrets.token_hex(8)
+
+
+def is_console_id(value: str) -> bool:
+    return _CONSOLE_ID.fullmatch(value) is not None
 
 
 def console_key(console_id: str) -> str:

@@ -17,6 +17,7 @@ from consoles import frames
 from consoles.access import Access, AttachRequest
 from consoles.console import Console, ConsoleNotRunning
 from consoles.pty_channel import InputBufferFull
+from consoles.registry import is_console_id
 from consoles.transports import ConsoleRouter, OriginRule, SockJSViewer
 
 if TYPE_CHECKING:
@@ -65,6 +66,10 @@ class ConsoleConnection(SockJSConnection):
         task.add_done_callback(_log_failure)
 
     async def _attach(self, request: AttachRequest) -> None:
+        if not is_console_id(request.console_id):
+            # Not an id this service makes: refused before anything looks it up.
+            self._refuse()
+            return
         try:
             access = await type(self).authorize(request)
         except Exception:
@@ -75,8 +80,7 @@ class ConsoleConnection(SockJSConnection):
         console = self.manager.get_live(request.console_id) if access else None
         if access is None or console is None:
             # The same answer for a missing console and someone else's.
-            self.send(frames.disconnect(REFUSED).text)
-            self.close()
+            self._refuse()
             return
         self._console = console
         self._viewer = SockJSViewer(self, access)
@@ -87,6 +91,10 @@ class ConsoleConnection(SockJSConnection):
                                              f"console was attached were dropped"))
         for message in early:
             self.on_message(message)
+
+    def _refuse(self) -> None:
+        self.send(frames.disconnect(REFUSED).text)
+        self.close()
 
     def on_message(self, message: Any) -> None:
         if self.is_closed:

@@ -17,7 +17,12 @@ Four things the stock transports lack:
   deliver that message before its close frame (:class:`ConsoleSession`).
 
 JSONP, EventSource and htmlfile are disabled: a script tag or an
-EventSource can read their responses from any origin.
+EventSource can read their responses from any origin.  So are the pages
+only the iframe-based transports and old clients use (``iframe*.html``,
+which loads sockjs-client from a CDN and may be framed by any site,
+``chunking_test`` and the greeting): the browser's client is told to use
+websocket, xhr-streaming and xhr-polling only.  ``/info`` stays, as every
+SockJS client asks it first.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from functools import partial
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sockjs.tornado import SockJSConnection, SockJSRouter, proto
+from sockjs.tornado import SockJSConnection, SockJSRouter, proto, static
 from sockjs.tornado.session import CLOSED, Session
 from sockjs.tornado.transports import (JSONPSendHandler, RawWebSocketTransport, WebSocketTransport,
                                        XhrPollingTransport, XhrSendHandler, XhrStreamingTransport)
@@ -244,6 +249,11 @@ _REPLACEMENTS: dict[type, type] = {
 }
 
 
+# Handlers no enabled transport needs (see the module docstring).
+_UNUSED_HANDLERS = (JSONPSendHandler, static.IFrameHandler, static.ChunkingTestHandler,
+                    static.GreetingsHandler)
+
+
 class ConsoleSession(Session):
     """A SockJS session whose last messages are not lost when it closes.
 
@@ -290,7 +300,7 @@ class ConsoleRouter(SockJSRouter):
         self.allowed_origin: OriginRule = allowed_origin or same_host
         self._transport_urls = [(pattern, _REPLACEMENTS.get(handler, handler), kwargs)
                                 for pattern, handler, kwargs in self._transport_urls
-                                if handler is not JSONPSendHandler]
+                                if handler not in _UNUSED_HANDLERS]
 
 
 class SockJSViewer(Viewer):

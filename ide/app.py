@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import tornado.web
+from tornado.httputil import HTTPServerRequest
 
 from consoles import STREAM_PATH, make_console_router
 from ide.api.consoles import (ConsoleHandler, ConsoleListHandler, LatestOutputHandler,
@@ -14,19 +15,36 @@ from ide.api.openapi import OpenApiHandler
 from ide.api.sharing import sharing_routes
 from ide.api.processes import ProcessHandler, ProcessListHandler
 from ide.api.teacher import TeacherHandler
-from ide.assets import DIST_DIR, STATIC_DIR, HashedAssetHandler
+from ide.assets import STATIC_DIR, StaticHandler
 from ide.files.routes import file_routes
 from ide.routes import API_PREFIX, USER_API, Route
 from ide.services import Services
 from ide.web.account_pages import AccountHandler, DashboardHandler
 from ide.web.auth_pages import LoginHandler, LogoutHandler, SignupHandler
-from ide.web.base import PageHandler
 from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
+from ide.web.fallbacks import (BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi,
+                                NotFoundPage, is_api)
+from ide.web.security_headers import security_headers
 
 
-class NotFoundHandler(PageHandler):
-    def prepare(self) -> None:  # type: ignore[override]
-        raise tornado.web.HTTPError(404, "There is no page at this address.")
+class IdeApplication(tornado.web.Application):
+    """Routes as usual, except that a request declaring a body over
+    :data:`BODY_LIMIT` for a handler that reads bodies whole goes to a 413
+    before a byte of it is read, whoever sends it."""
+
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
+        delegate = super().find_handler(request, **kwargs)
+        if delegate.stream_request_body or _declared_length(request) <= BODY_LIMIT:
+            return delegate
+        handler = BodyTooLargeApi if is_api(request.path) else BodyTooLargePage
+        return self.get_handler_delegate(request, handler, self.settings["default_handler_args"])
+
+
+def _declared_length(request: HTTPServerRequest) -> int:
+    try:
+        return int(request.headers.get("Content-Length", "0"))
+    except ValueError:
+        return 0  # Tornado itself refuses the request as malformed
 
 
 def api_routes(services: Services) -> list[Route]:
@@ -75,19 +93,24 @@ def make_app(services: Services) -> tornado.web.Application:
         handlers += make_console_router(services.consoles, services.console_policy.authorize,
                                         prefix=settings.node_path + STREAM_PATH).urls
     handlers += [
-        (r"/static/js/dist/(.*)", HashedAssetHandler, {"path": str(DIST_DIR)}),
         (API_PREFIX + r"/openapi\.yaml", OpenApiHandler),
         *api_routes(services),
+        # Whatever else is under /api/ gets a JSON 404, never a page.
+        (r"/api(/.*)?$", NotFoundApi, {"services": services}),
         *page_routes(services),
     ]
-    return tornado.web.Application(
+    return IdeApplication(
         handlers,
+        transforms=[security_headers(settings.secure_cookies)],
         cookie_secret=services.cookie_secret,
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"samesite": "Lax", "secure": settings.secure_cookies},
         login_url="/login/",
         static_path=str(STATIC_DIR),
-        default_handler_class=NotFoundHandler,
+        static_handler_class=StaticHandler,
+        default_handler_class=NotFoundPage,
         default_handler_args={"services": services},
         websocket_ping_interval=25,
+        # A WebSocket message is read whole before anyone looks at it, like a body.
+        websocket_max_message_size=BODY_LIMIT,
     )

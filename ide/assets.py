@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
 DIST_DIR = STATIC_DIR / "js" / "dist"
 DIST_URL = "/static/js/dist/"
+DIST_PREFIX = "js/dist/"
+"""Where the bundles are, relative to STATIC_DIR."""
+YEAR = 365 * 24 * 3600
 
 
 class MissingBundle(Exception):
@@ -40,25 +43,40 @@ class AssetManifest:
                                 "run `npm run build`") from None
 
 
-class HashedAssetHandler(StaticFileHandler):
-    """Serves bundles whose names change with their content: cache for a year,
-    and send the ``.gz`` file built next to each one when the client takes gzip."""
+class StaticHandler(StaticFileHandler):
+    """Everything under ``/static/``; Tornado's ``static_handler_class``, so
+    that no route of Tornado's own serves these files first.
+
+    Bundles (``js/dist/``) have names that change with their content: they
+    are cached for a year, immutable, and the ``.gz`` file built next to each
+    one is sent to clients that take gzip.  Other files (the style sheets)
+    are linked with ``static_url``'s ``?v=<hash>`` and cached as Tornado does.
+    """
 
     _gzipped = False
+    _original_path = ""
+
+    @staticmethod
+    def _is_bundle(path: str) -> bool:
+        return path.startswith(DIST_PREFIX)
 
     def get_cache_time(self, path: str, modified: Any, mime_type: str) -> int:
-        return 365 * 24 * 3600
+        if self._is_bundle(path):
+            return YEAR
+        return super().get_cache_time(path, modified, mime_type)
 
     def set_extra_headers(self, path: str) -> None:
-        self.set_header("Cache-Control", "public, max-age=31536000, immutable")
+        if not self._is_bundle(path):
+            return
+        self.set_header("Cache-Control", f"public, max-age={YEAR}, immutable")
         self.set_header("Vary", "Accept-Encoding")
         if self._gzipped:
             self.set_header("Content-Encoding", "gzip")
 
     async def get(self, path: str, include_body: bool = True) -> None:
         accepts_gzip = "gzip" in self.request.headers.get("Accept-Encoding", "")
-        if accepts_gzip and not path.endswith(".gz") and os.path.isfile(
-                os.path.join(self.root, path + ".gz")):
+        if (self._is_bundle(path) and accepts_gzip and not path.endswith(".gz")
+                and os.path.isfile(os.path.join(self.root, path + ".gz"))):
             self._gzipped = True
             self._original_path = path
             path += ".gz"

@@ -10,16 +10,22 @@ from typing import Any
 
 from tornado.routing import URLSpec
 
+from consoles.registry import CONSOLE_ID_PATTERN
+
 API_PREFIX = "/api/v0"
 # Where a user's resources live in the API; ``{owner}`` is the user's name.
 USER_API = API_PREFIX + "/user/{owner}"
 _PARAM = re.compile(r"\{(\w+)\}")
 # What each named parameter may match; anything else is one path segment.
-_PARAM_PATTERNS = {"path": r"/.*", "pid": r"\d+"}
+_PARAM_PATTERNS = {"path": r"/.*", "pid": r"\d+", "console_id": CONSOLE_ID_PATTERN}
 
 
-def pattern(template: str) -> str:
-    """``/user/{owner}/x/`` → ``/user/(?P<owner>[^/]+)/x/$``."""
+def pattern(template: str, optional_slash: bool = False) -> str:
+    """``/user/{owner}/x/`` → ``/user/(?P<owner>[^/]+)/x/$``.
+
+    With ``optional_slash``, a template's final ``/`` may be left out
+    (``/x/?$``), as PythonAnywhere's API allows and its clients rely on.
+    """
     pieces: list[str] = []
     position = 0
     for match in _PARAM.finditer(template):
@@ -27,13 +33,20 @@ def pattern(template: str) -> str:
         name = match.group(1)
         pieces.append(f"(?P<{name}>{_PARAM_PATTERNS.get(name, r'[^/]+')})")
         position = match.end()
-    pieces.append(re.escape(template[position:]))
-    return "".join(pieces) + "$"
+    tail = template[position:]
+    if optional_slash and tail.endswith("/"):
+        return "".join(pieces) + re.escape(tail[:-1]) + "/?$"
+    return "".join(pieces) + re.escape(tail) + "$"
 
 
 class Route(URLSpec):
-    """A URLSpec that remembers the template it was made from."""
+    """A URLSpec that remembers the template it was made from.
+
+    API routes answer with and without their trailing slash; pages keep the
+    one URL they have.
+    """
 
     def __init__(self, template: str, handler: type, kwargs: dict[str, Any]) -> None:
-        super().__init__(pattern(template), handler, kwargs)
+        super().__init__(pattern(template, optional_slash=template.startswith(API_PREFIX + "/")),
+                         handler, kwargs)
         self.template = template

@@ -103,13 +103,21 @@ def bind(settings: Settings) -> list[socket.socket]:
                            f"{exc.strerror or exc}") from None
 
 
+def listening_url(sockets: list[socket.socket]) -> str:
+    """The URL of the first bound socket, e.g. ``http://127.0.0.1:41234/``."""
+    host, port = sockets[0].getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; everything started here is stopped here."""
     from ide.app import make_app
+    from ide.web.fallbacks import BODY_LIMIT
 
     check_data_dir(settings.data_dir)
     sockets = bind(settings)
-    port = sockets[0].getsockname()[1]
     storage = Storage(settings)
     try:
         redis = await storage.open()
@@ -128,13 +136,19 @@ async def serve(settings: Settings) -> None:
         # server: out of the cyclic collector's sight, its full passes stay
         # short, and so do the pauses they put in every console's output.
         gc.freeze()
-        http_server = tornado.httpserver.HTTPServer(app, xheaders=settings.trust_proxy_headers)
+        # Bodies are capped before anyone is authenticated; upload handlers
+        # raise the cap for their own request once they know the caller.
+        http_server = tornado.httpserver.HTTPServer(app, xheaders=settings.trust_proxy_headers,
+                                                    max_body_size=BODY_LIMIT)
         http_server.add_sockets(sockets)
-        print(f"Listening on http://{settings.address}:{port}/", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # What the sockets are bound to, not what was asked: --port 0 gets a
+        # port from the kernel, and scripts read the address from this line.
+        # Printed once a signal would stop the server cleanly.
+        print(f"Listening on {listening_url(sockets)}", flush=True)
         await stop.wait()
         http_server.stop()
         await services.cpu.stop()

@@ -1,6 +1,9 @@
 """Log in, log out, sign up."""
 from __future__ import annotations
 
+import string
+from urllib.parse import quote, urlsplit
+
 import tornado.web
 
 from ide.accounts import AccountError
@@ -9,10 +12,25 @@ from ide.web.base import PageHandler
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths, so ?next= can't send a user to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """``target`` if it is a path on this site, else ``/``: ``?next=`` must not
+    send a user to another site.
+
+    Browsers forgive a lot in a ``Location``: they drop tabs and newlines
+    (``/<tab>/evil.example`` becomes ``//evil.example``), read a backslash
+    as ``/`` and take ``https:evil.example`` as an absolute URL.  So only a string that
+    starts with one ``/``, holds no control character, whitespace or
+    backslash, and parses with neither scheme nor host is kept.  Other
+    non-ASCII characters are percent-encoded, as a header must be ASCII.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if any(char == "\\" or char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F
+           for char in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return quote(target, safe=string.punctuation)
 
 
 class LoginHandler(PageHandler):
@@ -32,6 +50,7 @@ class LoginHandler(PageHandler):
             await throttle.check(username, self.client_address())
         except TooManyAttempts as exc:
             self.set_status(429)
+            self.set_header("Retry-After", str(exc.retry_after))
             self.render_page("login.html", error=str(exc), username=username, next=target)
             return
         user = await self.services.accounts.verify_password(username, password)
@@ -41,7 +60,7 @@ class LoginHandler(PageHandler):
             self.render_page("login.html", error="Wrong username or password.",
                              username=username, next=target)
             return
-        await throttle.succeeded(user.name)
+        await throttle.succeeded(user.name, self.client_address())
         await self.start_session(user.name)
         self.redirect(target)
 

@@ -37,11 +37,6 @@ class BaseHandler(tornado.web.RequestHandler):
         self.user = await self.services.accounts.get(self.caller.username) if self.caller else None
         self.current_user = self.user.name if self.user else None
 
-    def set_default_headers(self) -> None:
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
-        self.set_header("X-Frame-Options", "SAMEORIGIN")
-
     def cookie_options(self) -> dict[str, Any]:
         return {"httponly": True, "samesite": "Lax",
                 "secure": self.services.settings.secure_cookies}
@@ -114,7 +109,12 @@ class ApiHandler(BaseHandler):
         # No cookie session means nothing to forge; prepare() answers 401.
         if "Authorization" in self.request.headers or not self.get_cookie(SESSION_COOKIE):
             return
-        super().check_xsrf_cookie()
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            raise tornado.web.HTTPError(
+                403, "A write with the session cookie must send the X-XSRFToken header "
+                     "(the value of the _xsrf cookie), or use Authorization: Token.") from None
 
     async def prepare(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")

@@ -8,6 +8,12 @@
  */
 import SockJS from "sockjs-client";
 
+/**
+ * The server serves only these: the iframe-based transports (and the
+ * iframe page they load from a CDN) are off, like JSONP and EventSource.
+ */
+const TRANSPORTS = ["websocket", "xhr-streaming", "xhr-polling"];
+
 const FIRST_RETRY_MS = 500;
 const LONGEST_RETRY_MS = 30_000;
 
@@ -34,11 +40,11 @@ export class ConsoleStream {
     window.addEventListener("online", () => this.reconnectNow());
   }
 
-  /** Open the connection (every SockJS transport is allowed). */
+  /** Open the connection over one of the transports the server serves. */
   connect() {
     if (this._ended) return;
     this._handlers.onState(this._failures === 0 ? "connecting" : "reconnecting", {});
-    const socket = new SockJS(this._url);
+    const socket = new SockJS(this._url, null, { transports: TRANSPORTS });
     this._socket = socket;
     let received = false;
     socket.onopen = () => {
