@@ -47,6 +47,8 @@ class SharedFiles:
         located, info = await self.store.status(access, visible)
         if not stat.S_ISREG(info.st_mode):
             raise WrongKind(f"Only files can be shared; {located.given.visible} is not a file.")
+        if located.identity.uid is not None and info.st_uid != located.identity.uid:
+            raise home_io.not_owned(located.given)
         return await self.shares.share(located.given.owner, located.given.visible)
 
     async def link_of(self, located: Located) -> FileShare | None:
@@ -87,7 +89,7 @@ class SharedFiles:
         await self.store.usage.check(home.home, home.account_type, shared.text.size)
 
         def copy() -> HomePath:
-            source_fd, _ = home_io.open_file(shared.located.path)
+            source_fd, _ = home_io.open_file(shared.located.path, shared.located.identity.uid)
             try:
                 with home_io.open_directory(home.path) as dir_fd:
                     temp = home_io.TempFile(dir_fd, shared.located.path.name)

@@ -108,7 +108,10 @@ class UploadReceiver:
                                 "first.")
 
     def feed(self, chunk: bytes) -> None:
-        self.parser.feed(chunk)
+        try:
+            self.parser.feed(chunk)
+        except OSError as error:  # the disk is full, the directory went away, ...
+            raise home_io.translate(error, self.directory) from None
 
     def finish(self) -> None:
         """The body is complete: check it was well-formed and had something to save."""
@@ -122,7 +125,10 @@ class UploadReceiver:
         """Move every received file into place; (path, created) for each."""
         saved = []
         for received in self.completed:
-            saved.append((received.target, received.temp.replace_target()))
+            try:
+                saved.append((received.target, received.temp.replace_target()))
+            except OSError as error:
+                raise home_io.translate(error, received.target) from None
         self._open.clear()
         return saved
 

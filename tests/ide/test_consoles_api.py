@@ -9,7 +9,7 @@ import pytest
 
 from tests.client import Client
 from tests.consoles.sockjs_client import TRANSPORTS, connect
-from tests.server import ServerProcess
+from tests.server import UNISOLATED, ServerProcess
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ async def test_console_pages(ide_server):
     await browser.delete(f"/api/v0/user/{name}/consoles/{console['id']}/")
 
 
-def test_consoles_that_died_with_the_server_are_listed_as_ended(tmp_path):
+def test_consoles_that_died_with_the_server_are_listed_as_ended(server_data_dir):
     import urllib.request
     import json
 
@@ -263,7 +263,7 @@ def test_consoles_that_died_with_the_server_are_listed_as_ended(tmp_path):
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"null")
 
-    first = ServerProcess(tmp_path, "--sandbox", "off").start()
+    first = ServerProcess(server_data_dir, *UNISOLATED).start()
     try:
         name = first.add_user("keep", account_type="hacker")
         token = first.cli("user", "token", name).stdout.strip()
@@ -272,7 +272,7 @@ def test_consoles_that_died_with_the_server_are_listed_as_ended(tmp_path):
         first.process.kill()  # type: ignore[union-attr]
         first.process.wait()  # type: ignore[union-attr]
         first.process = None
-    second = ServerProcess(tmp_path, "--sandbox", "off").start()
+    second = ServerProcess(server_data_dir, *UNISOLATED).start()
     try:
         record = call(second, "GET", f"/api/v0/user/{name}/consoles/{console['id']}/", token)
         assert record["status"] == "ended"
