@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -357,3 +358,67 @@ async def test_share_links_via_the_api(alice, bob):
     assert (await alice.client.get(f"{alice.api}files/sharing/?path={path}")).status == 404
     assert (await alice.client.delete(f"{alice.api}files/sharing/?path={path}")).status == 404
     assert (await alice.client.get(f"{alice.api}files/sharing/")).status == 400
+
+
+class SymlinkSwapper:
+    """A thread flipping ``name`` between a symlink and a plain file as fast as it can,
+    as a user's program racing the server would."""
+
+    def __init__(self, home: Path, name: str) -> None:
+        self.home, self.name = home, name
+        self.owner = home.stat()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.flips = 0
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            spare = self.home / f".{self.name}.{self.flips % 2}"
+            if self.flips % 2:
+                os.symlink("target.txt", spare)
+            else:
+                spare.write_text("a plain file\n")
+            os.chown(spare, self.owner.st_uid, self.owner.st_gid, follow_symlinks=False)
+            os.replace(spare, self.home / self.name)
+            self.flips += 1
+
+    def __enter__(self) -> SymlinkSwapper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_a_symlink_swapped_while_requests_resolve_it_gives_4xx_never_500(ide_server, alice):
+    home = f"/home/{alice.name}"
+    assert (await alice.save(f"{home}/target.txt", "target\n")).status == 201
+    os.symlink("flip", alice.home / "via")  # a chain: realpath reads the flipping link mid-way too
+    page = Client(ide_server.url)
+    await page.login(alice.name)
+    requests = [
+        lambda path: alice.client.get(alice.files(path)),
+        lambda path: alice.save(path, "saved\n"),
+        lambda path: alice.upload(path, b"uploaded\n"),
+        lambda path: alice.client.post(f"{alice.api}files/sharing/", {"path": path}),
+        lambda path: alice.client.get(f"{alice.api}files/tree/?path={path}"),
+        lambda path: alice.client.post(f"{alice.api}files/rename/", {"from": path, "to": f"{home}/moved",
+                                                                      "overwrite": True}),
+        lambda path: page.get(f"/user/{alice.name}/files{path}?edit"),
+        lambda path: page.get(f"/user/{alice.name}/files{home}/"),
+        lambda path: alice.client.post(f"/api/v0/user/{alice.name}/consoles/",
+                                       {"executable": "true", "working_directory": path}),
+    ]
+    logged = len(ide_server.output)
+    statuses = []
+    with SymlinkSwapper(alice.home, "flip") as swapper:
+        for round in range(60):
+            for request in requests:
+                for path in (f"{home}/flip", f"{home}/via"):
+                    statuses.append((await request(path)).status)
+    assert swapper.flips > 1000
+    assert all(status < 500 for status in statuses), sorted(set(statuses))
+    log = "".join(ide_server.output[logged:])
+    assert "Traceback" not in log and " 500 " not in log, log
