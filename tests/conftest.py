@@ -46,10 +46,12 @@ def redis_server() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def ide_server() -> Iterator[ServerProcess]:
     data_dir = reachable_dir("ide-test-data-")
-    server = ServerProcess(data_dir, *UNISOLATED).start()
-    yield server
-    server.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    try:
+        server = ServerProcess(data_dir, *UNISOLATED).start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -134,8 +134,9 @@ def test_as_root_the_server_refuses_to_start_without_full_isolation(tmp_path):
 async def test_with_the_unsafe_flag_programs_run_as_an_unprivileged_account():
     data_dir = reachable_dir("ide-test-unsafe-")
     server = ServerProcess(data_dir, "--unsafe-no-isolation", "--cgroup-base", "cgroup.procs/ide",
-                           "--uid-prefix", TEST_UID_PREFIX).start()
+                           "--uid-prefix", TEST_UID_PREFIX)
     try:
+        server.start()
         assert any("UNSAFE (--unsafe-no-isolation): Sandboxing is off: cgroups unusable" in line
                    for line in server.output)
         name = server.add_user("u", account_type="hacker")

@@ -12,10 +12,12 @@ from tests.server import UNISOLATED, ServerProcess, reachable_dir
 @pytest.fixture(scope="module")
 def open_server():
     data_dir = reachable_dir("ide-test-signup-")
-    server = ServerProcess(data_dir, *UNISOLATED, "--allow-signup", "--secure-cookies").start()
-    yield server
-    server.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    try:
+        server = ServerProcess(data_dir, *UNISOLATED, "--allow-signup", "--secure-cookies").start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.mark.gen_test

@@ -19,6 +19,13 @@ from tests.server import UNISOLATED, ServerProcess, reachable_dir
 @pytest.fixture(scope="module")
 def nodes():
     data_dir = reachable_dir("ide-test-nodes-")
+    try:
+        yield from _two_nodes(data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _two_nodes(data_dir: Path):
     first = ServerProcess(data_dir, *UNISOLATED, "--node-id", "n1", "--node-path", "/nodes/n1/").start()
     try:
         config = (Path(data_dir) / "redis" / "redis.conf").read_text()
@@ -31,7 +38,6 @@ def nodes():
     yield first, second
     second.stop()
     first.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def account_on_both(first: ServerProcess, second: ServerProcess, prefix: str) -> tuple[str, str, Client, Client]:
