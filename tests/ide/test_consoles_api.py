@@ -91,7 +91,8 @@ async def test_exit_status_is_recorded(ide_server, alice):
     ({"executable": "bash", "arguments": 5}, "arguments must be a string or a list of strings."),
     ({"executable": "bash", "arguments": "'unbalanced"}, "arguments could not be parsed"),
     ({"executable": "bash", "working_directory": "relative/dir"}, "working_directory must be an absolute path."),
-    ({"executable": "bash", "working_directory": "/home/nobody_zz/nowhere"}, "does not exist"),
+    ({"executable": "bash", "working_directory": "/home/nobody_zz/nowhere"},
+     "working_directory must be a directory in your home"),
 ])
 async def test_bad_start_requests_are_400(ide_server, alice, body, message):
     name, client = alice
