@@ -327,3 +327,24 @@ async def test_consoles_of_an_unisolated_server_do_not_run_as_root(ide_server, a
     uid = int(output.split("uid=")[1].split()[0])
     assert uid == os.getuid() if os.getuid() != 0 else uid != 0
     await client.delete(f"/api/v0/user/{name}/consoles/{console['id']}/")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_teacher_may_start_in_a_students_home_and_a_classmate_may_not(ide_server):
+    teacher = ide_server.add_user("teach", account_type="hacker")
+    student = ide_server.add_user("stud", teacher=teacher)
+    classmate = ide_server.add_user("stud", teacher=teacher)
+    clients = {name: Client(ide_server.url, token=ide_server.cli("user", "token", name).stdout.strip())
+               for name in (teacher, student, classmate)}
+    assert (await clients[student].put(f"/api/v0/user/{student}/files/path/home/{student}/hw/a.py",
+                                       {"content": "x = 1\n"})).status == 201
+    console = await start(clients[teacher], teacher, arguments=["-c", "pwd; ls"],
+                          working_directory=f"/home/{student}/hw")
+    assert console["working_directory"] == f"/home/{student}/hw"
+    output = await output_until(clients[teacher], teacher, console["id"], "a.py")
+    assert f"/home/{student}/hw" in output
+    refused = await clients[classmate].post(f"/api/v0/user/{classmate}/consoles/", {
+        "executable": "bash", "working_directory": f"/home/{student}/hw"})
+    assert refused.status == 400
+    assert refused.json()["detail"] == f"working_directory must be a directory in your home, /home/{classmate}/."
+    await clients[teacher].delete(f"/api/v0/user/{teacher}/consoles/{console['id']}/")

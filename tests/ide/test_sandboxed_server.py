@@ -130,6 +130,36 @@ def test_as_root_the_server_refuses_to_start_without_full_isolation(tmp_path):
             f"unprivileged account {TEST_UID_PREFIX}all-users")
 
 
+def test_the_unsafe_flag_comes_from_the_environment_and_needs_reachable_homes(tmp_path):
+    # pytest's tmp_path lies in a directory private to root: the shared account could not reach it.
+    result = subprocess.run(
+        [sys.executable, "-m", "ide", "serve", "--port", "0", "--data-dir", str(tmp_path),
+         "--sandbox", "off", "--uid-prefix", TEST_UID_PREFIX],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "IDE_UNSAFE_NO_ISOLATION": "1"})
+    subprocess.run(["userdel", TEST_UID_PREFIX + "all-users"], check=False, capture_output=True)
+    assert result.returncode == 1 and result.stderr.startswith(
+        f"ide: error: programs would run as {TEST_UID_PREFIX}all-users, who cannot reach {tmp_path / 'home'}: ")
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_isolated_consoles_start_only_in_their_owners_home(sandboxed_server):
+    teacher = sandboxed_server.add_user("sbx", account_type="hacker")
+    student = sandboxed_server.add_user("sbx", teacher=teacher)
+    client = Client(sandboxed_server.url, token=sandboxed_server.cli("user", "token", teacher).stdout.strip())
+    student_client = Client(sandboxed_server.url,
+                            token=sandboxed_server.cli("user", "token", student).stdout.strip())
+    assert (await student_client.put(f"/api/v0/user/{student}/files/path/home/{student}/a.py",
+                                     {"content": "x = 1\n"})).status == 201
+    refused = await client.post(f"/api/v0/user/{teacher}/consoles/",
+                                {"executable": "bash", "working_directory": f"/home/{student}"})
+    assert refused.status == 400
+    assert refused.json()["detail"].startswith("Consoles here see only their owner's home")
+    outside = await client.post(f"/api/v0/user/{teacher}/consoles/",
+                                {"executable": "bash", "working_directory": "/proc/1/cwd"})
+    assert outside.status == 400 and "must be a directory in your home" in outside.json()["detail"]
+
+
 @pytest.mark.gen_test(timeout=120)
 async def test_with_the_unsafe_flag_programs_run_as_an_unprivileged_account():
     data_dir = reachable_dir("ide-test-unsafe-")
