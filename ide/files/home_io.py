@@ -338,12 +338,15 @@ class TempFile:
 
     The name is hidden and random, in the same directory as the target so
     the final ``os.replace`` is atomic: readers see the old file or the new
-    one, never a half-written one.  ``discard`` removes it on any failure.
+    one, never a half-written one.  ``owner`` (uid, gid) is given the file
+    before it takes its name, so it never appears as the server's.
+    ``discard`` removes it on any failure.
     """
 
-    def __init__(self, dir_fd: int, final_name: str) -> None:
+    def __init__(self, dir_fd: int, final_name: str, owner: tuple[int, int] | None) -> None:
         self.dir_fd = dir_fd
         self.final_name = final_name
+        self.owner = owner
         self.name = f".{final_name[:200]}.{secrets.token_hex(6)}.part"
         self.fd = os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                           0o600, dir_fd=dir_fd)
@@ -383,6 +386,8 @@ class TempFile:
         raise PathExists(f"No free name for a copy of {self.final_name}.")
 
     def _finish(self, mode: int) -> None:
+        if self.owner is not None:
+            os.fchown(self.fd, *self.owner)
         os.fchmod(self.fd, mode)
         os.fsync(self.fd)
         os.close(self.fd)

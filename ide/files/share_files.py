@@ -92,7 +92,7 @@ class SharedFiles:
             source_fd, _ = home_io.open_file(shared.located.path, shared.located.identity.uid)
             try:
                 with home_io.open_directory(home.path) as dir_fd:
-                    temp = home_io.TempFile(dir_fd, shared.located.path.name)
+                    temp = home_io.TempFile(dir_fd, shared.located.path.name, home.identity.owner)
                     try:
                         while chunk := os.read(source_fd, _COPY_CHUNK):
                             if temp.size + len(chunk) > limit:
@@ -104,9 +104,7 @@ class SharedFiles:
                         raise
             finally:
                 os.close(source_fd)
-            copied = home.path.child(name)
-            self.store.give(home.identity, [copied])
-            return copied
+            return home.path.child(name)
 
         copied = await self.store.run_blocking(home.path, copy)
         self.store.usage.grow(viewer.name, shared.text.size)

@@ -218,14 +218,14 @@ class FileStore:
         """Write ``data`` over the file atomically; (created, the new etag)."""
         made: list[HomePath] = []
         with home_io.open_directory(located.path.parent, create=True, created=made) as fd:
-            temp = home_io.TempFile(fd, located.path.name)
+            temp = home_io.TempFile(fd, located.path.name, located.identity.owner)
             try:
                 temp.write(data)
                 created = temp.replace_target()
             except BaseException:
                 temp.discard()
                 raise
-        self.give(located.identity, [*made, located.path])
+        self.give(located.identity, made)
         return created, etag_of(data)
 
     async def start_upload(self, access: FileAccess, visible: str, content_type: str) -> Upload:
@@ -239,11 +239,12 @@ class FileStore:
         directory, name = (located.path, None) if into_directory else (located.path.parent, located.path.name)
 
         def receive() -> UploadReceiver:
-            return UploadReceiver(content_type, directory, name, file_limit=self.upload_file_limit,
+            return UploadReceiver(content_type, directory, name, located.identity.owner,
+                                  file_limit=self.upload_file_limit,
                                   allowance=allowance, account_type=located.account_type)
         receiver = await self.run_blocking(directory, receive)
         await self.run_blocking(directory, self.give, located.identity, receiver.created_directories)
-        return Upload(receiver, located.identity)
+        return Upload(receiver)
 
     async def commit_upload(self, upload: Upload) -> list[tuple[HomePath, bool]]:
         """Put a completely received upload's files in place; (path, created) for each."""
@@ -256,8 +257,6 @@ class FileStore:
         finally:
             for lock in set(locks):
                 lock.release()
-        await self.run_blocking(receiver.directory, self.give, upload.identity,
-                                [path for path, _ in saved])
         self.usage.grow(receiver.directory.owner, receiver.net_growth)
         return saved
 
