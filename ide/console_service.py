@@ -38,9 +38,10 @@ class ConsoleService:
 
     def kind_label(self, argv: list[str]) -> str | None:
         """"Bash" for ``["bash"]``: the label of the kind this argv starts."""
-        program = shutil.which(argv[0], path=self.sandbox.program_search_path())
+        search_path = self.sandbox.program_search_path()
+        program = shutil.which(argv[0], path=search_path)
         for kind in self.kinds:
-            if [shutil.which(kind.argv[0]) or kind.argv[0], *kind.argv[1:]] == [program, *argv[1:]]:
+            if [shutil.which(kind.argv[0], path=search_path) or kind.argv[0], *kind.argv[1:]] == [program, *argv[1:]]:
                 return kind.label
         return None
 

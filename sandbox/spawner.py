@@ -257,8 +257,10 @@ class Sandbox:
             if self._cgroups is not None:
                 pty = self._spawn_isolated(identity, argv, visible_cwd, env, rows, cols, limits)
             else:
-                if host_program is not None:
-                    argv = [str(host_program), *argv[1:]]
+                # ptyprocess would look the program up on the server's PATH.
+                program = str(host_program) if host_program is not None else shutil.which(
+                    argv[0], path=env["PATH"]) or argv[0]
+                argv = [program, *argv[1:]]
                 uid = self._shared[0] if self._shared is not None else os.geteuid()
                 rlimits = (fallback_rlimits(limits, processes_of_uid(uid))
                            if self._status.mode == "rlimits" else [])

@@ -85,12 +85,13 @@ async def test_a_hard_link_to_a_file_the_user_cannot_read_is_never_served(sandbo
     files = f"/api/v0/user/{name}/files/"
     assert (await api.put(f"{files}path/home/{name}/shared.txt", {"content": "mine\n"})).status == 201
     share_url = (await api.post(f"{files}sharing/", {"path": f"/home/{name}/shared.txt"})).json()["url"]
+    home = sandboxed_server.data_dir / "home" / name
+    assert (home / "shared.txt").stat().st_uid == pwd.getpwnam(TEST_UID_PREFIX + name).pw_uid
     assert "mine" in (await browser.get(share_url)).text
 
     secret = sandboxed_server.data_dir / "root-only-secret"
     secret.write_text("ROOT-SECRET\n")
     secret.chmod(0o600)
-    home = sandboxed_server.data_dir / "home" / name
     os.link(secret, home / "stolen.txt")
     (home / "shared.txt").unlink()
     os.link(secret, home / "shared.txt")

@@ -16,7 +16,7 @@ from sandbox.host import HostCapabilities, detect_host
 from sandbox.unix_users import delete_unix_user
 from tests.sandbox.conftest import needs_root
 from tests.sandbox.leftovers import TEST_UID_PREFIX
-from tests.sandbox.ptys import run, run_script
+from tests.sandbox.ptys import read_to_end, run, run_script, wait_exit
 from tests.server import reachable_dir
 
 pytestmark = needs_root
@@ -65,6 +65,9 @@ def test_unisolated_programs_run_as_the_shared_account(reachable_home: Path) -> 
         assert lines[:2] == [str(shared.pw_uid), str(shared.pw_gid)]
         assert str(alice.home) in lines and "note" in lines and lines[lines.index("NoNewPrivs:") + 1] == "1"
         assert (alice.home / "note").stat().st_uid == shared.pw_uid
+        # Looked up on the users' PATH, not the server's (root's may hold /root/... entries).
+        python = run(sandbox.spawn(alice, ["python3", "-c", "print(6 * 7)"], alice.visible_home))
+        assert "42" in read_to_end(python) and wait_exit(python) == 0
     finally:
         run(sandbox.close())
 
