@@ -221,7 +221,7 @@ class Sandbox:
 
     def program_search_path(self) -> str:
         """The PATH users' programs get: where to look for console kinds."""
-        return user_environment("-", "/", self.isolated)["PATH"]
+        return user_environment("-", "/", self._drops_root)["PATH"]
 
     def environment(self, identity: Identity, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """What the user's programs start with; HOME is where they see their home."""

@@ -66,6 +66,7 @@ def test_unisolated_programs_run_as_the_shared_account(reachable_home: Path) -> 
         assert str(alice.home) in lines and "note" in lines and lines[lines.index("NoNewPrivs:") + 1] == "1"
         assert (alice.home / "note").stat().st_uid == shared.pw_uid
         # Looked up on the users' PATH, not the server's (root's may hold /root/... entries).
+        assert all(not entry.startswith("/root") for entry in sandbox.program_search_path().split(":"))
         python = run(sandbox.spawn(alice, ["python3", "-c", "print(6 * 7)"], alice.visible_home))
         assert "42" in read_to_end(python) and wait_exit(python) == 0
     finally:
