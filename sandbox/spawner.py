@@ -293,15 +293,12 @@ class Sandbox:
     @staticmethod
     def _start(argv: list[str], env: dict[str, str], rows: int, cols: int,
                setup: ChildSetup, *, program: str) -> PtyProcess:
-        # ptyprocess changes into its cwd as root, before the setup runs: give
-        # it "/", and let the setup (or the init shell) enter the real one
-        # without root.  The error is raised after the except block so the
-        # traceback, which holds ptyprocess's half-made object, is dropped on
-        # this worker thread (its __del__ sleeps).
+        # ptyprocess changes into its cwd as root, before the setup runs: it
+        # gets "/", and the setup (or the init shell) enters the real one
+        # without root.
         error = None
         try:
-            return UnbufferedPty.spawn(argv, cwd="/", env=env, dimensions=(rows, cols),
-                                       preexec_fn=setup)
+            return UnbufferedPty.start(argv, env=env, dimensions=(rows, cols), preexec_fn=setup)
         except FileNotFoundError:
             error = f"{program}: command not found"
         except RuntimeError as exc:  # WorkingDirectory.enter, re-raised by ptyprocess

@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from sandbox import IsolationUnavailable, Sandbox, SpawnError
@@ -84,6 +85,8 @@ def test_the_shared_account_enters_directories_as_itself(reachable_home: Path) -
             run(sandbox.spawn(bob, ["pwd"], "/home/bob/locked"))
         with pytest.raises(SpawnError, match="working directory /home/bob/missing does not exist"):
             run(sandbox.spawn(bob, ["pwd"], "/home/bob/missing"))
+        # The children that gave up are reaped at once, not left as zombies of the account.
+        assert [child for child in psutil.Process().children() if child.uids().real == bob.uid] == []
     finally:
         run(sandbox.close())
 
