@@ -54,7 +54,10 @@ def chown_tree(top: Path, uid: int, gid: int) -> None:
     os.chown(top, uid, gid, follow_symlinks=False)
     for _, dirs, files, dir_fd in os.fwalk(top, follow_symlinks=False):
         for name in dirs + files:
-            _chown_entry(name, dir_fd, uid, gid)
+            try:
+                _chown_entry(name, dir_fd, uid, gid)
+            except FileNotFoundError:
+                pass  # removed by the user's program meanwhile
 
 
 def hand_over(directory: Path, uid: int, gid: int) -> None:

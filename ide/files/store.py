@@ -107,7 +107,7 @@ class FileStore:
             if owner is None:
                 raise PathNotFound(f"No such file or directory: {visible}")
             account_type = owner.account_type
-        identity = await asyncio.to_thread(self.sandbox.identity, given.owner, account_type)
+        identity = await self.run_blocking(given, self.sandbox.identity, given.owner, account_type)
         # realpath fails when a link is swapped while it resolves (EINVAL, ENOENT, ...).
         real = await self.run_blocking(given, PathResolver.real, given, follow_final)
         return Located(given, real, identity, account_type)
