@@ -21,8 +21,7 @@ from ide.assets import MissingBundle
 from ide.config import Settings
 from ide.redis_server import EmbeddedRedis, connect
 from ide.services import build_services
-from sandbox import SandboxError
-from sandbox.spawner import SHARED_ACCOUNT
+from sandbox import SHARED_ACCOUNT, SandboxError
 
 log = logging.getLogger("ide")
 

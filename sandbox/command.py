@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from sandbox.errors import SpawnError
+from sandbox.identity import USERNAME_PATTERN
 
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -18,6 +22,20 @@ def find_program(program: str, search_path: str, host_file: Path | None) -> bool
         target = host_file if host_file is not None else Path(program)
         return target.is_file() and os.access(target, os.X_OK)
     return shutil.which(program, path=search_path) is not None
+
+
+def working_directory_in_a_home(cwd: str, homes_dir: Path) -> tuple[str, Path]:
+    """``cwd`` normalised, and where it is on the host; SpawnError unless it
+    lies in a home (``/home/<name>/…``).
+
+    Only the name is mapped here: whose homes a caller may use is the
+    caller's decision, and the directory is entered without root.
+    """
+    parts = posixpath.normpath(cwd).split("/")
+    if (not cwd.startswith("/") or len(parts) < 3 or parts[1] != "home"
+            or not USERNAME_PATTERN.fullmatch(parts[2]) or ".." in parts):
+        raise SpawnError(f"working directory {cwd} is not inside a home (/home/<user>/...)")
+    return "/".join(parts), homes_dir.joinpath(*parts[2:])
 
 
 _INIT_SCRIPT = (

@@ -21,26 +21,23 @@ from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
 from sandbox.child_setup import ChildSetup, PrivateMounts, WorkingDirectory
 from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
-from sandbox.command import find_program, isolating_argv, user_environment, world_searchable
+from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
 from sandbox.host import HostCapabilities, current_user, detect_host
-from sandbox.identity import USERNAME_PATTERN, Identity, check_username
+from sandbox.identity import Identity, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
 from sandbox.ownership import chown_inside, hand_over
 from sandbox.process import SandboxedProcess, UnbufferedPty
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
 from sandbox.rlimits import fallback_rlimits, isolated_rlimits, processes_of_uid
 from sandbox.status import ISOLATION_CHOICES, SandboxStatus, full_status, limited_status
-from sandbox.unix_users import MAX_UNIX_NAME, UnixUserError, delete_unix_user, ensure_unix_user, unix_name
+from sandbox.unix_users import (MAX_UNIX_NAME, SHARED_ACCOUNT, UnixUserError, delete_unix_user,
+                                ensure_shared_account, ensure_unix_user, unix_name)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 _UID_PREFIX = re.compile(r"[a-z_][a-z0-9_-]*")
-SHARED_ACCOUNT = "all-users"
-"""After the uid prefix: the one account unisolated programs run as when the
-server is root.  A username cannot contain '-', so no user's own account
-(``unix_name``) can ever be this one."""
 _WORKERS = 4
 _CLEANUP_TRIES = 10
 
@@ -120,18 +117,9 @@ class Sandbox:
 
     def _use_shared_account(self, isolation: str, problems: Sequence[str]) -> SandboxStatus:
         """Run every unisolated program as ``<uid_prefix>all-users`` (root only)."""
-        name = self.uid_prefix + SHARED_ACCOUNT
-        try:
-            self._shared = ensure_unix_user(name, home=str(self.homes_dir))
-        except UnixUserError as exc:
-            raise IsolationUnavailable(f"cannot make the account {name} that unisolated programs "
-                                       f"run as: {exc}") from None
         self._prepare_directories()
-        if not world_searchable(self.homes_dir):
-            raise IsolationUnavailable(
-                f"programs would run as {name}, who cannot reach {self.homes_dir}: a directory "
-                "above it lacks search permission for others (chmod o+x it, or move the data "
-                "directory)")
+        name = self.uid_prefix + SHARED_ACCOUNT
+        self._shared = ensure_shared_account(name, self.homes_dir)
         return limited_status(isolation, name, problems)
 
     def _prepare_directories(self) -> None:
@@ -197,19 +185,6 @@ class Sandbox:
             return identity.home / path[len(visible):].lstrip("/")
         return Path(path)
 
-    def _working_directory(self, cwd: str) -> tuple[str, Path]:
-        """``cwd`` normalised, and where it is on the host; SpawnError unless it
-        lies in a home (``/home/<name>/…``).
-
-        Only the name is mapped here: whose homes a caller may use is the
-        caller's decision, and the directory is entered without root.
-        """
-        parts = posixpath.normpath(cwd).split("/")
-        if (not cwd.startswith("/") or len(parts) < 3 or parts[1] != "home"
-                or not USERNAME_PATTERN.fullmatch(parts[2]) or ".." in parts):
-            raise SpawnError(f"working directory {cwd} is not inside a home (/home/<user>/...)")
-        return "/".join(parts), self.homes_dir.joinpath(*parts[2:])
-
     def chown_to(self, identity: Identity, path: Path) -> None:
         """Make a file the server wrote inside the user's home theirs.
 
@@ -249,7 +224,7 @@ class Sandbox:
                         rows: int, cols: int) -> SandboxedProcess:
         username = identity.username
         limits = limits_for(self.limits, identity.account_type)
-        visible_cwd, host_cwd = self._working_directory(cwd)
+        visible_cwd, host_cwd = working_directory_in_a_home(cwd, self.homes_dir)
         host_program = self.host_path(identity, argv[0]) if "/" in argv[0] else None
         if not find_program(argv[0], env["PATH"], host_program):
             raise SpawnError(f"{argv[0]}: command not found")

@@ -13,6 +13,7 @@ import pytest
 
 from tests.client import Client
 from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot, cgroup_dir
+from tests.sandbox.ptys import wait_for
 from tests.server import ROOT, ServerProcess, reachable_dir
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
@@ -180,5 +181,8 @@ async def test_with_the_unsafe_flag_programs_run_as_an_unprivileged_account():
         assert "refused" in seen
     finally:
         server.stop()
-        subprocess.run(["userdel", TEST_UID_PREFIX + "all-users"], check=False, capture_output=True)
+        shared = TEST_UID_PREFIX + "all-users"
+        # userdel refuses while the account's last console is still dying.
+        wait_for(lambda: subprocess.run(["userdel", shared], capture_output=True).returncode in (0, 6),
+                 f"{shared} to be removable")
         shutil.rmtree(data_dir, ignore_errors=True)
