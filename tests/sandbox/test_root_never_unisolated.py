@@ -35,9 +35,11 @@ def host_without_setpriv() -> HostCapabilities:
 @pytest.fixture
 def reachable_home() -> Iterator[Path]:
     data = reachable_dir("ide-sandbox-test-")
-    yield data / "home"
-    delete_unix_user(SHARED)
-    shutil.rmtree(data, ignore_errors=True)
+    try:
+        yield data / "home"
+        delete_unix_user(SHARED)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_auto_refuses_as_root_when_a_requirement_is_missing(tmp_path: Path, cgroup_base: str) -> None:
