@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--allow-signup", action="store_true", default=_env_flag("ALLOW_SIGNUP"), help="let visitors create accounts (IDE_ALLOW_SIGNUP)")
     serve_p.add_argument("--secure-cookies", action="store_true", default=_env_flag("SECURE_COOKIES"), help="mark cookies Secure; use behind HTTPS (IDE_SECURE_COOKIES)")
     serve_p.add_argument("--trust-proxy-headers", action="store_true", default=_env_flag("TRUST_PROXY_HEADERS"), help="take the client address from X-Forwarded-For/X-Real-Ip; only behind a proxy that sets them (IDE_TRUST_PROXY_HEADERS)")
-    serve_p.add_argument("--sandbox", choices=("auto", "full", "rlimits", "off"), default=_env("SANDBOX", "auto"), help="per-user isolation: full needs root; auto uses it when possible, else rlimits (IDE_SANDBOX; default auto)")
+    serve_p.add_argument("--sandbox", choices=("auto", "full", "rlimits", "off"), default=_env("SANDBOX", "auto"), help="per-user isolation: full needs root; auto is full as root (or a refusal to start), rlimits otherwise (IDE_SANDBOX; default auto)")
+    serve_p.add_argument("--unsafe-no-isolation", action="store_true", default=_env_flag("UNSAFE_NO_ISOLATION"), help="as root, let users' programs run without full isolation (all as one unprivileged account, <uid-prefix>all-users, able to read each other's files); without it a root server refuses to start unless it can isolate fully, and refuses --sandbox off/rlimits (IDE_UNSAFE_NO_ISOLATION)")
     serve_p.add_argument("--uid-prefix", default=_env("UID_PREFIX", "ide-"), help="prefix of the Unix accounts made for users (IDE_UID_PREFIX; default ide-)")
     serve_p.add_argument("--cgroup-base", default=_env("CGROUP_BASE", "ide"), help="name of the group, under the server's own cgroup, that holds users' groups (IDE_CGROUP_BASE; default ide)")
     serve_p.add_argument("--node-id", default=_env("NODE_ID", ""), help="this node's name when several share one Redis (IDE_NODE_ID; default host:data-dir)")
@@ -189,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                 redis_url=args.redis_url, allow_signup=args.allow_signup,
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
-                cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path)))
+                cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
+                unsafe_no_isolation=args.unsafe_no_isolation)))
         elif args.command == "user":
             asyncio.run(_user_command(args))
         elif args.command == "sandbox":

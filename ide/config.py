@@ -16,6 +16,8 @@ class Settings:
     allow_signup: bool = False
     secure_cookies: bool = False
     sandbox: str = "auto"
+    # As root: run users' programs without full isolation (as one unprivileged account).
+    unsafe_no_isolation: bool = False
     trust_proxy_headers: bool = False
     uid_prefix: str = "ide-"
     cgroup_base: str = "ide"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import stat
 from typing import Any
 
 from consoles import ConsoleKind, ConsoleManager, ConsoleRecord, LauncherStore, list_processes
 from ide.accounts import User
-from sandbox import Sandbox
+from ide.files.errors import FilesError, PathNotFound
+from ide.files.store import FileStore
+from sandbox import Identity, Sandbox
 
 CONSOLE_LIMITS = {"anon": 1, "free": 2, "hacker": 20, "web_developer": 20}
 MAX_ARGUMENTS = 4096
@@ -26,17 +29,19 @@ class ConsoleRequestInvalid(Exception):
 
 class ConsoleService:
     def __init__(self, manager: ConsoleManager, launchers: LauncherStore,
-                 sandbox: Sandbox, kinds: list[ConsoleKind]) -> None:
+                 sandbox: Sandbox, kinds: list[ConsoleKind], files: FileStore) -> None:
         self.manager = manager
         self.launchers = launchers
         self.sandbox = sandbox
         self.kinds = kinds
+        self.files = files
 
     def kind_label(self, argv: list[str]) -> str | None:
         """"Bash" for ``["bash"]``: the label of the kind this argv starts."""
-        program = shutil.which(argv[0], path=self.sandbox.program_search_path())
+        search_path = self.sandbox.program_search_path()
+        program = shutil.which(argv[0], path=search_path)
         for kind in self.kinds:
-            if [shutil.which(kind.argv[0]) or kind.argv[0], *kind.argv[1:]] == [program, *argv[1:]]:
+            if [shutil.which(kind.argv[0], path=search_path) or kind.argv[0], *kind.argv[1:]] == [program, *argv[1:]]:
                 return kind.label
         return None
 
@@ -54,10 +59,43 @@ class ConsoleService:
             argv = self._argv(request)
             cwd = request.get("working_directory") or identity.visible_home
             name = self.kind_label(argv) or f"{os.path.basename(argv[0])} console"
-        if not isinstance(cwd, str) or not cwd.startswith("/"):
-            raise ConsoleRequestInvalid("working_directory must be an absolute path.")
+        cwd = await self.working_directory(user, identity, cwd)
         limit = CONSOLE_LIMITS.get(user.account_type, 1)
         return await self.manager.create(identity, argv, cwd, name, limit)
+
+    async def working_directory(self, user: User, identity: Identity, cwd: object) -> str:
+        """``cwd`` as a directory in a home the caller may use, resolved; else ConsoleRequestInvalid.
+
+        The caller's own home, and a teacher's students' homes (where the
+        sandbox can show them).  Anything else gets one answer whether it
+        exists or not, and a symlink may not lead out of its home.  The
+        program still enters the directory as its user, so a directory
+        swapped in after this check is entered only if the user may.
+        """
+        if not isinstance(cwd, str) or not cwd.startswith("/"):
+            raise ConsoleRequestInvalid("working_directory must be an absolute path.")
+        access = await self.files.access(user)
+        try:
+            access.resolver.parse(cwd)  # string work only: the same answer for every outside path
+        except PathNotFound:
+            students = " or in a student's home" if len(access.resolver.reachable) > 1 else ""
+            raise ConsoleRequestInvalid(f"working_directory must be a directory in your home, "
+                                        f"{identity.visible_home}/{students}.") from None
+        except FilesError as exc:
+            raise ConsoleRequestInvalid(f"working_directory: {exc}") from None
+        try:
+            located, info = await self.files.status(access, cwd)
+        except PathNotFound:
+            raise ConsoleRequestInvalid(f"working directory {cwd} does not exist.") from None
+        except FilesError as exc:
+            raise ConsoleRequestInvalid(f"working directory: {exc}") from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise ConsoleRequestInvalid(f"working directory {cwd} is not a directory.")
+        if located.path.owner != user.name and self.sandbox.isolated:
+            raise ConsoleRequestInvalid(
+                f"Consoles here see only their owner's home: start yours in {identity.visible_home}/ "
+                f"(the files of {located.path.visible_home} are open to you in the Files pages).")
+        return located.path.visible
 
     def _argv(self, request: dict[str, Any]) -> list[str]:
         executable = request.get("executable")
@@ -98,3 +136,4 @@ class ConsoleService:
                    "Your CPU allowance was reset: your programs run at full speed again.")
         for console in self.manager.live_for(username):
             console.notify("tarpit" if tarpitted else "tarpit_ended", message)
+

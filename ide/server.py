@@ -5,6 +5,7 @@ import asyncio
 import errno
 import gc
 import logging
+import os
 import secrets
 import signal
 import socket
@@ -20,6 +21,7 @@ from ide.assets import MissingBundle
 from ide.config import Settings
 from ide.redis_server import EmbeddedRedis, connect
 from ide.services import build_services
+from sandbox import SHARED_ACCOUNT, SandboxError
 
 log = logging.getLogger("ide")
 
@@ -89,6 +91,17 @@ async def cookie_secret(redis: aioredis.Redis) -> str:
     return cast(str, await redis.get("ide:secret:cookie"))
 
 
+def check_isolation_choice(settings: Settings, is_root: bool) -> None:
+    """As root, users' programs run fully isolated unless the operator asked
+    otherwise by a flag that says what it costs; explicit ``off``/``rlimits``
+    would otherwise be the same silent fail-open as a fallback."""
+    if is_root and settings.sandbox in ("off", "rlimits") and not settings.unsafe_no_isolation:
+        raise StartupError(
+            f"--sandbox {settings.sandbox} runs users' programs without isolation and this server "
+            "runs as root: use --sandbox full (or auto), or add --unsafe-no-isolation to run them "
+            f"all as the unprivileged account {settings.uid_prefix}{SHARED_ACCOUNT}")
+
+
 def bind(settings: Settings) -> list[socket.socket]:
     try:
         return tornado.netutil.bind_sockets(settings.port, settings.address)
@@ -116,6 +129,7 @@ async def serve(settings: Settings) -> None:
     from ide.app import make_app
     from ide.web.fallbacks import BODY_LIMIT
 
+    check_isolation_choice(settings, os.geteuid() == 0)
     check_data_dir(settings.data_dir)
     sockets = bind(settings)
     storage = Storage(settings)
@@ -125,8 +139,13 @@ async def serve(settings: Settings) -> None:
             services = build_services(settings, redis, await cookie_secret(redis))
         except MissingBundle as exc:
             raise StartupError(str(exc)) from None
+        except SandboxError as exc:
+            hint = ("; as root the server starts only when it can isolate users' programs fully "
+                    "(or with --unsafe-no-isolation)" if os.geteuid() == 0 else "")
+            raise StartupError(f"{exc}{hint}") from None
         if services.sandbox_status:
-            log.warning("%s", services.sandbox_status)
+            unsafe = "UNSAFE (--unsafe-no-isolation): " if settings.unsafe_no_isolation else ""
+            log.warning("%s%s", unsafe, services.sandbox_status)
         await services.consoles.mark_orphans()
         await services.consoles.listen()
         await services.console_policy.start()

@@ -70,7 +70,7 @@ def template_environment() -> jinja2.Environment:
 
 def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str) -> Services:
     sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox, cgroup_base=settings.cgroup_base,
-                      uid_prefix=settings.uid_prefix)
+                      uid_prefix=settings.uid_prefix, shared_account=settings.unsafe_no_isolation)
     status = sandbox.status()
     # A restarted server must recognise its own consoles to mark them ended:
     # the default name is stable across restarts (not the port, which may be 0).
@@ -78,8 +78,9 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     manager = ConsoleManager(redis, sandbox, node_id, node_path=settings.node_path)
     launchers = LauncherStore(redis)
     kinds = discover_kinds(path=sandbox.program_search_path())
-    console_service = ConsoleService(manager, launchers, sandbox, kinds)
     accounts = AccountStore(redis)
+    files = FileService.build(sandbox, accounts, redis)
+    console_service = ConsoleService(manager, launchers, sandbox, kinds, files.store)
     return Services(
         settings=settings, redis=redis, cookie_secret=cookie_secret,
         accounts=accounts, tokens=TokenStore(redis), sessions=SessionStore(redis),
@@ -87,6 +88,6 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         sandbox=sandbox, consoles=manager, launchers=launchers,
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
-        files=FileService.build(sandbox, accounts, redis),
+        files=files,
         sandbox_status=None if status.isolated else status.summary,
         pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

@@ -11,7 +11,8 @@ from sandbox.process import SandboxedProcess
 from sandbox.process_table import descendants_by_root, trees_by_root
 from sandbox.spawner import Sandbox
 from sandbox.status import SandboxStatus
+from sandbox.unix_users import SHARED_ACCOUNT
 
-__all__ = ["DEFAULT_LIMITS", "AccountLimits", "Identity", "IsolationUnavailable", "Sandbox",
+__all__ = ["DEFAULT_LIMITS", "SHARED_ACCOUNT", "AccountLimits", "Identity", "IsolationUnavailable", "Sandbox",
            "SandboxError", "SandboxStatus", "SandboxedProcess", "SpawnError", "descendants_by_root",
            "trees_by_root"]

@@ -57,6 +57,11 @@ def report(homes_dir: Path | None = None, *, isolation: str = "auto", cgroup_bas
     if homes_dir is not None:
         state = "exists" if homes_dir.is_dir() else "will be created"
         lines.append(f"homes:       {homes_dir} ({state}); seen by users as /home/<name>")
+    if host.is_root and isolation == "auto" and host.full_isolation_problems:
+        lines.append(f"will use (isolation={isolation}): nothing; as root the server refuses to start "
+                     "without full isolation (or runs programs as one unprivileged account with "
+                     "--unsafe-no-isolation)")
+        return "\n".join(lines)
     status = planned_status(isolation, host)
     lines.append(f"will use (isolation={isolation}): {status.summary}")
     return "\n".join(lines)

@@ -4,6 +4,12 @@ Joining the cgroups has to happen here: a process placed from the parent
 after the spawn returns has already had the chance to fork outside them.
 Everything is computed before the fork, so the child only makes system
 calls (the server has threads; after fork only the forking one exists).
+
+The working directory is entered only after root is given up (here for an
+unisolated child, by the namespace's init shell for an isolated one), so
+the kernel checks the user's own permissions: a root ``chdir`` would let a
+user start in any directory of the host, ``/proc/<pid>/cwd`` of someone
+else's program included.
 """
 from __future__ import annotations
 
@@ -21,12 +27,15 @@ _MS_NODEV = 0x4
 _MS_BIND = 0x1000
 _MS_REC = 0x4000
 _MS_PRIVATE = 0x40000
+_PR_SET_NO_NEW_PRIVS = 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _unshare = _libc.unshare
 _unshare.argtypes = [ctypes.c_int]
 _mount = _libc.mount
 _mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_prctl = _libc.prctl
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
 def _checked(result: int, what: str) -> None:
@@ -65,16 +74,44 @@ Rlimit = tuple[int, int, int]
 """(resource.RLIMIT_*, soft, hard)"""
 
 
+@dataclass(frozen=True)
+class WorkingDirectory:
+    """Where the program starts: ``host`` is entered, ``shown`` names it in errors.
+
+    Failures are RuntimeErrors: ptyprocess re-raises an exception from the
+    child by its built-in class name, and this one means "the setup refused".
+    """
+
+    host: str
+    shown: str
+
+    def enter(self) -> None:
+        try:
+            os.chdir(self.host)
+        except (FileNotFoundError, NotADirectoryError):
+            raise RuntimeError(f"working directory {self.shown} does not exist") from None
+        except OSError as exc:
+            raise RuntimeError(f"working directory {self.shown} cannot be entered: "
+                                   f"{exc.strerror}") from None
+
+
 class ChildSetup:
-    """The ``preexec_fn`` of a spawn: cgroups, rlimits, niceness, mounts, cwd."""
+    """The ``preexec_fn`` of a spawn: cgroups, rlimits, niceness, mounts,
+    giving up root, then the working directory.
+
+    ``run_as`` (uid, gid) makes the child that account for good before
+    anything else happens as it; ``cwd`` is entered after that (None when
+    the program's own wrapper enters it).
+    """
 
     def __init__(self, *, cgroup_procs: Sequence[Path] = (), rlimits: Sequence[Rlimit] = (),
                  niceness: int = 0, mounts: PrivateMounts | None = None,
-                 cwd: str | None = None) -> None:
+                 run_as: tuple[int, int] | None = None, cwd: WorkingDirectory | None = None) -> None:
         self._cgroup_procs = [bytes(p) for p in cgroup_procs]
         self._rlimits = list(rlimits)
         self._niceness = niceness
         self._mounts = mounts
+        self._run_as = run_as
         self._cwd = cwd
 
     def __call__(self) -> None:
@@ -97,7 +134,11 @@ class ChildSetup:
             os.setpriority(os.PRIO_PROCESS, 0, self._niceness)
         if self._mounts is not None:
             self._mounts.apply()
+        if self._run_as is not None:
+            uid, gid = self._run_as
+            os.setgroups([gid])
+            os.setgid(gid)
+            os.setuid(uid)  # as root this sets the real, effective and saved uid: no way back
+            _checked(_prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
         if self._cwd is not None:
-            # ptyprocess changed into the host path before we ran; after the
-            # mounts the same directory has its user-visible name.
-            os.chdir(self._cwd)
+            self._cwd.enter()

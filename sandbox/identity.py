@@ -38,5 +38,10 @@ class Identity:
     gid: int | None = None
 
     @property
+    def owner(self) -> tuple[int, int] | None:
+        """(uid, gid) files in the home belong to; None without uid switching."""
+        return (self.uid, self.gid) if self.uid is not None and self.gid is not None else None
+
+    @property
     def visible_home(self) -> str:
         return f"/home/{self.username}"

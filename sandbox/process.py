@@ -7,7 +7,8 @@ import os
 import signal
 import struct
 import termios
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping, Sequence
 
 from ptyprocess import PtyProcess
 
@@ -24,6 +25,35 @@ class UnbufferedPty(PtyProcess):
     sets; ``fileobj`` is the raw fd, closed (with the fd) by ``close()``.
     """
 
+    _made = threading.local()
+
+    @classmethod
+    def start(cls, argv: Sequence[str], *, env: Mapping[str, str], dimensions: tuple[int, int],
+              preexec_fn: Callable[[], None]) -> UnbufferedPty:
+        """``spawn`` in ``/``, reaping the child at once when it fails before its exec.
+
+        ptyprocess raises the child's error inside ``spawn``, whose frame and
+        that error form a reference cycle: the half-made object, and with it
+        the dead child, would wait for the garbage collector as a zombie.
+        """
+        cls._made.instance = None
+        try:
+            return cls.spawn(list(argv), cwd="/", env=dict(env), dimensions=dimensions,
+                             preexec_fn=preexec_fn)
+        except BaseException:
+            made: UnbufferedPty | None = cls._made.instance
+            if made is not None:
+                made.closed = made.terminated = True  # nothing left for its __del__ to do
+                made.fileobj.close()
+                try:
+                    os.kill(made.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                os.waitpid(made.pid, 0)
+            raise
+        finally:
+            cls._made.instance = None
+
     def __init__(self, pid: int, fd: int) -> None:
         self.pid = pid
         self.fd = fd
@@ -36,6 +66,7 @@ class UnbufferedPty(PtyProcess):
         self.flag_eof = False
         self.delayafterclose = 0.1
         self.delayafterterminate = 0.1
+        UnbufferedPty._made.instance = self
 
 
 class SandboxedProcess:

@@ -19,9 +19,9 @@ from ptyprocess import PtyProcess
 
 from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
-from sandbox.child_setup import ChildSetup, PrivateMounts
+from sandbox.child_setup import ChildSetup, PrivateMounts, WorkingDirectory
 from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
-from sandbox.command import find_program, isolating_argv, user_environment
+from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
 from sandbox.host import HostCapabilities, current_user, detect_host
 from sandbox.identity import Identity, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
@@ -30,7 +30,8 @@ from sandbox.process import SandboxedProcess, UnbufferedPty
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
 from sandbox.rlimits import fallback_rlimits, isolated_rlimits, processes_of_uid
 from sandbox.status import ISOLATION_CHOICES, SandboxStatus, full_status, limited_status
-from sandbox.unix_users import MAX_UNIX_NAME, UnixUserError, delete_unix_user, ensure_unix_user, unix_name
+from sandbox.unix_users import (MAX_UNIX_NAME, SHARED_ACCOUNT, UnixUserError, delete_unix_user,
+                                ensure_shared_account, ensure_unix_user, unix_name)
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,23 @@ class Sandbox:
     ``isolation`` is ``"off"`` (plain processes, for tests and development),
     ``"rlimits"``, ``"full"`` (own uid, cgroups, namespaces, or fail) or
     ``"auto"`` (full when running as root on a capable kernel, else rlimits).
+
+    As root, programs must never keep root.  ``"auto"`` then means full
+    isolation or an :class:`IsolationUnavailable` naming what is missing,
+    unless ``shared_account``: then unisolated programs (any mode short of
+    full) run as the unprivileged account ``<uid_prefix>all-users``, which
+    owns every home.  ``"off"`` or ``"rlimits"`` as root without
+    ``shared_account`` keep root: only for tests that run a sandbox inside
+    their own process; ``ide serve`` never makes one.
+
     Blocking work runs on the sandbox's own worker threads, never the caller's
     event loop.
     """
 
     def __init__(self, homes_dir: Path, *, isolation: str = "off", cgroup_base: str | None = None,
                  uid_prefix: str = "ide-", limits: Mapping[str, AccountLimits] | None = None,
-                 tmp_dir: Path | None = None, host: HostCapabilities | None = None) -> None:
+                 tmp_dir: Path | None = None, host: HostCapabilities | None = None,
+                 shared_account: bool = False) -> None:
         if isolation not in ISOLATION_CHOICES:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATION_CHOICES)}, not {isolation!r}")
         if not _UID_PREFIX.fullmatch(uid_prefix) or len(uid_prefix) > MAX_UNIX_NAME - 10:
@@ -76,11 +87,14 @@ class Sandbox:
         self._trees = ProcessTreeUsage()
         self._cgroups: UserCgroups | None = None
         self._tools: dict[str, str | None] = {}
-        self._status = self._choose_isolation(isolation, cgroup_base or "ide", host)
+        self._shared: tuple[int, int] | None = None
+        self._status = self._choose_isolation(isolation, cgroup_base or "ide", host, shared_account)
 
-    def _choose_isolation(self, isolation: str, cgroup_base: str,
-                          host: HostCapabilities | None) -> SandboxStatus:
+    def _choose_isolation(self, isolation: str, cgroup_base: str, host: HostCapabilities | None,
+                          shared_account: bool) -> SandboxStatus:
         if isolation in ("off", "rlimits"):
+            if shared_account and os.geteuid() == 0:
+                return self._use_shared_account(isolation, ())
             return limited_status(isolation, current_user())
         host = host or detect_host()
         problems = host.full_isolation_problems
@@ -94,10 +108,19 @@ class Sandbox:
             else:
                 self._cgroups, self._tools = cgroups, host.tools
                 return full_status(isolation, host.user, cgroups.version, cgroups.controllers)
-        if isolation == "full":
+        if isolation == "full" or (host.is_root and not shared_account):
             raise IsolationUnavailable("full isolation is not possible here: " + "; ".join(problems)
                                        + " (run `ide sandbox check` for details)")
+        if host.is_root:
+            return self._use_shared_account(isolation, problems)
         return limited_status(isolation, host.user, problems)
+
+    def _use_shared_account(self, isolation: str, problems: Sequence[str]) -> SandboxStatus:
+        """Run every unisolated program as ``<uid_prefix>all-users`` (root only)."""
+        self._prepare_directories()
+        name = self.uid_prefix + SHARED_ACCOUNT
+        self._shared = ensure_shared_account(name, self.homes_dir)
+        return limited_status(isolation, name, problems)
 
     def _prepare_directories(self) -> None:
         # 0711: users may reach their own home by its host path, never list others.
@@ -109,6 +132,10 @@ class Sandbox:
     def isolated(self) -> bool:
         """True when users run as their own uid in cgroups and namespaces."""
         return self._cgroups is not None
+
+    @property
+    def _drops_root(self) -> bool:
+        return self._cgroups is not None or self._shared is not None
 
     def status(self) -> SandboxStatus:
         """What isolation is in use, with a sentence saying so."""
@@ -130,7 +157,11 @@ class Sandbox:
         check_username(username)
         limits_for(self.limits, account_type)
         home = self.homes_dir / username
-        if self._cgroups is None:
+        if self._shared is not None:
+            uid, gid = self._shared
+            hand_over(home, uid, gid)
+            identity = Identity(username=username, account_type=account_type, home=home, uid=uid, gid=gid)
+        elif self._cgroups is None:
             home.mkdir(parents=True, exist_ok=True, mode=0o700)
             identity = Identity(username=username, account_type=account_type, home=home)
         else:
@@ -165,12 +196,12 @@ class Sandbox:
 
     def program_search_path(self) -> str:
         """The PATH users' programs get: where to look for console kinds."""
-        return user_environment("-", "/", self.isolated)["PATH"]
+        return user_environment("-", "/", self._drops_root)["PATH"]
 
     def environment(self, identity: Identity, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """What the user's programs start with; HOME is where they see their home."""
         home = identity.visible_home if self.isolated else str(identity.home)
-        return user_environment(identity.username, home, self.isolated, extra)
+        return user_environment(identity.username, home, self._drops_root, extra)
 
     # -- spawning ------------------------------------------------------------
 
@@ -179,8 +210,10 @@ class Sandbox:
                     rows: int = 24, cols: int = 80) -> SandboxedProcess:
         """Start ``argv`` on a new PTY as a session leader in ``cwd``.
 
-        ``cwd`` (and a path in ``argv[0]``) are paths as the user sees them.
-        Raises :class:`SpawnError` with a message a user can act on.
+        ``cwd`` (and a path in ``argv[0]``) are paths as the user sees them;
+        ``cwd`` must be in a home, and is entered with the program's own
+        identity (never as root).  Raises :class:`SpawnError` with a message a
+        user can act on.
         """
         if not argv:
             raise SpawnError("nothing to run: the command is empty")
@@ -191,30 +224,32 @@ class Sandbox:
                         rows: int, cols: int) -> SandboxedProcess:
         username = identity.username
         limits = limits_for(self.limits, identity.account_type)
-        host_cwd = self.host_path(identity, cwd)
-        if not host_cwd.is_dir():
-            raise SpawnError(f"working directory {cwd} does not exist")
+        visible_cwd, host_cwd = working_directory_in_a_home(cwd, self.homes_dir)
         host_program = self.host_path(identity, argv[0]) if "/" in argv[0] else None
         if not find_program(argv[0], env["PATH"], host_program):
             raise SpawnError(f"{argv[0]}: command not found")
         with self._user_lock(username):
             if self._cgroups is not None:
-                pty = self._spawn_isolated(identity, argv, host_cwd, cwd, env, rows, cols, limits)
+                pty = self._spawn_isolated(identity, argv, visible_cwd, env, rows, cols, limits)
             else:
-                if host_program is not None:
-                    argv = [str(host_program), *argv[1:]]
-                rlimits = (fallback_rlimits(limits, processes_of_uid(os.geteuid()))
+                # ptyprocess would look the program up on the server's PATH.
+                program = str(host_program) if host_program is not None else shutil.which(
+                    argv[0], path=env["PATH"]) or argv[0]
+                argv = [program, *argv[1:]]
+                uid = self._shared[0] if self._shared is not None else os.geteuid()
+                rlimits = (fallback_rlimits(limits, processes_of_uid(uid))
                            if self._status.mode == "rlimits" else [])
                 niceness = TARPIT_NICENESS if username in self._tarpitted else 0
-                pty = self._start(argv, host_cwd, env, rows, cols,
-                                  ChildSetup(rlimits=rlimits, niceness=niceness), program=argv[0])
+                setup = ChildSetup(rlimits=rlimits, niceness=niceness, run_as=self._shared,
+                                   cwd=WorkingDirectory(str(host_cwd), visible_cwd))
+                pty = self._start(argv, env, rows, cols, setup, program=argv[0])
                 self._trees.add(username, pty.pid)
             with self._guard:
                 self._live_consoles[username] = self._live_consoles.get(username, 0) + 1
         os.set_blocking(pty.fd, False)
         return SandboxedProcess(pty, on_reaped=functools.partial(self._on_reaped, username))
 
-    def _spawn_isolated(self, identity: Identity, argv: list[str], host_cwd: Path, cwd: str,
+    def _spawn_isolated(self, identity: Identity, argv: list[str], cwd: str,
                         env: dict[str, str], rows: int, cols: int, limits: AccountLimits) -> PtyProcess:
         assert self._cgroups is not None and identity.uid is not None and identity.gid is not None
         try:
@@ -225,24 +260,24 @@ class Sandbox:
         setup = ChildSetup(
             cgroup_procs=procs, rlimits=isolated_rlimits(limits, self._cgroups.controllers),
             mounts=PrivateMounts(home_source=identity.home, home_target=identity.visible_home,
-                                 tmp_source=self.tmp_dir / identity.username),
-            cwd=posixpath.normpath(cwd))
-        wrapped = isolating_argv(argv, unshare=str(self._tools["unshare"]),
+                                 tmp_source=self.tmp_dir / identity.username))
+        wrapped = isolating_argv(argv, cwd=cwd, unshare=str(self._tools["unshare"]),
                                  setpriv=str(self._tools["setpriv"]), uid=identity.uid, gid=identity.gid)
-        return self._start(wrapped, host_cwd, env, rows, cols, setup, program=argv[0])
+        return self._start(wrapped, env, rows, cols, setup, program=argv[0])
 
     @staticmethod
-    def _start(argv: list[str], host_cwd: Path, env: dict[str, str], rows: int, cols: int,
+    def _start(argv: list[str], env: dict[str, str], rows: int, cols: int,
                setup: ChildSetup, *, program: str) -> PtyProcess:
-        # The error is raised after the except block so the traceback, which
-        # holds ptyprocess's half-made object, is dropped on this worker thread
-        # (its __del__ sleeps).
+        # ptyprocess changes into its cwd as root, before the setup runs: it
+        # gets "/", and the setup (or the init shell) enters the real one
+        # without root.
         error = None
         try:
-            return UnbufferedPty.spawn(argv, cwd=str(host_cwd), env=env, dimensions=(rows, cols),
-                                    preexec_fn=setup)
+            return UnbufferedPty.start(argv, env=env, dimensions=(rows, cols), preexec_fn=setup)
         except FileNotFoundError:
             error = f"{program}: command not found"
+        except RuntimeError as exc:  # WorkingDirectory.enter, re-raised by ptyprocess
+            error = str(exc)
         except OSError as exc:
             error = f"could not start {program}: {exc}"
         raise SpawnError(error)

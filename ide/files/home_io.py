@@ -133,8 +133,17 @@ def status(path: HomePath) -> os.stat_result:
     return found
 
 
-def open_file(path: HomePath) -> tuple[int, os.stat_result]:
-    """A read-only fd for a regular file and its status; the caller closes the fd."""
+def open_file(path: HomePath, owner_uid: int | None) -> tuple[int, os.stat_result]:
+    """A read-only fd for a regular file and its status; the caller closes the fd.
+
+    ``owner_uid`` is the uid the home's owner runs as (None without uid
+    switching).  The server reads as root, so the kernel's permission checks
+    say nothing here; the file must belong to that uid instead, which is
+    what the user's own programs could read (an owner may always chmod).
+    That refuses a hard link to someone else's file however it got into
+    the home, and needs no rule on the link count: every name of a file
+    has the one owner.
+    """
     if path.is_home:
         raise WrongKind(f"{path.visible} is a directory.")
     with open_directory(path.parent) as dir_fd:
@@ -148,8 +157,16 @@ def open_file(path: HomePath) -> tuple[int, os.stat_result]:
         if stat.S_ISDIR(info.st_mode):
             raise WrongKind(f"{path.visible} is a directory.")
         raise WrongKind(f"{path.visible} is not a regular file.")
+    if owner_uid is not None and info.st_uid != owner_uid:
+        os.close(fd)
+        raise not_owned(path)
     os.set_blocking(fd, True)
     return fd, info
+
+
+def not_owned(path: HomePath) -> PathForbidden:
+    return PathForbidden(f"{path.visible} belongs to another account, not to {path.owner}; "
+                         "it cannot be opened or shared here.")
 
 
 def read_prefix(fd: int, limit: int) -> bytes:
@@ -165,9 +182,9 @@ def read_prefix(fd: int, limit: int) -> bytes:
     return b"".join(pieces)
 
 
-def read_file(path: HomePath, limit: int) -> tuple[bytes, os.stat_result]:
+def read_file(path: HomePath, limit: int, owner_uid: int | None) -> tuple[bytes, os.stat_result]:
     """The whole content of a file of at most ``limit`` bytes, else TooLarge."""
-    fd, info = open_file(path)
+    fd, info = open_file(path, owner_uid)
     try:
         if info.st_size > limit:
             raise TooLarge(f"{path.visible} is {info.st_size} bytes; over the {limit} byte limit.")
@@ -207,11 +224,13 @@ def list_directory(path: HomePath, home_real: str) -> list[DirectoryEntry]:
 
 def _link_target_status(dir_fd: int, name: str, directory_real: str,
                         home_real: str) -> os.stat_result | None:
-    """What a symlink points to, only when that stays inside the home (else None)."""
-    target = os.path.realpath(os.path.join(directory_real, name))
-    if target != home_real and not target.startswith(home_real + os.sep):
-        return None
+    """What a symlink points to, only when that stays inside the home (else None).
+
+    A link swapped while this looks is shown as the link itself."""
     try:
+        target = os.path.realpath(os.path.join(directory_real, name))
+        if target != home_real and not target.startswith(home_real + os.sep):
+            return None
         return os.stat(name, dir_fd=dir_fd)
     except OSError:
         return None
@@ -319,12 +338,15 @@ class TempFile:
 
     The name is hidden and random, in the same directory as the target so
     the final ``os.replace`` is atomic: readers see the old file or the new
-    one, never a half-written one.  ``discard`` removes it on any failure.
+    one, never a half-written one.  ``owner`` (uid, gid) is given the file
+    before it takes its name, so it never appears as the server's.
+    ``discard`` removes it on any failure.
     """
 
-    def __init__(self, dir_fd: int, final_name: str) -> None:
+    def __init__(self, dir_fd: int, final_name: str, owner: tuple[int, int] | None) -> None:
         self.dir_fd = dir_fd
         self.final_name = final_name
+        self.owner = owner
         self.name = f".{final_name[:200]}.{secrets.token_hex(6)}.part"
         self.fd = os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                           0o600, dir_fd=dir_fd)
@@ -364,6 +386,8 @@ class TempFile:
         raise PathExists(f"No free name for a copy of {self.final_name}.")
 
     def _finish(self, mode: int) -> None:
+        if self.owner is not None:
+            os.fchown(self.fd, *self.owner)
         os.fchmod(self.fd, mode)
         os.fsync(self.fd)
         os.close(self.fd)

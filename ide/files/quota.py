@@ -53,7 +53,10 @@ class HomeUsage:
         cached = self._measured.get(home.owner)
         if cached is not None and self.clock() - cached[1] < self.ttl:
             return cached[0]
-        used = await asyncio.to_thread(home_io.usage_bytes, home)
+        try:
+            used = await asyncio.to_thread(home_io.usage_bytes, home)
+        except OSError as error:
+            raise home_io.translate(error, home) from None
         self._measured[home.owner] = (used, self.clock())
         return used
 

@@ -47,6 +47,8 @@ class SharedFiles:
         located, info = await self.store.status(access, visible)
         if not stat.S_ISREG(info.st_mode):
             raise WrongKind(f"Only files can be shared; {located.given.visible} is not a file.")
+        if located.identity.uid is not None and info.st_uid != located.identity.uid:
+            raise home_io.not_owned(located.given)
         return await self.shares.share(located.given.owner, located.given.visible, access.user.name)
 
     async def of_home(self, user: User) -> list[FileShare]:
@@ -101,10 +103,10 @@ class SharedFiles:
         await self.store.usage.check(home.home, home.account_type, shared.text.size)
 
         def copy() -> HomePath:
-            source_fd, _ = home_io.open_file(shared.located.path)
+            source_fd, _ = home_io.open_file(shared.located.path, shared.located.identity.uid)
             try:
                 with home_io.open_directory(home.path) as dir_fd:
-                    temp = home_io.TempFile(dir_fd, shared.located.path.name)
+                    temp = home_io.TempFile(dir_fd, shared.located.path.name, home.identity.owner)
                     try:
                         while chunk := os.read(source_fd, _COPY_CHUNK):
                             if temp.size + len(chunk) > limit:
@@ -116,9 +118,7 @@ class SharedFiles:
                         raise
             finally:
                 os.close(source_fd)
-            copied = home.path.child(name)
-            self.store.give(home.identity, [copied])
-            return copied
+            return home.path.child(name)
 
         copied = await self.store.run_blocking(home.path, copy)
         self.store.usage.grow(viewer.name, shared.text.size)

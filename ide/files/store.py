@@ -113,12 +113,18 @@ class FileStore:
             if owner is None:
                 raise PathNotFound(f"No such file or directory: {visible}")
             account_type = owner.account_type
-        identity = await asyncio.to_thread(self.sandbox.identity, given.owner, account_type)
-        real = await asyncio.to_thread(PathResolver.real, given, follow_final)
+        identity = await self.run_blocking(given, self.sandbox.identity, given.owner, account_type)
+        # realpath fails when a link is swapped while it resolves (EINVAL, ENOENT, ...).
+        real = await self.run_blocking(given, PathResolver.real, given, follow_final)
         return Located(given, real, identity, account_type)
 
-    async def run_blocking(self, path: HomePath, function: Callable[..., T], *args: object) -> T:
-        """``function(*args)`` in a worker thread, its OSErrors told as FilesErrors about ``path``."""
+    @staticmethod
+    async def run_blocking(path: HomePath, function: Callable[..., T], *args: object) -> T:
+        """``function(*args)`` in a worker thread, its OSErrors told as FilesErrors about ``path``.
+
+        Users' programs change their homes while the server works in them:
+        every OSError met there is the user's path, never a server fault.
+        """
         try:
             return await asyncio.to_thread(function, *args)
         except OSError as error:
@@ -156,7 +162,7 @@ class FileStore:
 
     async def read_for_editor(self, located: Located) -> EditorText:
         def read() -> EditorText:
-            fd, info = home_io.open_file(located.path)
+            fd, info = home_io.open_file(located.path, located.identity.uid)
             try:
                 if info.st_size > EDITOR_LIMIT:
                     return editor_text(None, info.st_size)
@@ -169,7 +175,7 @@ class FileStore:
     async def open_download(self, located: Located) -> Download:
         """The file's bytes if it is small enough for the editor, else an fd to stream."""
         def open_it() -> Download:
-            fd, info = home_io.open_file(located.path)
+            fd, info = home_io.open_file(located.path, located.identity.uid)
             try:
                 if info.st_size <= EDITOR_LIMIT:
                     data = home_io.read_prefix(fd, EDITOR_LIMIT + 1)  # pread: the offset stays at 0
@@ -205,7 +211,7 @@ class FileStore:
         located = await self.locate(access, visible)
         path = located.path
         async with self._lock(path):
-            current_size, current_etag = await self.run_blocking(path, _current_version, path,
+            current_size, current_etag = await self.run_blocking(path, _current_version, located,
                                                                  if_match is not None)
             if if_match is not None and not etag_matches(if_match, current_etag):
                 raise EditConflict(_conflict_message(located.given.visible, current_size))
@@ -218,14 +224,14 @@ class FileStore:
         """Write ``data`` over the file atomically; (created, the new etag)."""
         made: list[HomePath] = []
         with home_io.open_directory(located.path.parent, create=True, created=made) as fd:
-            temp = home_io.TempFile(fd, located.path.name)
+            temp = home_io.TempFile(fd, located.path.name, located.identity.owner)
             try:
                 temp.write(data)
                 created = temp.replace_target()
             except BaseException:
                 temp.discard()
                 raise
-        self.give(located.identity, [*made, located.path])
+        self.give(located.identity, made)
         return created, etag_of(data)
 
     async def start_upload(self, access: FileAccess, visible: str, content_type: str) -> Upload:
@@ -239,11 +245,12 @@ class FileStore:
         directory, name = (located.path, None) if into_directory else (located.path.parent, located.path.name)
 
         def receive() -> UploadReceiver:
-            return UploadReceiver(content_type, directory, name, file_limit=self.upload_file_limit,
+            return UploadReceiver(content_type, directory, name, located.identity.owner,
+                                  file_limit=self.upload_file_limit,
                                   allowance=allowance, account_type=located.account_type)
         receiver = await self.run_blocking(directory, receive)
-        await asyncio.to_thread(self.give, located.identity, receiver.created_directories)
-        return Upload(receiver, located.identity)
+        await self.run_blocking(directory, self.give, located.identity, receiver.created_directories)
+        return Upload(receiver)
 
     async def commit_upload(self, upload: Upload) -> list[tuple[HomePath, bool]]:
         """Put a completely received upload's files in place; (path, created) for each."""
@@ -256,7 +263,6 @@ class FileStore:
         finally:
             for lock in set(locks):
                 lock.release()
-        await asyncio.to_thread(self.give, upload.identity, [path for path, _ in saved])
         self.usage.grow(receiver.directory.owner, receiver.net_growth)
         return saved
 
@@ -285,22 +291,22 @@ class FileStore:
         destination = await self.locate(access, target, follow_final=False)
         await self.run_blocking(destination.path, home_io.rename, moving.path, destination.path, overwrite)
         if moving.path.owner != destination.path.owner and destination.identity.uid is not None:
-            await asyncio.to_thread(lambda: self.give(destination.identity,
-                                                       list(home_io.tree_paths(destination.path))))
+            await self.run_blocking(destination.path, lambda: self.give(
+                destination.identity, list(home_io.tree_paths(destination.path))))
         for owner in {moving.path.owner, destination.path.owner}:
             self.usage.forget(owner)
         await self.shares.forget_under(moving.given.owner, moving.given.visible)
         return destination
 
 
-def _current_version(path: HomePath, want_etag: bool) -> tuple[int | None, str | None]:
+def _current_version(located: Located, want_etag: bool) -> tuple[int | None, str | None]:
     """(size, etag) of the file now on disk, (None, None) if there is none.
 
     The etag is only computed when asked, and never for files the editor
     could not have loaded (so a save over one with If-Match conflicts).
     """
     try:
-        fd, info = home_io.open_file(path)
+        fd, info = home_io.open_file(located.path, located.identity.uid)
     except PathNotFound:
         return None, None
     try:

@@ -23,7 +23,6 @@ from ide.files import home_io
 from ide.files.errors import FilesError, QuotaExceeded, TooLarge, WrongKind
 from ide.files.multipart import MultipartError, MultipartParser, PartInfo, boundary_of
 from ide.files.paths import HomePath, check_name
-from sandbox import Identity
 
 MiB = 1024 * 1024
 UPLOAD_FILE_LIMIT = 100 * MiB
@@ -58,16 +57,17 @@ class UploadReceiver:
 
     ``directory`` is where the files go (its fd stays open for the whole
     upload); ``target_name`` is the file name for a single-file upload, None
-    for a directory upload.  ``allowance`` is how many bytes the home's quota
-    still has room for.
+    for a directory upload; ``owner`` is the (uid, gid) the files are given.
+    ``allowance`` is how many bytes the home's quota still has room for.
     """
 
-    def __init__(self, content_type: str, directory: HomePath, target_name: str | None, *,
-                 file_limit: int = UPLOAD_FILE_LIMIT, allowance: int,
-                 account_type: str = "") -> None:
+    def __init__(self, content_type: str, directory: HomePath, target_name: str | None,
+                 owner: tuple[int, int] | None, *, file_limit: int = UPLOAD_FILE_LIMIT,
+                 allowance: int, account_type: str = "") -> None:
         self.parser = MultipartParser(boundary_of(content_type), self._start_part)
         self.directory = directory
         self.target_name = target_name
+        self.owner = owner
         self.file_limit = file_limit
         self.allowance = allowance
         self.account_type = account_type
@@ -91,7 +91,8 @@ class UploadReceiver:
             raise WrongKind(f"{self.directory.child(name).visible} is a directory; "
                             "a file cannot replace it.")
         replaced = existing.st_size if existing is not None and stat.S_ISREG(existing.st_mode) else 0
-        received = ReceivedFile(self.directory.child(name), home_io.TempFile(self.dir_fd, name), replaced)
+        received = ReceivedFile(self.directory.child(name), home_io.TempFile(self.dir_fd, name, self.owner),
+                                replaced)
         self._open.append(received)
         return _Sink(self, received)
 
@@ -108,7 +109,10 @@ class UploadReceiver:
                                 "first.")
 
     def feed(self, chunk: bytes) -> None:
-        self.parser.feed(chunk)
+        try:
+            self.parser.feed(chunk)
+        except OSError as error:  # the disk is full, the directory went away, ...
+            raise home_io.translate(error, self.directory) from None
 
     def finish(self) -> None:
         """The body is complete: check it was well-formed and had something to save."""
@@ -122,7 +126,10 @@ class UploadReceiver:
         """Move every received file into place; (path, created) for each."""
         saved = []
         for received in self.completed:
-            saved.append((received.target, received.temp.replace_target()))
+            try:
+                saved.append((received.target, received.temp.replace_target()))
+            except OSError as error:
+                raise home_io.translate(error, received.target) from None
         self._open.clear()
         return saved
 
@@ -145,12 +152,10 @@ class UploadReceiver:
 class Upload:
     """The async face of an UploadReceiver: its blocking steps run one at a
     time in a worker thread; a failure is kept and raised once the body has
-    been read (so the client hears it), and cleans up at once.  ``identity``
-    is the owner of the home the files go to."""
+    been read (so the client hears it), and cleans up at once."""
 
-    def __init__(self, receiver: UploadReceiver, identity: Identity) -> None:
+    def __init__(self, receiver: UploadReceiver) -> None:
         self.receiver = receiver
-        self.identity = identity
         self.error: FilesError | None = None
         self._lock = asyncio.Lock()
         self._done = False

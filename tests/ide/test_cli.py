@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ide.server import check_data_dir
-from tests.server import ROOT, ServerProcess
+from tests.server import ROOT, UNISOLATED, ServerProcess
 
 
 def run_ide(*args: str, input: str | None = None, env: dict[str, str] | None = None):
@@ -79,15 +79,16 @@ def test_flags_come_from_the_environment_too(tmp_path):
     assert result.returncode == 1 and f"port {port} on 127.0.0.1 is already in use" in result.stderr
 
 
-def test_restart_keeps_accounts_and_tokens(tmp_path):
-    first = ServerProcess(tmp_path, "--sandbox", "off").start()
+def test_restart_keeps_accounts_and_tokens(server_data_dir):
+    first = ServerProcess(server_data_dir, *UNISOLATED).start()
     try:
         name = first.add_user("keep")
         token = first.cli("user", "token", name).stdout.strip()
     finally:
         first.stop()
-    assert (tmp_path / "redis" / "appendonly.aof").exists() or (tmp_path / "redis" / "appendonlydir").exists()
-    second = ServerProcess(tmp_path, "--sandbox", "off").start()
+    redis_dir = server_data_dir / "redis"
+    assert (redis_dir / "appendonly.aof").exists() or (redis_dir / "appendonlydir").exists()
+    second = ServerProcess(server_data_dir, *UNISOLATED).start()
     try:
         import urllib.request
         request = urllib.request.Request(f"{second.url}/api/v0/user/{name}/teacher/",

@@ -9,7 +9,7 @@ import pytest
 
 from tests.client import Client
 from tests.consoles.sockjs_client import TRANSPORTS, connect
-from tests.server import ServerProcess
+from tests.server import UNISOLATED, ServerProcess
 
 
 @pytest.fixture
@@ -107,7 +107,8 @@ async def test_exit_status_is_recorded(ide_server, alice):
     ({"executable": "bash", "arguments": 5}, "arguments must be a string or a list of strings."),
     ({"executable": "bash", "arguments": "'unbalanced"}, "arguments could not be parsed"),
     ({"executable": "bash", "working_directory": "relative/dir"}, "working_directory must be an absolute path."),
-    ({"executable": "bash", "working_directory": "/home/nobody_zz/nowhere"}, "does not exist"),
+    ({"executable": "bash", "working_directory": "/home/nobody_zz/nowhere"},
+     "working_directory must be a directory in your home"),
 ])
 async def test_bad_start_requests_are_400(ide_server, alice, body, message):
     name, client = alice
@@ -268,7 +269,7 @@ async def test_console_pages(ide_server):
     await browser.delete(f"/api/v0/user/{name}/consoles/{console['id']}/")
 
 
-def test_consoles_that_died_with_the_server_are_listed_as_ended(tmp_path):
+def test_consoles_that_died_with_the_server_are_listed_as_ended(server_data_dir):
     import urllib.request
     import json
 
@@ -279,7 +280,7 @@ def test_consoles_that_died_with_the_server_are_listed_as_ended(tmp_path):
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"null")
 
-    first = ServerProcess(tmp_path, "--sandbox", "off").start()
+    first = ServerProcess(server_data_dir, *UNISOLATED).start()
     try:
         name = first.add_user("keep", account_type="hacker")
         token = first.cli("user", "token", name).stdout.strip()
@@ -288,10 +289,78 @@ def test_consoles_that_died_with_the_server_are_listed_as_ended(tmp_path):
         first.process.kill()  # type: ignore[union-attr]
         first.process.wait()  # type: ignore[union-attr]
         first.process = None
-    second = ServerProcess(tmp_path, "--sandbox", "off").start()
+    second = ServerProcess(server_data_dir, *UNISOLATED).start()
     try:
         record = call(second, "GET", f"/api/v0/user/{name}/consoles/{console['id']}/", token)
         assert record["status"] == "ended"
         assert "restarted" in record["ended_reason"]
     finally:
         second.stop()
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_working_directory_outside_your_home_is_refused_alike_whether_it_exists_or_not(ide_server, alice):
+    """alice may not start in bob's project through /proc/<pid>/cwd of his console, nor
+    learn from the answer which of the host's directories exist."""
+    name, client = alice
+    bob = ide_server.add_user("bob", account_type="hacker")
+    bob_client = Client(ide_server.url, token=ide_server.cli("user", "token", bob).stdout.strip())
+    assert (await bob_client.put(f"/api/v0/user/{bob}/files/path/home/{bob}/secret.txt",
+                                 {"content": "bob's secret\n"})).status == 201
+    bobs = await start(bob_client, bob)
+    bob_pid = ide_server_pid_of_console(ide_server, bobs["id"])
+    assert (await client.put(f"/api/v0/user/{name}/files/path/home/{name}/mine.txt", {"content": "x"})).status == 201
+    os.symlink(ide_server.data_dir / "home" / bob, ide_server.data_dir / "home" / name / "to_bob")
+    launcher = (await client.post(f"/api/v0/user/{name}/launchers/", {
+        "name": "peek", "command": "cat secret.txt", "working_directory": f"/proc/{bob_pid}/cwd"})).json()
+
+    outside = f"working_directory must be a directory in your home, /home/{name}/."
+    for directory in (f"/proc/{bob_pid}/cwd", "/root/.ssh", "/root/no-such-directory", f"/home/{bob}",
+                      f"/home/{bob}/no-such-directory", "/home/nobody_zz", "/"):
+        response = await client.post(f"/api/v0/user/{name}/consoles/",
+                                     {"executable": "cat", "arguments": ["secret.txt"],
+                                      "working_directory": directory})
+        assert (response.status, response.json()["detail"]) == (400, outside), directory
+    by_launcher = await client.post(f"/api/v0/user/{name}/consoles/", {"launcher": launcher["id"]})
+    assert (by_launcher.status, by_launcher.json()["detail"]) == (400, outside)
+    through_link = await client.post(f"/api/v0/user/{name}/consoles/",
+                                     {"executable": "bash", "working_directory": f"/home/{name}/to_bob"})
+    assert through_link.status == 400 and "leads outside" in through_link.json()["detail"]
+    missing = await client.post(f"/api/v0/user/{name}/consoles/",
+                                {"executable": "bash", "working_directory": f"/home/{name}/nowhere"})
+    assert missing.json()["detail"] == f"working directory /home/{name}/nowhere does not exist."
+    assert (await client.get(f"/api/v0/user/{name}/consoles/")).json() == []
+    await bob_client.delete(f"/api/v0/user/{bob}/consoles/{bobs['id']}/")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_consoles_of_an_unisolated_server_do_not_run_as_root(ide_server, alice):
+    """This server runs with --sandbox off --unsafe-no-isolation: as root, its users'
+    programs run as one unprivileged account instead."""
+    name, client = alice
+    console = await start(client, name, arguments=["-c", "echo uid=$(id -u)"])
+    output = await output_until(client, name, console["id"], "uid=")
+    uid = int(output.split("uid=")[1].split()[0])
+    assert uid == os.getuid() if os.getuid() != 0 else uid != 0
+    await client.delete(f"/api/v0/user/{name}/consoles/{console['id']}/")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_teacher_may_start_in_a_students_home_and_a_classmate_may_not(ide_server):
+    teacher = ide_server.add_user("teach", account_type="hacker")
+    student = ide_server.add_user("stud", teacher=teacher)
+    classmate = ide_server.add_user("stud", teacher=teacher)
+    clients = {name: Client(ide_server.url, token=ide_server.cli("user", "token", name).stdout.strip())
+               for name in (teacher, student, classmate)}
+    assert (await clients[student].put(f"/api/v0/user/{student}/files/path/home/{student}/hw/a.py",
+                                       {"content": "x = 1\n"})).status == 201
+    console = await start(clients[teacher], teacher, arguments=["-c", "pwd; ls"],
+                          working_directory=f"/home/{student}/hw")
+    assert console["working_directory"] == f"/home/{student}/hw"
+    output = await output_until(clients[teacher], teacher, console["id"], "a.py")
+    assert f"/home/{student}/hw" in output
+    refused = await clients[classmate].post(f"/api/v0/user/{classmate}/consoles/", {
+        "executable": "bash", "working_directory": f"/home/{student}/hw"})
+    assert refused.status == 400
+    assert refused.json()["detail"] == f"working_directory must be a directory in your home, /home/{classmate}/."
+    await clients[teacher].delete(f"/api/v0/user/{teacher}/consoles/{console['id']}/")

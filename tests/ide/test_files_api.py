@@ -3,9 +3,11 @@ editor's save with conflicts, uploads and their limits, bad paths, teachers."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import secrets
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -358,3 +360,70 @@ async def test_share_links_via_the_api(alice, bob):
     assert (await alice.client.delete(f"{alice.api}files/sharing/?path={path}")).status == 404
     assert (await alice.client.get(f"{alice.api}files/sharing/?path=")).status == 400
     assert (await alice.client.get(f"{alice.api}files/sharing/")).json() == {"shares": []}
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+class SymlinkSwapper:
+    """A thread exchanging ``name`` (a symlink) with a plain file, atomically and
+    as fast as it can, as a user's program racing the server would."""
+
+    def __init__(self, home: Path, name: str) -> None:
+        self.link = bytes(home / name)
+        self.spare = bytes(home / f".{name}.spare")
+        os.symlink("target.txt", self.link)
+        Path(os.fsdecode(self.spare)).write_text("a plain file\n")
+        owner = home.stat()
+        for path in (self.link, self.spare):
+            os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.flips = 0
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            if _libc.renameat2(_AT_FDCWD, self.link, _AT_FDCWD, self.spare, _RENAME_EXCHANGE) != 0:
+                return  # a request renamed the link away: nothing left to flip
+            self.flips += 1
+
+    def __enter__(self) -> SymlinkSwapper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_a_symlink_swapped_while_requests_resolve_it_gives_4xx_never_500(ide_server, alice):
+    home = f"/home/{alice.name}"
+    assert (await alice.save(f"{home}/target.txt", "target\n")).status == 201
+    os.symlink("flip", alice.home / "via")  # a chain: realpath reads the flipping link mid-way too
+    page = Client(ide_server.url)
+    await page.login(alice.name)
+    requests = [
+        lambda path: alice.client.get(alice.files(path)),
+        lambda path: alice.save(path, "saved\n"),
+        lambda path: alice.upload(path, b"uploaded\n"),
+        lambda path: alice.client.post(f"{alice.api}files/sharing/", {"path": path}),
+        lambda path: alice.client.get(f"{alice.api}files/tree/?path={path}"),
+        lambda path: page.get(f"/user/{alice.name}/files{path}?edit"),
+        lambda path: page.get(f"/user/{alice.name}/files{home}/"),
+        lambda path: alice.client.post(f"/api/v0/user/{alice.name}/consoles/",
+                                       {"executable": "true", "working_directory": path}),
+    ]
+    logged = len(ide_server.output)
+    statuses = []
+    with SymlinkSwapper(alice.home, "flip") as swapper:
+        for round in range(60):
+            for request in requests:
+                for path in (f"{home}/flip", f"{home}/via"):
+                    statuses.append((await request(path)).status)
+    assert swapper.flips > 10000
+    assert all(status < 500 for status in statuses), sorted(set(statuses))
+    log = "".join(ide_server.output[logged:])
+    assert "Traceback" not in log and " 500 " not in log, log

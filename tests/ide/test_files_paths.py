@@ -109,7 +109,7 @@ def test_walking_refuses_a_symlink_swapped_in_after_resolution(homes):
     (home / "d").rmdir()
     os.symlink("/etc", home / "d")  # a racing program replaces the directory
     with pytest.raises(PathForbidden):
-        home_io.read_file(resolved, 1000)
+        home_io.read_file(resolved, 1000, None)
     with pytest.raises(PathForbidden):
         with home_io.open_directory(resolved.parent, create=True):
             pass

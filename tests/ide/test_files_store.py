@@ -164,7 +164,7 @@ async def test_editor_reads_classify_big_binary_and_invalid_utf8_files(redis_soc
 
 
 def receiver_for(directory, name, boundary=b"B0undary", **limits) -> UploadReceiver:
-    return UploadReceiver(f"multipart/form-data; boundary={boundary.decode()}", directory, name,
+    return UploadReceiver(f"multipart/form-data; boundary={boundary.decode()}", directory, name, None,
                           **{"allowance": 10**9, **limits})
 
 

@@ -1,18 +1,23 @@
 """Sign-up on a server started with --allow-signup --secure-cookies."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.client import Client
-from tests.server import ServerProcess
+from tests.server import UNISOLATED, ServerProcess, reachable_dir
 
 
 @pytest.fixture(scope="module")
-def open_server(tmp_path_factory):
-    server = ServerProcess(tmp_path_factory.mktemp("signup"), "--sandbox", "off",
-                           "--allow-signup", "--secure-cookies").start()
-    yield server
-    server.stop()
+def open_server():
+    data_dir = reachable_dir("ide-test-signup-")
+    try:
+        server = ServerProcess(data_dir, *UNISOLATED, "--allow-signup", "--secure-cookies").start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.mark.gen_test

@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 from pathlib import Path
 
 import psutil
@@ -12,17 +13,24 @@ import pytest
 from tests.client import Client
 from tests.consoles.service import wait_for
 from tests.consoles.sockjs_client import connect
-from tests.server import ServerProcess
+from tests.server import UNISOLATED, ServerProcess, reachable_dir
 
 
 @pytest.fixture(scope="module")
-def nodes(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("nodes")
-    first = ServerProcess(data_dir, "--sandbox", "off", "--node-id", "n1", "--node-path", "/nodes/n1/").start()
+def nodes():
+    data_dir = reachable_dir("ide-test-nodes-")
+    try:
+        yield from _two_nodes(data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _two_nodes(data_dir: Path):
+    first = ServerProcess(data_dir, *UNISOLATED, "--node-id", "n1", "--node-path", "/nodes/n1/").start()
     try:
         config = (Path(data_dir) / "redis" / "redis.conf").read_text()
         socket_path = re.search(r"^unixsocket (.+)$", config, re.M).group(1)  # type: ignore[union-attr]
-        second = ServerProcess(data_dir, "--sandbox", "off", "--node-id", "n2", "--node-path", "/nodes/n2",
+        second = ServerProcess(data_dir, *UNISOLATED, "--node-id", "n2", "--node-path", "/nodes/n2",
                                "--redis-url", f"unix://{socket_path}").start()
     except BaseException:
         first.stop()

@@ -147,8 +147,25 @@ def test_errors_name_the_problem(isolated: Sandbox, make_user: UserFactory) -> N
     gina = make_user("sbxt_gina")
     with pytest.raises(SpawnError, match="no_such_program: command not found"):
         run(isolated.spawn(gina, ["no_such_program"], gina.visible_home))
-    with pytest.raises(SpawnError, match="working directory /home/sbxt_gina/nowhere does not exist"):
-        run(isolated.spawn(gina, ["bash"], "/home/sbxt_gina/nowhere"))
+    status, output = run_script(isolated, gina, "echo ran", cwd="/home/sbxt_gina/nowhere")
+    assert status == 1 and "working directory /home/sbxt_gina/nowhere does not exist" in output
+    assert "ran" not in output.split()
+    with pytest.raises(SpawnError, match="working directory /proc/1/cwd is not inside a home"):
+        run(isolated.spawn(gina, ["bash"], "/proc/1/cwd"))
+
+
+def test_working_directory_is_entered_as_the_user_not_as_root(isolated: Sandbox,
+                                                              make_user: UserFactory) -> None:
+    """A directory in the home the user may not enter (made by root here, as a
+    host or another account might) stays closed: the program never starts in it."""
+    ivan = make_user("sbxt_ivan")
+    locked = ivan.home / "locked"
+    locked.mkdir(mode=0o700)
+    (locked / "secret.txt").write_text("root's secret\n")
+    status, output = run_script(isolated, ivan, "cat secret.txt; echo started", cwd="/home/sbxt_ivan/locked")
+    assert status == 1, output
+    assert "working directory /home/sbxt_ivan/locked cannot be entered: permission denied" in output
+    assert "root's secret" not in output and "started" not in output
 
 
 def test_program_in_the_home_is_found_by_its_visible_path(isolated: Sandbox, make_user: UserFactory) -> None:

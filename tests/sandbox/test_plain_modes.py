@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sandbox import DEFAULT_LIMITS, IsolationUnavailable, Sandbox
+from sandbox import DEFAULT_LIMITS, IsolationUnavailable, Sandbox, SpawnError
 from sandbox.check import report
 from sandbox.cpu_counter import CpuCounter
 from sandbox.host import HostCapabilities, detect_host
@@ -30,6 +30,14 @@ def test_off_runs_plain_processes_as_the_server(plain_sandbox: Sandbox) -> None:
     summary = plain_sandbox.status().summary
     assert summary.startswith("Sandboxing is off: isolation is set to 'off'; processes run as ")
     assert not plain_sandbox.status().isolated
+
+
+def test_working_directory_must_be_in_a_home(plain_sandbox: Sandbox) -> None:
+    """Not /proc/<pid>/cwd of someone else's program, nor any other host path."""
+    erin = plain_sandbox.identity("erin", "free")
+    for outside in ("/proc/1/cwd", "/root", "/home", "/home/erin/../../etc", "relative"):
+        with pytest.raises(SpawnError, match="is not inside a home"):
+            run(plain_sandbox.spawn(erin, ["pwd"], outside))
 
 
 def test_rlimits_mode_limits_memory_and_cpu_time(tmp_path: Path) -> None:
