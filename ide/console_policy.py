@@ -23,32 +23,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from consoles import Access, AttachRequest, ConsoleRecord
-from consoles.sharing import READ_ONLY, READ_WRITE, AccessChange, AccessControl, ShareStore
-from ide.auth import InvalidToken
+import redis.asyncio as aioredis
+
+from consoles import Access, AttachRequest, ConsoleManager, ConsoleRecord
+from consoles.access_control import AccessControl
+from consoles.sharing import READ_ONLY, READ_WRITE, AccessChange, ShareStore
+from ide.auth import Authenticator, InvalidToken
 from ide.class_store import ClassStore
-from ide.services import Services
 
 
 # Stream attachments being authorized at once; the rest wait their turn.
 MAX_AUTHORIZING = 32
-
-
-class NotConsoleOwner(Exception):
-    def __init__(self, owner: str) -> None:
-        super().__init__(f"Only {owner}, who owns this console, can change who it is shared with.")
-
-
-class NotATeacher(Exception):
-    def __init__(self) -> None:
-        super().__init__("Only teachers can share with all their students, and you have no students "
-                         "yet: accept those who named you as their teacher, or give your class the "
-                         "link on your Students page.")
-
-
-class ShareNotFound(Exception):
-    def __init__(self, what: str) -> None:
-        super().__init__(f"This console is not shared with {what}.")
 
 
 class ConsoleAccessPolicy:
@@ -60,11 +45,12 @@ class ConsoleAccessPolicy:
     streams an old tab still had open.
     """
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.shares = ShareStore(services.redis)
-        self.classes = ClassStore(services.redis)
-        self.control = AccessControl(services.redis, services.consoles, self.recheck_connection)
+    def __init__(self, redis: aioredis.Redis, consoles: ConsoleManager, authenticator: Authenticator) -> None:
+        self.consoles = consoles
+        self.authenticator = authenticator
+        self.shares = ShareStore(redis)
+        self.classes = ClassStore(redis)
+        self.control = AccessControl(redis, consoles, self.recheck_connection)
         self._authorizing = asyncio.Semaphore(MAX_AUTHORIZING)
 
     async def start(self) -> None:
@@ -81,7 +67,7 @@ class ConsoleAccessPolicy:
         # take more Redis connections than the client's pool allows.
         async with self._authorizing:
             try:
-                caller = await self.services.authenticator.caller(
+                caller = await self.authenticator.caller(
                     request.cookies, request.headers.get("Authorization"))
             except InvalidToken:
                 return None
@@ -93,7 +79,7 @@ class ConsoleAccessPolicy:
     async def recheck_connection(self, username: str, credential: str, console_id: str) -> Access | None:
         """May a connection already open stay: its credential must still hold, and the
         rules still let its user in (asked after every change, see :meth:`recheck`)."""
-        if not await self.services.authenticator.still_valid(username, credential):
+        if not await self.authenticator.still_valid(username, credential):
             return None
         return await self.access_for(username, console_id)
 
@@ -102,7 +88,7 @@ class ConsoleAccessPolicy:
 
         One Redis call at a time, stopping as soon as a rule decides.
         """
-        record = await self.services.consoles.record(console_id)
+        record = await self.consoles.record(console_id)
         if record is None:
             return None
         if record.owner == username:
@@ -126,7 +112,7 @@ class ConsoleAccessPolicy:
         """Consoles shared with ``username`` by name, and those their teacher broadcasts; oldest first."""
         by_name = await self.shares.shared_with(username)
         ids = set(by_name) | {record.id for record in await self.class_broadcasts(username)}
-        records = await self.services.consoles.records(ids)
+        records = await self.consoles.records(ids)
         # Closed consoles leave their ids behind if closing did not reach the shares.
         await self.shares.drop_from_shared_with(username, by_name - {record.id for record in records})
         return records
@@ -136,7 +122,7 @@ class ConsoleAccessPolicy:
         teacher = (await self.classes.membership(username)).accepted_teacher
         if teacher is None:
             return []
-        consoles = await self.services.consoles.list_for(teacher)
+        consoles = await self.consoles.list_for(teacher)
         broadcast = set(await self.shares.broadcasts_among(record.id for record in consoles))
         return [record for record in consoles if record.id in broadcast]
 

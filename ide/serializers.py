@@ -42,3 +42,8 @@ def cpu_object(usage: CpuUsage) -> dict[str, Any]:
         "next_reset_time": usage.next_reset.isoformat(timespec="seconds"),
         "tarpitted": usage.tarpitted,
     }
+
+
+def share_object(username: str, mode: str) -> dict[str, str]:
+    """One share of a console: who, and ``ro`` or ``rw``."""
+    return {"username": username, "mode": mode}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import jinja2
 import redis.asyncio as aioredis
@@ -16,7 +15,9 @@ from ide.auth import Authenticator
 from ide.class_store import ClassStore
 from ide.classes import Classroom
 from ide.config import Settings
+from ide.console_policy import ConsoleAccessPolicy
 from ide.console_service import ConsoleService
+from ide.console_sharing import ConsoleSharing
 from ide.cpu import CpuAllowance
 from ide.credentials import CredentialService
 from ide.files.service import FileService
@@ -24,9 +25,6 @@ from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
 from sandbox import DEFAULT_LIMITS, Sandbox
-
-if TYPE_CHECKING:
-    from ide.console_policy import ConsoleAccessPolicy
 
 
 @dataclass
@@ -52,13 +50,14 @@ class Services:
     console_policy: ConsoleAccessPolicy = field(init=False)
     credentials: CredentialService = field(init=False)
     classes: Classroom = field(init=False)
+    console_sharing: ConsoleSharing = field(init=False)
 
     def __post_init__(self) -> None:
-        from ide.console_policy import ConsoleAccessPolicy
         self.authenticator = Authenticator(self.sessions, self.tokens, self.cookie_secret)
-        self.console_policy = ConsoleAccessPolicy(self)
+        self.console_policy = ConsoleAccessPolicy(self.redis, self.consoles, self.authenticator)
         self.credentials = CredentialService(self.accounts, self.sessions, self.tokens,
                                              announce=self.console_policy.recheck)
+        self.console_sharing = ConsoleSharing(self.consoles, self.accounts, self.console_policy)
         self.classes = Classroom(self.accounts, ClassStore(self.redis), self.files.store.shares,
                                  self.console_policy.recheck)
 

@@ -11,7 +11,7 @@ from consoles.node_link import NodeUnavailable, RemoteError
 from consoles.sharing import ConsoleGone, ShareModeInvalid
 from ide.accounts import AccountError, UserExists, UserNotFound
 from ide.class_store import NotInClass
-from ide.console_policy import NotATeacher, NotConsoleOwner, ShareNotFound
+from ide.console_sharing import NotATeacher, NotConsoleOwner, ShareNotFound
 from ide.console_service import ConsoleNotFound, ConsoleRequestInvalid
 from ide.files.errors import (EditConflict, FileShareNotFound, FilesError, LintUnavailable, PathExists,
                               PathForbidden, PathNotFound, QuotaExceeded, TooLarge)

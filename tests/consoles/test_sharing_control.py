@@ -6,7 +6,8 @@ import pytest
 
 from consoles import Access
 from consoles.console import NOW_READ_ONLY, NOW_READ_WRITE
-from consoles.sharing import AccessChange, AccessControl
+from consoles.access_control import AccessControl
+from consoles.sharing import AccessChange
 from tests.consoles.service import ConsoleService, wait_for
 
 TICKER = ("bash", "--norc", "--noprofile", "-c", "while :; do echo tick; sleep 0.02; done")
