@@ -55,4 +55,8 @@ def test_scripts_serve_prints_no_address_but_the_servers(tmp_path: Path):
         assert "Log in" in _fetch_login_page(match.group(1))
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
