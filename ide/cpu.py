@@ -96,6 +96,7 @@ class CpuAllowance:
         self._account = redis.register_script(_ACCOUNT_LUA)
         self._seen: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     # -- the loop ------------------------------------------------------------
 
@@ -105,12 +106,16 @@ class CpuAllowance:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="cpu-allowance")
 
     async def stop(self) -> None:
-        """Stop the loop, after recording the CPU used since the last tick."""
+        """Stop the loop, after recording the CPU used since the last tick.
+
+        The loop is asked to stop rather than cancelled: a cancellation that
+        lands inside a Redis call can be swallowed by the client library, and
+        the loop would then tick on for ever while shutdown waits for it.
+        """
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._stopping.set()
+        await self._task
         self._task = None
         try:
             await self.tick()
@@ -123,13 +128,15 @@ class CpuAllowance:
             await self.restore_tarpits()
         except Exception:
             log.exception("restoring tarpitted users failed; the next ticks will catch up")
-        while True:
+        while not self._stopping.is_set():
             started = loop.time()
             try:
                 await self.tick()
             except Exception:
                 log.exception("CPU accounting tick failed")
-            await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(),
+                                       max(0.0, self.interval - (loop.time() - started)))
 
     async def tick(self) -> None:
         """Add CPU used since the last tick, tarpit or release users as decided."""

@@ -98,13 +98,14 @@ class FilePathHandler(FilesApiHandler):
     async def _start_upload(self) -> None:
         path = self.path_kwargs["path"]
         store = self.files.store
+        # Whose home it is comes first: only then may the body exceed the server's small cap.
+        access = await self.caller_access(self.path_kwargs["owner"])
         if path.endswith("/"):
             self._limit_body(UPLOAD_REQUEST_LIMIT, f"send at most {UPLOAD_REQUEST_LIMIT // MiB} MB "
                                                    "per request.")
         else:
             self._limit_body(store.upload_file_limit + MULTIPART_OVERHEAD,
                              f"files are limited to {store.upload_file_limit // MiB} MB; nothing was saved.")
-        access = await self.caller_access(self.path_kwargs["owner"])
         self.upload = await store.start_upload(access, path, self.request.headers.get("Content-Type", ""))
 
     async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]

@@ -101,6 +101,19 @@ def test_an_unauthenticated_upload_is_refused_before_its_body(ide_server):
     assert not (ide_server.data_dir / "home" / name / "big.bin").exists()
 
 
+def test_an_upload_into_someone_elses_home_is_refused_before_its_body(ide_server):
+    owner, intruder = ide_server.add_user("own"), ide_server.add_user("int")
+    token = ide_server.cli("user", "token", intruder).stdout.strip()
+    boundary = uuid.uuid4().hex
+    sock = send_headers(ide_server, "POST", f"/api/v0/user/{owner}/files/path/home/{owner}/big.bin",
+                        4 * MiB, f"Authorization: Token {token}\r\n"
+                        f"Content-Type: multipart/form-data; boundary={boundary}\r\n")
+    with sock:
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:300]
+    assert not (ide_server.data_dir / "home" / owner / "big.bin").exists()
+
+
 @pytest.mark.gen_test(timeout=60)
 async def test_an_authenticated_upload_of_a_few_megabytes_works(ide_server):
     name = ide_server.add_user("upl", account_type="hacker")
