@@ -33,7 +33,7 @@ from bench.console_client import (OURS, TERMINADO, Account, ConsoleStream,  # no
                                   Target, api_request, attach, open_shared_viewer)
 from bench.jobs import collect_lines, fanout_source  # noqa: E402
 from bench.report import p99  # noqa: E402
-from bench.servers import PEER_SCRIPTS, REPO, RunningServer, machine  # noqa: E402
+from bench.servers import PEER_SCRIPTS, REPO, RunningServer, machine, unisolated  # noqa: E402
 from bench.workers import Control, Worker, Workers, results_after_stragglers, stop_on_sigterm  # noqa: E402
 from ide.accounts import AccountStore  # noqa: E402
 from ide.class_store import ClassStore  # noqa: E402
@@ -158,7 +158,7 @@ class Classroom:
             (work_dir / kind).mkdir()
         self.servers[OURS] = RunningServer(OURS, work_dir / OURS, [
             sys.executable, "-m", "ide", "serve", "--port", "0", "--data-dir",
-            str(work_dir / OURS / "data"), "--sandbox", "off"])
+            str(work_dir / OURS / "data"), *unisolated(work_dir / OURS)])
         self.servers[TERMINADO] = RunningServer(TERMINADO, work_dir / TERMINADO, [
             sys.executable, str(PEER_SCRIPTS[TERMINADO]), "--port", "0"])
         self.teacher, self.students = asyncio.run(_make_class(work_dir / OURS / "data", students))

@@ -34,6 +34,9 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.servers import unisolated  # noqa: E402 (the repository is put on the path first)
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -52,7 +55,7 @@ class Server:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ide", "serve", "--port", "0", "--sandbox", "off",
+            [sys.executable, "-m", "ide", "serve", "--port", "0", *unisolated(data_dir),
              "--data-dir", str(data_dir)],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.url = ""

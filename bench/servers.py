@@ -173,7 +173,22 @@ def _make_account(work_dir: Path, name: str) -> Account:
 def _start_ours(work_dir: Path) -> RunningServer:
     """``ide serve`` without sandboxing (the peers have none)."""
     return RunningServer(OURS, work_dir, [sys.executable, "-m", "ide", "serve", "--port", "0",
-                                          "--data-dir", str(work_dir / "data"), "--sandbox", "off"])
+                                          "--data-dir", str(work_dir / "data"), *unisolated(work_dir)])
+
+
+def unisolated(work_dir: Path) -> tuple[str, ...]:
+    """The flags that run our server without sandboxing, as the peers run.
+
+    As root that takes the explicit unsafe flag, and programs then run as one
+    unprivileged account, which must be able to reach the data directory.
+    """
+    if os.geteuid() != 0:
+        return ("--sandbox", "off")
+    for directory in (work_dir, *work_dir.parents):
+        if directory.stat().st_mode & 0o001:
+            break  # searchable by everyone from here up
+        os.chmod(directory, 0o711)
+    return ("--sandbox", "off", "--unsafe-no-isolation")
 
 
 def _start_peer(kind: str, work_dir: Path) -> RunningServer:

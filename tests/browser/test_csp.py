@@ -2,6 +2,7 @@
 is used as a person would, and Chromium reports no violation."""
 from __future__ import annotations
 
+import os
 import re
 
 from playwright.sync_api import Page, expect
@@ -52,7 +53,10 @@ def test_no_page_trips_the_policy(ide_server, page: Page):
 
     # The editor: a file written, linted and saved.
     home = f"/home/{teacher}"
-    (ide_server.data_dir / "home" / teacher / "csp.py").write_text("x = 1\n")
+    source = ide_server.data_dir / "home" / teacher / "csp.py"
+    source.write_text("x = 1\n")
+    owner = source.parent.stat()  # the server serves only files the home's owner owns
+    os.chown(source, owner.st_uid, owner.st_gid)
     page.goto(ide_server.url + f"/user/{teacher}/files{home}/csp.py?edit")
     page.locator(".cm-content").click()
     page.keyboard.type("import os\n")

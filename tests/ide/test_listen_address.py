@@ -8,7 +8,7 @@ import threading
 import urllib.request
 from pathlib import Path
 
-from tests.server import ROOT, ServerProcess
+from tests.server import ROOT, UNISOLATED, ServerProcess
 
 
 def _fetch_login_page(url: str) -> str:
@@ -16,8 +16,8 @@ def _fetch_login_page(url: str) -> str:
         return response.read().decode()
 
 
-def test_serve_on_port_0_prints_the_port_it_got(tmp_path: Path):
-    server = ServerProcess(tmp_path, "--sandbox", "off", "--address", "127.0.0.2").start()
+def test_serve_on_port_0_prints_the_port_it_got(server_data_dir: Path):
+    server = ServerProcess(server_data_dir, *UNISOLATED, "--address", "127.0.0.2").start()
     try:
         printed = re.search(r"Listening on (http://\S+/)", "".join(server.output)).group(1)  # type: ignore[union-attr]
         assert printed == f"http://127.0.0.2:{server.port}/" and server.port != 0
@@ -26,10 +26,10 @@ def test_serve_on_port_0_prints_the_port_it_got(tmp_path: Path):
         server.stop()
 
 
-def test_scripts_serve_prints_no_address_but_the_servers(tmp_path: Path):
-    env = {**os.environ, "IDE_DATA_DIR": str(tmp_path), "IDE_VENV": str(ROOT / ".venv"),
+def test_scripts_serve_prints_no_address_but_the_servers(server_data_dir: Path):
+    env = {**os.environ, "IDE_DATA_DIR": str(server_data_dir), "IDE_VENV": str(ROOT / ".venv"),
            "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([str(ROOT / "scripts" / "serve"), "--port", "0", "--sandbox", "off"],
+    process = subprocess.Popen([str(ROOT / "scripts" / "serve"), "--port", "0", *UNISOLATED],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
     lines: list[str] = []

@@ -3,6 +3,7 @@ the right password from an address that has not failed for that account
 always gets in."""
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ import redis.asyncio as aioredis
 from ide.login_throttle import (FREE_PER_ACCOUNT, FREE_PER_ADDRESS, FREE_PER_PAIR, LoginThrottle,
                                 TooManyAttempts)
 from tests.client import Client
-from tests.server import ServerProcess
+from tests.server import UNISOLATED, ServerProcess, reachable_dir
 
 
 class Clock:
@@ -101,12 +102,15 @@ async def test_one_address_guessing_many_accounts_is_bounded_per_address(redis_s
 
 
 @pytest.fixture(scope="module")
-def proxied_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def proxied_server() -> Iterator[ServerProcess]:
     """Behind a (pretend) proxy: the client address comes from X-Real-Ip."""
-    server = ServerProcess(tmp_path_factory.mktemp("proxied"), "--sandbox", "off",
-                           "--trust-proxy-headers").start()
-    yield server
-    server.stop()
+    data_dir = reachable_dir("ide-test-proxied-")
+    try:
+        server = ServerProcess(data_dir, *UNISOLATED, "--trust-proxy-headers").start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.mark.gen_test(timeout=120)
