@@ -3,6 +3,7 @@
 May import ``sandbox``, never ``ide``: who may attach and with which rights
 is decided by the web layer and passed in (``authorize``, ``limit``).
 """
+from consoles.access import Access, AttachRequest
 from consoles.console import Console, ConsoleNotRunning
 from consoles.fanout import FlowLimits
 from consoles.kinds import ConsoleKind, discover_kinds
@@ -12,7 +13,6 @@ from consoles.processes import ProcessInfo, ProcessNotYours, kill_process, list_
 from consoles.pty_channel import InputBufferFull
 from consoles.registry import ConsoleRecord
 from consoles.scrollback import Scrollback
-from consoles.access import Access, AttachRequest
 from consoles.stream import STREAM_PATH, make_console_router
 
 __all__ = [

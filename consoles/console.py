@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Iterable
 
 import psutil
-
 from tornado.ioloop import IOLoop
 
 from consoles import frames

@@ -22,8 +22,7 @@ from consoles.fanout import FlowLimits
 from consoles.node_link import NodeLink, NodeUnavailable, RemoteError
 from consoles.processes import ProcessInfo, ProcessNotYours, find_descendants, kill_process, list_processes
 from consoles.pty_channel import InputBufferFull
-from consoles.registry import (ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry, is_console_id,
-                               new_console_id)
+from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry, is_console_id, new_console_id
 from consoles.screen import ScreenRenderer
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
 from consoles.sharing import ShareStore
@@ -298,7 +297,7 @@ class ConsoleManager:
         try:
             await asyncio.wait_for(asyncio.gather(*(console.wait_reaped() for console in consoles)),
                                    timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("some console programs were not reaped within %s s of the kill", timeout)
 
     async def _close_all(self, consoles: list[Console]) -> None:

@@ -143,7 +143,7 @@ class ConsoleRegistry:
                 pipe.hgetall(console_key(console_id))
             hashes = cast(list[dict[str, str]], await pipe.execute())
         records = [ConsoleRecord.from_hash(console_id, fields)
-                   for console_id, fields in zip(ids, hashes) if fields]
+                   for console_id, fields in zip(ids, hashes, strict=True) if fields]
         return sorted(records, key=lambda record: (record.created, record.id))
 
     async def forget(self, console_id: str, owner: str) -> None:

@@ -137,7 +137,7 @@ class ShareStore:
             for console_id in ids:
                 pipe.hexists(shares_key(console_id), BROADCAST_FIELD)
             flags = await pipe.execute()
-        return [console_id for console_id, flag in zip(ids, flags) if flag]
+        return [console_id for console_id, flag in zip(ids, flags, strict=True) if flag]
 
     async def shared_with(self, username: str) -> set[str]:
         """Ids of the consoles shared with ``username`` by name (closed ones may linger: see forget)."""

@@ -7,13 +7,18 @@ import tornado.web
 from tornado.httputil import HTTPServerRequest
 
 from consoles import STREAM_PATH, make_console_router
-from ide.api.consoles import (ConsoleHandler, ConsoleListHandler, LatestOutputHandler,
-                              SendInputHandler, SharedWithYouHandler)
+from ide.api.consoles import (
+    ConsoleHandler,
+    ConsoleListHandler,
+    LatestOutputHandler,
+    SendInputHandler,
+    SharedWithYouHandler,
+)
 from ide.api.cpu import CpuHandler
 from ide.api.launchers import LauncherHandler, LauncherListHandler
 from ide.api.openapi import OpenApiHandler
-from ide.api.sharing import sharing_routes
 from ide.api.processes import ProcessHandler, ProcessListHandler
+from ide.api.sharing import sharing_routes
 from ide.api.teacher import TeacherHandler
 from ide.assets import STATIC_DIR, StaticHandler
 from ide.files.routes import file_routes
@@ -22,8 +27,7 @@ from ide.services import Services
 from ide.web.account_pages import AccountHandler, DashboardHandler
 from ide.web.auth_pages import LoginHandler, LogoutHandler, SignupHandler
 from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
-from ide.web.fallbacks import (BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi,
-                                NotFoundPage, is_api)
+from ide.web.fallbacks import BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi, NotFoundPage, is_api
 from ide.web.security_headers import security_headers
 
 

@@ -31,7 +31,6 @@ from consoles.sharing import READ_ONLY, READ_WRITE, AccessChange, ShareStore
 from ide.auth import Authenticator, InvalidToken
 from ide.class_store import ClassStore
 
-
 # Stream attachments being authorized at once; the rest wait their turn.
 MAX_AUTHORIZING = 32
 

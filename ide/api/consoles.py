@@ -1,18 +1,23 @@
 """``consoles/``: list, start, inspect, close and drive consoles."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from tornado.web import HTTPError
 
+from consoles import ConsoleRecord
+from ide.console_service import ConsoleService
 from ide.serializers import console_object
 from ide.web.base import ApiHandler
 
 
 class ConsoleApiHandler(ApiHandler):
     @property
-    def consoles(self):  # type: ignore[no-untyped-def]
+    def consoles(self) -> ConsoleService:
         return self.services.console_service
 
-    async def serialize(self, records):  # type: ignore[no-untyped-def]
+    async def serialize(self, records: Iterable[ConsoleRecord]) -> list[dict[str, Any]]:
         return [console_object(r, await self.consoles.cpu_seconds(r)) for r in records]
 
 

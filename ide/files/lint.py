@@ -9,6 +9,7 @@ server also stops waiting a little later in case a worker is stuck anyway.
 from __future__ import annotations
 
 import asyncio
+import io
 import multiprocessing
 import signal
 from concurrent.futures import ProcessPoolExecutor
@@ -16,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from pyflakes import api as pyflakes_api
+from pyflakes.reporter import Reporter
 
 from ide.files.errors import LintUnavailable, TooLarge
 
@@ -33,10 +35,11 @@ class _OutOfTime(BaseException):
     """Not an Exception: pyflakes catches those while parsing and would report it as a problem."""
 
 
-class _Collector:
-    """A pyflakes reporter that keeps problems as the API's objects."""
+class _Collector(Reporter):
+    """A pyflakes reporter that keeps problems as the API's objects (it writes nothing)."""
 
     def __init__(self) -> None:
+        super().__init__(io.StringIO(), io.StringIO())
         self.problems: list[Problem] = []
 
     def unexpectedError(self, filename: str, message: str) -> None:  # noqa: N802 (pyflakes' name)
@@ -106,7 +109,7 @@ class Linter:
         try:
             future = pool.submit(check_code, code, self.timeout)
             return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout + _GRACE_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise LintUnavailable(f"Checking did not finish within {self.timeout:g} s; the server may "
                                   "be busy, try again.") from None
         except BrokenProcessPool:

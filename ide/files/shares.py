@@ -100,7 +100,7 @@ class FileShares:
                 pipe.hget(share_key(token), "creator")
             creators = await pipe.execute()
         return [FileShare(token, owner, path, str(creator or owner))
-                for (path, token), creator in sorted(zip(tokens.items(), creators))]
+                for (path, token), creator in sorted(zip(tokens.items(), creators, strict=True))]
 
     async def forget_made_by(self, owner: str, creator: str) -> int:
         """Delete the links to ``owner``'s files that ``creator`` made; how many there were."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from consoles import Access
-from consoles.console import NOW_READ_ONLY, NOW_READ_WRITE
 from consoles.access_control import AccessControl
+from consoles.console import NOW_READ_ONLY, NOW_READ_WRITE
 from consoles.sharing import AccessChange
 from tests.consoles.service import ConsoleService, wait_for
 

@@ -270,8 +270,8 @@ async def test_console_pages(ide_server):
 
 
 def test_consoles_that_died_with_the_server_are_listed_as_ended(server_data_dir):
-    import urllib.request
     import json
+    import urllib.request
 
     def call(server, method, path, token, body=None):
         request = urllib.request.Request(server.url + path, method=method,
