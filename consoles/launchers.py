@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as aioredis
 
+from consoles.keys import launchers_key
+
 MAX_NAME = 60
 MAX_COMMAND = 1000
 MAX_DIRECTORY = 1000
@@ -45,10 +47,6 @@ class Launcher:
 
     def to_json(self) -> dict[str, str]:
         return asdict(self)
-
-
-def launchers_key(username: str) -> str:
-    return f"ide:user:{username}:launchers"
 
 
 def _has_control_characters(text: str) -> bool:

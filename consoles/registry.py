@@ -17,6 +17,8 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from consoles.keys import console_key, user_consoles_key
+
 CONSOLE_ID_PATTERN = r"[0-9a-f]{16}"
 """What console ids look like (:func:`new_console_id`).  An id that arrives
 from outside (a URL, a stream's ``?id=``) and does not match names no console:
@@ -35,14 +37,6 @@ def new_console_id() -> str:
 
 def is_console_id(value: str) -> bool:
     return _CONSOLE_ID.fullmatch(value) is not None
-
-
-def console_key(console_id: str) -> str:
-    return f"ide:console:{console_id}"
-
-
-def user_consoles_key(username: str) -> str:
-    return f"ide:user:{username}:consoles"
 
 
 @dataclass(frozen=True)

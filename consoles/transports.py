@@ -35,8 +35,14 @@ from urllib.parse import urlsplit
 
 from sockjs.tornado import SockJSConnection, SockJSRouter, proto, static
 from sockjs.tornado.session import CLOSED, Session
-from sockjs.tornado.transports import (JSONPSendHandler, RawWebSocketTransport, WebSocketTransport,
-                                       XhrPollingTransport, XhrSendHandler, XhrStreamingTransport)
+from sockjs.tornado.transports import (
+    JSONPSendHandler,
+    RawWebSocketTransport,
+    WebSocketTransport,
+    XhrPollingTransport,
+    XhrSendHandler,
+    XhrStreamingTransport,
+)
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError

@@ -22,12 +22,12 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
+from consoles.keys import USERS, cpu_key, user_key
 from sandbox import AccountLimits, Sandbox, SandboxError
 
 log = logging.getLogger(__name__)
 
 DAY_SECONDS = 86400
-USERS = "ide:users"
 _SCAN_BATCH = 500
 
 # KEYS[1] cpu hash; ARGV: seconds to add, current period start, limit (-1: none).
@@ -48,14 +48,6 @@ if limit >= 0 and usage > limit then tarpit = 1 end
 redis.call('HSET', KEYS[1], 'tarpit', tarpit)
 return {tostring(usage), tarpit}
 """
-
-
-def cpu_key(name: str) -> str:
-    return f"ide:cpu:{name}"
-
-
-def _user_key(name: str) -> str:
-    return f"ide:user:{name}"
 
 
 def period_start(created: float, now: float) -> int:
@@ -175,7 +167,7 @@ class CpuAllowance:
         names = list(names)
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.hmget(_user_key(name), "type", "created")
+                pipe.hmget(user_key(name), "type", "created")
             rows = await pipe.execute()
         return {name: (row[0], float(row[1] or 0)) for name, row in zip(names, rows, strict=True) if row[0]}
 
@@ -219,7 +211,7 @@ class CpuAllowance:
         Raises LookupError for an unknown user.
         """
         account_type, created = cast(list[str | None],
-                                     await self.redis.hmget(_user_key(username), "type", "created"))
+                                     await self.redis.hmget(user_key(username), "type", "created"))
         if account_type is None:
             raise LookupError(f"no user named {username!r}")
         start = period_start(float(created or 0), self.clock())

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.netutil
 
+from consoles.keys import COOKIE_SECRET
 from ide.assets import MissingBundle
 from ide.config import Settings
 from ide.redis_server import EmbeddedRedis, connect
@@ -87,8 +88,8 @@ class Storage:
 
 async def cookie_secret(redis: aioredis.Redis) -> str:
     """One secret per deployment, shared by every node through Redis."""
-    await redis.set("ide:secret:cookie", secrets.token_hex(32), nx=True)
-    return cast(str, await redis.get("ide:secret:cookie"))
+    await redis.set(COOKIE_SECRET, secrets.token_hex(32), nx=True)
+    return cast(str, await redis.get(COOKIE_SECRET))
 
 
 def check_isolation_choice(settings: Settings, is_root: bool) -> None:

@@ -13,7 +13,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from ide.cpu import DAY_SECONDS, CpuAllowance, cpu_key, period_start
+from consoles.keys import cpu_key
+from ide.cpu import DAY_SECONDS, CpuAllowance, period_start
 from sandbox import DEFAULT_LIMITS, AccountLimits, Sandbox, SandboxedProcess
 from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot, cgroup_dir, pids_in
 
