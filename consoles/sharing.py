@@ -100,7 +100,7 @@ class ShareStore:
         fields = cast(dict[str, str], await self._redis.hgetall(console_shares_key(console_id)))
         return {name: fields[name] for name in sorted(fields) if name != BROADCAST_FIELD}
 
-    async def grant(self, console_id: str, username: str) -> tuple[str | None, bool]:
+    async def mode_and_broadcast(self, console_id: str, username: str) -> tuple[str | None, bool]:
         """``username``'s share mode (None: not shared by name) and whether the console is broadcast.
 
         One round trip: every attach asks this.

@@ -90,11 +90,11 @@ def page_routes(services: Services) -> list[Route]:
 
 def make_app(services: Services) -> tornado.web.Application:
     settings = services.settings
-    console_router = make_console_router(services.consoles, services.console_policy.authorize)
+    console_router = make_console_router(services.console_manager, services.console_policy.authorize)
     handlers: list[Any] = [*console_router.urls]
     if settings.node_path:
         # Behind a proxy that routes this path to this node and passes it on unchanged.
-        handlers += make_console_router(services.consoles, services.console_policy.authorize,
+        handlers += make_console_router(services.console_manager, services.console_policy.authorize,
                                         prefix=settings.node_path + STREAM_PATH).urls
     handlers += [
         (API_PREFIX + r"/openapi\.yaml", OpenApiHandler),

@@ -147,8 +147,8 @@ async def serve(settings: Settings) -> None:
         if services.sandbox_status:
             unsafe = "UNSAFE (--unsafe-no-isolation): " if settings.unsafe_no_isolation else ""
             log.warning("%s%s", unsafe, services.sandbox_status)
-        await services.consoles.mark_orphans()
-        await services.consoles.listen()
+        await services.console_manager.mark_orphans()
+        await services.console_manager.listen()
         await services.console_policy.start()
         services.cpu.start()
         app = make_app(services)
@@ -173,7 +173,7 @@ async def serve(settings: Settings) -> None:
         http_server.stop()
         await services.cpu.stop()
         await services.console_policy.stop()
-        await services.consoles.shutdown()
+        await services.console_manager.shutdown()
         await services.sandbox.close()
         services.files.close()
         await http_server.close_all_connections()

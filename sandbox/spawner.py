@@ -316,11 +316,11 @@ class Sandbox:
 
     # -- whole users ---------------------------------------------------------
 
-    async def kill_all(self, username: str) -> None:
+    async def kill_user_processes(self, username: str) -> None:
         """Kill every process of the user, waiting (off the loop) until they are gone."""
-        await self._run(self._kill_all_blocking, username)
+        await self._run(self._kill_user_processes_blocking, username)
 
-    def _kill_all_blocking(self, username: str) -> None:
+    def _kill_user_processes_blocking(self, username: str) -> None:
         with self._user_lock(username):
             if self._cgroups is None:
                 self._trees.kill(username)
@@ -336,7 +336,7 @@ class Sandbox:
         Their home is kept unless ``delete_home``.
         """
         check_username(username)
-        await self.kill_all(username)
+        await self.kill_user_processes(username)
         await self._run(self._remove_user_blocking, username, delete_home)
 
     def _remove_user_blocking(self, username: str, delete_home: bool) -> None:

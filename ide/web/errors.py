@@ -5,7 +5,14 @@ import http.client
 
 from tornado.web import HTTPError
 
-from consoles import ConsoleLimitReached, ConsoleNotRunning, InputBufferFull, LauncherInvalid, ProcessNotYours
+from consoles import (
+    ConsoleLimitReached,
+    ConsoleNotRunning,
+    InputBufferFull,
+    LauncherInvalid,
+    LauncherNotFound,
+    ProcessNotYours,
+)
 from consoles.node_link import NodeUnavailable, RemoteError
 from consoles.sharing import ConsoleGone, ShareModeInvalid
 from ide.accounts import AccountError, UserExists, UserNotFound
@@ -41,6 +48,7 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (RemoteError, 502),
     (ConsoleRequestInvalid, 400),
     (LauncherInvalid, 400),
+    (LauncherNotFound, 404),
     (SpawnError, 400),
     (NotConsoleOwner, 403),
     (NotATeacher, 403),

@@ -12,7 +12,7 @@ import pytest
 from consoles import InputBufferFull
 from consoles.pty_channel import MAX_PENDING_INPUT, READ_BUDGET, PtyChannel
 from sandbox import Sandbox
-from tests.consoles.service import wait_for
+from tests.consoles.node import wait_for
 
 # Multibyte characters in odd-sized writes: reads and bursts split them anywhere.
 _PRINT_EUROS = ("import sys\n"

@@ -208,6 +208,9 @@ async def test_launchers_round_trip_and_start(ide_server, alice):
     await output_until(client, name, console["id"], f"hello-{name}")
     assert (await client.delete(base + launcher["id"] + "/")).status == 204
     assert (await client.delete(base + launcher["id"] + "/")).status == 404
+    # A missing launcher is the same 404 when a console is started from it.
+    missing = await client.post(f"/api/v0/user/{name}/consoles/", {"launcher": launcher["id"]})
+    assert (missing.status, missing.json()["detail"]) == (404, "No such launcher.")
     assert (await client.put(base + launcher["id"] + "/", launcher)).status == 404
     await client.delete(f"/api/v0/user/{name}/consoles/{console['id']}/")
 
