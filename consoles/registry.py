@@ -1,6 +1,6 @@
 """Where consoles are recorded in Redis, so every node (and the web layer) can find them.
 
-Keys (DESIGN.md): ``ide:console:<id>`` is a hash (owner, node, node_path,
+Keys (``consoles/keys.py``, docs/architecture.md): ``ide:console:<id>`` is a hash (owner, node, node_path,
 argv as JSON, cwd, name, created, status, exit_status, ended_reason) and
 ``ide:user:<name>:consoles`` the set of a user's console ids.  ``node_path``
 is the path under which the proxy in front reaches the node (empty on a

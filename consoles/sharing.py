@@ -1,6 +1,6 @@
-"""Who else may use a console (kept in Redis), and applying changes of access to open connections.
+"""Who else may use a console (kept in Redis), and the changes of access every node applies.
 
-Keys (DESIGN.md):
+Keys (``consoles/keys.py``, docs/architecture.md):
 
 * ``ide:console:<id>:shares`` — hash, username → ``ro`` or ``rw``.  The
   field ``@broadcast`` (usernames never start with ``@``) marks a console

@@ -1,5 +1,5 @@
 /**
- * Joins a terminal to its console's stream: the protocol of DESIGN.md's
+ * Joins a terminal to its console's stream: the protocol of docs/protocol.md's
  * "Console stream" (terminado-compatible JSON arrays) as seen from a page.
  */
 import { OutputFlow } from "./flow.js";
