@@ -14,7 +14,11 @@ import { ConsoleSession } from "./console/session.js";
 import { SharingPanel } from "./console/sharing.js";
 import "../../css/console.css";
 
-/** The page's console settings, checked so a broken template fails clearly. */
+/**
+ * The page's console settings, checked so a broken template fails clearly.
+ * @param {HTMLElement} element the `#terminal` element.
+ * @returns {{url: string, readonly: boolean}}
+ */
 function readConfig(element) {
   const { consoleId, sockjsUrl, readonly } = element.dataset;
   if (!consoleId || !sockjsUrl) {
@@ -27,7 +31,13 @@ function readConfig(element) {
   };
 }
 
-/** An element the page provides, or one made right after `anchor`. */
+/**
+ * An element the page provides, or one made right after `anchor`.
+ * @param {HTMLElement} anchor
+ * @param {string} id
+ * @param {string} className
+ * @returns {HTMLElement}
+ */
 function elementAfter(anchor, id, className) {
   let element = document.getElementById(id);
   if (!element) {
@@ -62,6 +72,7 @@ function main() {
   const { term, fitAddon } = createTerminal(element, { readonly: config.readonly });
   window.ideTerminal = { text: () => terminalText(term), term };
 
+  /** @type {ConsoleSession | null} */
   let session = null;
   const bar = new ConsoleBar(elementAfter(element, "console-bar", "console-bar"), {
     onReconnectNow: () => session?.reconnectNow(),

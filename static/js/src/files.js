@@ -9,7 +9,7 @@
  */
 import { EntryActions } from "./files/entry_actions.js";
 import { Uploader } from "./files/upload.js";
-import { localiseTimes } from "./files/format.js";
+import { localiseTimes } from "./lib/format.js";
 import { showError, showNotice } from "./lib/notice.js";
 import "../../css/files.css";
 

@@ -4,23 +4,38 @@
  * `If-Match` so a save never silently replaces changes made elsewhere.
  */
 import { ApiError, readCookie } from "../lib/api.js";
+import { errorMessage } from "../lib/notice.js";
 
 /** Bytes of a file looked at to decide that it is binary (as the server does). */
 const BINARY_SNIFF_BYTES = 8192;
 
+/**
+ * @param {string} method
+ * @param {string} url
+ * @param {{headers?: Record<string, string>, body?: string}} [request]
+ * @returns {Promise<Response>}
+ */
 async function send(method, url, { headers = {}, body } = {}) {
   const xsrf = readCookie("_xsrf");
-  const init = { method, credentials: "same-origin", cache: "no-store", headers: { ...headers } };
-  if (xsrf) init.headers["X-XSRFToken"] = xsrf;
+  /** @type {Record<string, string>} */
+  const sent = { ...headers };
+  if (xsrf) sent["X-XSRFToken"] = xsrf;
+  /** @type {RequestInit} */
+  const init = { method, credentials: "same-origin", cache: "no-store", headers: sent };
   if (body !== undefined) init.body = body;
   try {
     return await fetch(url, init);
   } catch (error) {
-    throw new ApiError(`Could not reach the server (${error.message}). Check your connection and try again.`, 0);
+    throw new ApiError(`Could not reach the server (${errorMessage(error)}). Check your connection and try again.`, 0);
   }
 }
 
-/** An ApiError carrying the server's `{"detail"}` for a failed response. */
+/**
+ * An ApiError carrying the server's `{"detail"}` for a failed response.
+ * @param {Response} response
+ * @param {string} action what failed, for the message without a detail.
+ * @returns {Promise<ApiError>}
+ */
 async function failure(response, action) {
   let detail = "";
   try {
@@ -43,6 +58,7 @@ async function failure(response, action) {
  * @throws {ApiError} status 409 when the file changed on disk since `etag`.
  */
 export async function saveFile(url, content, etag) {
+  /** @type {Record<string, string>} */
   const headers = { "Content-Type": "application/json", Accept: "application/json" };
   if (etag) headers["If-Match"] = etag;
   const response = await send("PUT", url, { headers, body: JSON.stringify({ content }) });

@@ -9,7 +9,7 @@
  */
 import { ApiError, readCookie } from "../lib/api.js";
 import { fileApiUrl } from "./paths.js";
-import { humanSize } from "./format.js";
+import { humanSize } from "../lib/format.js";
 
 /** The server's `{"detail"}` of a failed upload, or its status line. */
 function uploadError(xhr) {

@@ -5,6 +5,7 @@
  * session cookie; Tornado then insists on the XSRF token on every write, which
  * it reads from the `X-XSRFToken` header.
  */
+import { errorMessage } from "./notice.js";
 
 /** An API call that failed; `message` is the server's `detail`, fit to show a user. */
 export class ApiError extends Error {
@@ -45,7 +46,9 @@ export function readCookie(name) {
  * @throws {ApiError} carrying the server's `{"detail": ...}` message.
  */
 export async function apiFetch(method, url, body) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
+  /** @type {RequestInit} */
   const init = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -59,7 +62,7 @@ export async function apiFetch(method, url, body) {
     response = await fetch(url, init);
   } catch (error) {
     throw new ApiError(
-      `Could not reach the server (${error.message}). Check your connection and try again.`,
+      `Could not reach the server (${errorMessage(error)}). Check your connection and try again.`,
       0,
     );
   }
@@ -75,7 +78,11 @@ export async function apiFetch(method, url, body) {
   return text ? (data === undefined ? text : data) : null;
 }
 
-/** JSON.parse that gives undefined for text that is not JSON (an HTML error page, say). */
+/**
+ * JSON.parse that gives undefined for text that is not JSON (an HTML error page, say).
+ * @param {string} text
+ * @returns {any}
+ */
 function parseJson(text) {
   if (!text) return undefined;
   try {
