@@ -15,6 +15,7 @@ function main() {
   const apiBase = page.dataset.apiBase;
   if (!apiBase) throw new Error("The #consoles-page element needs data-api-base.");
   const directory = document.getElementById("start-directory");
+  if (directory && !(directory instanceof HTMLInputElement)) throw new Error("#start-directory must be an input.");
   wireStartButtons(page, apiBase, () => (directory ? directory.value.trim() : ""));
 
   const launchers = document.getElementById("launchers");
