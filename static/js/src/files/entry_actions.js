@@ -37,7 +37,7 @@ export class EntryActions {
       throw new Error(`${path} already exists; pick another name, or open it from the list.`);
     }
     const form = new FormData();
-    form.append("content", new Blob([], { type: "text/plain" }), path.split("/").pop());
+    form.append("content", new Blob([], { type: "text/plain" }), path.slice(path.lastIndexOf("/") + 1));
     await this._postForm(fileApiUrl(this._apiBase, path), form);
     window.location.assign(editorPageUrl(this._owner, path));
   }
@@ -67,19 +67,29 @@ export class EntryActions {
     return true;
   }
 
-  /** Whether a path exists, from its parent's listing (a missing parent means no). */
+  /**
+   * Whether a path exists, from its parent's listing (a missing parent means no).
+   * @param {string} path
+   * @returns {Promise<boolean>}
+   */
   async _exists(path) {
     const slash = path.lastIndexOf("/");
     try {
       const listing = await apiFetch("GET", fileApiUrl(this._apiBase, path.slice(0, slash + 1)));
-      return Object.hasOwn(listing || {}, path.slice(slash + 1));
+      // Not Object.hasOwn: the browsers supported include Chrome 90 and Safari 15, which lack it.
+      return Object.prototype.hasOwnProperty.call(listing || {}, path.slice(slash + 1));
     } catch (error) {
-      if (error.status === 404) return false;
+      if (error instanceof ApiError && error.status === 404) return false;
       throw error;
     }
   }
 
+  /**
+   * @param {string} url
+   * @param {FormData} form
+   */
   async _postForm(url, form) {
+    /** @type {Record<string, string>} */
     const headers = { Accept: "application/json" };
     const xsrf = readCookie("_xsrf");
     if (xsrf) headers["X-XSRFToken"] = xsrf;
