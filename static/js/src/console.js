@@ -12,6 +12,7 @@ import { ConsoleBar } from "./console/status.js";
 import { KeyBar } from "./console/keybar.js";
 import { ConsoleSession } from "./console/session.js";
 import { SharingPanel } from "./console/sharing.js";
+import { followVisualViewport } from "./lib/viewport.js";
 import "../../css/console.css";
 
 /**
@@ -49,26 +50,12 @@ function elementAfter(anchor, id, className) {
   return element;
 }
 
-/**
- * In the frame, keep the page exactly as tall as the visible area, so a
- * phone's on-screen keyboard shrinks the terminal instead of covering it.
- */
-function followVisualViewport() {
-  const viewport = window.visualViewport;
-  if (!viewport || !document.body.classList.contains("console-frame")) return;
-  const follow = () => {
-    if (Math.abs(viewport.scale - 1) > 0.01) return;
-    document.body.style.height = `${Math.round(viewport.height)}px`;
-  };
-  viewport.addEventListener("resize", follow);
-  follow();
-}
-
 function main() {
   const element = document.getElementById("terminal");
   if (!element) return;
   const config = readConfig(element);
-  followVisualViewport();
+  // The frame is the terminal alone: it keeps to the visible area.
+  if (document.body.classList.contains("console-frame")) followVisualViewport();
   const { term, fitAddon } = createTerminal(element, { readonly: config.readonly });
   window.ideTerminal = { text: () => terminalText(term), term };
 

@@ -18,6 +18,7 @@ import { RunPane, interpreterLabel } from "./editor/run_pane.js";
 import { SharePanel } from "./editor/share_panel.js";
 import { showError } from "./lib/notice.js";
 import { requireElement, requireId } from "./lib/dom.js";
+import { followVisualViewport } from "./lib/viewport.js";
 import "../../css/console.css";
 import "../../css/editor.css";
 
@@ -62,21 +63,10 @@ function readConfig() {
   return config;
 }
 
-/**
- * Let the editor fill the window below the site's header, and keep the
- * page as tall as the visible area so a phone's keyboard shrinks the editor
- * instead of covering the line being typed.
- */
+/** Let the editor fill the window below the site's header, and the visible area on a phone. */
 function fillWindow() {
   document.body.classList.add("editor-fill");
-  const viewport = window.visualViewport;
-  if (!viewport) return;
-  const follow = () => {
-    if (Math.abs(viewport.scale - 1) > 0.01) return;
-    document.body.style.height = `${Math.round(viewport.height)}px`;
-  };
-  viewport.addEventListener("resize", follow);
-  follow();
+  followVisualViewport();
 }
 
 /**

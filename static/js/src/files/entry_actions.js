@@ -2,7 +2,7 @@
  * New file, new directory and rename on the Files page, through the files
  * API. Deleting uses app.js's shared `button[data-api-delete]` behaviour.
  */
-import { ApiError, apiFetch, readCookie } from "../lib/api.js";
+import { ApiError, apiFetch, failure, sendRequest } from "../lib/api.js";
 import { editorPageUrl, fileApiUrl, resolveName } from "./paths.js";
 
 export class EntryActions {
@@ -89,18 +89,7 @@ export class EntryActions {
    * @param {FormData} form
    */
   async _postForm(url, form) {
-    /** @type {Record<string, string>} */
-    const headers = { Accept: "application/json" };
-    const xsrf = readCookie("_xsrf");
-    if (xsrf) headers["X-XSRFToken"] = xsrf;
-    const response = await fetch(url, { method: "POST", body: form, headers, credentials: "same-origin" });
-    if (response.ok) return;
-    let detail = "";
-    try {
-      detail = (await response.json()).detail || "";
-    } catch {
-      // Not JSON: the status line below says what happened.
-    }
-    throw new ApiError(detail || `Creating the file failed: ${response.status} ${response.statusText}`, response.status);
+    const response = await sendRequest("POST", url, { headers: { Accept: "application/json" }, body: form });
+    if (!response.ok) throw failure(response, await response.text(), "Creating the file");
   }
 }

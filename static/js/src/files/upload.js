@@ -7,7 +7,7 @@
  * here before any byte is sent; whatever the server refuses (quota, limit)
  * is shown with its own message.
  */
-import { ApiError, readCookie } from "../lib/api.js";
+import { ApiError, detailIn, readCookie } from "../lib/api.js";
 import { fileApiUrl } from "./paths.js";
 import { humanSize } from "../lib/format.js";
 import { errorMessage } from "../lib/notice.js";
@@ -18,13 +18,7 @@ import { errorMessage } from "../lib/notice.js";
  * @returns {string}
  */
 function uploadError(xhr) {
-  try {
-    const data = JSON.parse(xhr.responseText);
-    if (data && typeof data.detail === "string" && data.detail) return data.detail;
-  } catch {
-    // Not JSON: use the status line.
-  }
-  return `The server answered ${xhr.status} ${xhr.statusText}`.trim();
+  return detailIn(xhr.responseText) || `The server answered ${xhr.status} ${xhr.statusText}`.trim();
 }
 
 /**
