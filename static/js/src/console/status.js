@@ -65,6 +65,19 @@ function describeStatus(status) {
 }
 
 /**
+ * One person watching, as the server lists them in `status.watchers`.
+ * @typedef {{username: string, readonly?: unknown, connections?: unknown}} Watcher
+ */
+
+/**
+ * @param {unknown} value an entry of `status.watchers`.
+ * @returns {value is Watcher}
+ */
+function isWatcher(value) {
+  return typeof value === "object" && value !== null && typeof (/** @type {Watcher} */ (value).username) === "string";
+}
+
+/**
  * @param {string} className
  * @param {HTMLElement} parent
  * @returns {HTMLSpanElement} a new span appended to `parent`.
@@ -180,15 +193,11 @@ export class ConsoleBar {
    */
   _showWatchers(watchers, total) {
     this._watchersKnown = true;
-    /** @type {{username: string, readonly?: unknown, connections?: unknown}[]} */
-    const people = watchers.filter(
-      /** @returns {w is {username: string}} */
-      (w) => Boolean(w) && typeof (/** @type {{username?: unknown}} */ (w).username) === "string",
-    );
+    const people = watchers.filter(isWatcher);
     const count = typeof total === "number" && Number.isInteger(total) ? total : people.length;
     const connections = people.reduce((sum, w) => sum + (Number(w.connections) || 1), 0);
     this._viewers.hidden = count < 2 && connections < 2;
-    /** @param {{username: string, readonly?: unknown}} w */
+    /** @param {Watcher} w */
     const label = (w) => (w.readonly ? w.username : `${w.username} (can type)`);
     const shown = people.slice(0, WATCHERS_SHOWN).map(label);
     const more = count - shown.length;
