@@ -88,7 +88,8 @@ async def main() -> None:
     sock, port = bind_unused_port()
     server = HTTPServer(tornado.web.Application([(r"/", Viewer, {"viewers": viewers})]))
     server.add_sockets([sock])
-    reader = multiprocessing.get_context("spawn").Process(target=_read_all, args=(port, args.viewers))
+    spawn = multiprocessing.get_context("spawn")
+    reader = spawn.Process(target=_read_all, args=(port, args.viewers))
     reader.start()
     while len(viewers) < args.viewers:
         await asyncio.sleep(0.01)

@@ -87,7 +87,8 @@ class FramesHandler(WebSocketHandler):
 @pytest.mark.parametrize("server_compresses", [False, True])
 async def test_compression_is_seen_through_the_private_attribute(server_compresses):
     seen = Seen()
-    async with serve((r"/ws", FramesHandler, {"seen": seen, "compress": server_compresses})) as port:
+    kwargs = {"seen": seen, "compress": server_compresses}
+    async with serve((r"/ws", FramesHandler, kwargs)) as port:
         client = await websocket_connect(f"ws://127.0.0.1:{port}/ws", compression_options={})
         await seen.opened.wait()
         client.close()
@@ -124,7 +125,8 @@ def test_the_routers_url_list_has_the_shape_rewritten():
     router = SockJSRouter(SockJSConnection, "/s")
     try:
         assert router.urls is router._transport_urls
-        assert all(isinstance(pattern, str) and isinstance(handler, type) and kwargs == {"server": router}
+        assert all(isinstance(pattern, str) and isinstance(handler, type)
+                   and kwargs == {"server": router}
                    for pattern, handler, kwargs in router._transport_urls)
         stock = {handler for _, handler, _ in router.urls}
         replaced = {WebSocketTransport, RawWebSocketTransport, XhrStreamingTransport,
