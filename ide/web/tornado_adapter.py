@@ -7,7 +7,21 @@ The only module of ``ide`` that touches a private name of Tornado
 """
 from __future__ import annotations
 
+from typing import Any
+
 import tornado.web
+
+
+def streams_body(delegate: Any) -> bool:
+    """Whether the handler that ``Application.find_handler`` chose reads its body as a stream.
+
+    Relies on: the ``stream_request_body`` attribute of the object
+    ``find_handler`` returns (Tornado's private ``_HandlerDelegate``), set from
+    the handler class's ``@stream_request_body``.  Why: a request declaring a
+    body over the cap goes to a 413 before a byte of it is read, unless its
+    handler streams (and caps) the body itself.
+    """
+    return bool(delegate.stream_request_body)
 
 
 class ExceptionHookHandler(tornado.web.RequestHandler):

@@ -18,6 +18,7 @@ from sockjs.tornado.transports import (JSONPSendHandler, RawWebSocketTransport, 
                                        XhrPollingTransport, XhrSendHandler, XhrStreamingTransport)
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.httpserver import HTTPServer
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.testing import bind_unused_port
 from tornado.websocket import WebSocketClosedError, WebSocketHandler, websocket_connect
 
@@ -25,7 +26,7 @@ from consoles import sockjs_adapter
 from consoles.transports import (ConsoleRawWebSocketTransport, ConsoleRouter,
                                  ConsoleWebSocketTransport, ConsoleXhrPollingTransport,
                                  ConsoleXhrSendHandler, ConsoleXhrStreamingTransport)
-from ide.web.tornado_adapter import ExceptionHookHandler
+from ide.web.tornado_adapter import ExceptionHookHandler, streams_body
 
 # Sizes on each side of the three payload-length encodings of RFC 6455, and text
 # that is longer in UTF-8 than in characters.
@@ -220,3 +221,21 @@ async def test_tornado_hands_every_exception_to_the_hook():
     assert domain.value.code == 409
     assert bug.value.code == 500
     assert finished.code == 200 and finished.body == b"done"
+
+
+@tornado.web.stream_request_body
+class Streaming(tornado.web.RequestHandler):
+    def data_received(self, chunk: bytes) -> None:
+        pass
+
+
+def test_the_chosen_handler_says_whether_it_streams_bodies():
+    application = tornado.web.Application([(r"/stream", Streaming), (r"/whole", Failing)])
+
+    def delegate(path: str) -> Any:
+        request = HTTPServerRequest(start_line=RequestStartLine("POST", path, "HTTP/1.1"),
+                                    headers=HTTPHeaders({"Host": "127.0.0.1"}))
+        return application.find_handler(request)
+
+    assert streams_body(delegate("/stream")) is True
+    assert streams_body(delegate("/whole")) is False
