@@ -185,9 +185,8 @@ def unisolated(work_dir: Path) -> tuple[str, ...]:
     if os.geteuid() != 0:
         return ("--sandbox", "off")
     for directory in (work_dir, *work_dir.parents):
-        if directory.stat().st_mode & 0o001:
-            break  # searchable by everyone from here up
-        os.chmod(directory, 0o711)
+        if not directory.stat().st_mode & 0o001:  # e.g. mkdtemp's 0700 above a fresh 0755
+            os.chmod(directory, 0o711)
     return ("--sandbox", "off", "--unsafe-no-isolation")
 
 

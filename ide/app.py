@@ -29,6 +29,7 @@ from ide.web.auth_pages import LoginHandler, LogoutHandler, SignupHandler
 from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
 from ide.web.fallbacks import BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi, NotFoundPage, is_api
 from ide.web.security_headers import security_headers
+from ide.web.tornado_adapter import streams_body
 
 
 class IdeApplication(tornado.web.Application):
@@ -38,7 +39,7 @@ class IdeApplication(tornado.web.Application):
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
         delegate = super().find_handler(request, **kwargs)
-        if delegate.stream_request_body or _declared_length(request) <= BODY_LIMIT:
+        if streams_body(delegate) or _declared_length(request) <= BODY_LIMIT:
             return delegate
         handler = BodyTooLargeApi if is_api(request.path) else BodyTooLargePage
         return self.get_handler_delegate(request, handler, self.settings["default_handler_args"])
