@@ -132,8 +132,8 @@ def write_text_frame(handler: Any, message: str) -> Unsent | None:
     Why: ``write_message`` encodes and frames the text again for every
     viewer, and ``IOStream.write`` makes a Future and schedules a callback for
     every write; here a frame with nothing queued before it goes straight to
-    the socket (``bench/ws_frames.py``, 100 viewers: 5.6 µs of server CPU
-    per viewer per frame instead of 24.2 µs through ``write_message``; see
+    the socket (``bench/ws_frames.py``, 100 viewers: 6.6 µs of server CPU
+    per viewer per frame instead of 20.4 µs through ``write_message``; see
     ``docs/architecture.md``).
     """
     connection = handler.ws_connection
