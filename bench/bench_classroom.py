@@ -29,8 +29,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.console_client import (OURS, TERMINADO, Account, ConsoleStream,  # noqa: E402
-                                  Target, api_request, attach, open_shared_viewer)
+from bench.console_client import (  # noqa: E402
+    OURS,
+    TERMINADO,
+    Account,
+    ConsoleStream,
+    Target,
+    api_request,
+    attach,
+    open_shared_viewer,
+)
 from bench.jobs import collect_lines, fanout_source  # noqa: E402
 from bench.report import p99  # noqa: E402
 from bench.servers import PEER_SCRIPTS, REPO, RunningServer, machine, unisolated  # noqa: E402
@@ -100,7 +108,8 @@ async def students_watch(control: Control, target: Target, console_id: str | Non
     pattern = re.compile(rf"(?:^|\r){tag} (\d+) (\d+\.\d+)\r?$")
     latencies: list[float] = []
     seen: list[set[int]] = [set() for _ in streams]
-    views = asyncio.gather(*(collect_lines(s, pattern, lines, latencies, mine) for s, mine in zip(streams, seen)))
+    views = asyncio.gather(*(collect_lines(s, pattern, lines, latencies, mine)
+                             for s, mine in zip(streams, seen, strict=True)))
     stop = asyncio.ensure_future(control.stop.wait())
     try:
         control.report("ready")

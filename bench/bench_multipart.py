@@ -151,7 +151,7 @@ def main() -> None:
     print("|---|" + "---|" * len(PARSERS))
     for label, data in malformed_cases().items():
         answers = []
-        for name, parse in PARSERS.items():
+        for parse in PARSERS.values():
             try:
                 parse(data)
                 answers.append("accepted")

@@ -152,7 +152,8 @@ async def main() -> None:
                 _row(f"isolated spawn to prompt, median of {args.spawns}", f"{statistics.median(iso_ms[1:]):.1f} ms"),
                 _row(f"accounting tick, {args.users} active users: server CPU", f"{own * 1000:.1f} ms"),
                 _row("accounting tick: Redis CPU", f"{server * 1000:.1f} ms"),
-                _row(f"tick cost at {DEFAULT_INTERVAL:.0f} s interval", f"{100 * (own + server) / DEFAULT_INTERVAL:.2f}% of a core"),
+                _row(f"tick cost at {DEFAULT_INTERVAL:.0f} s interval",
+                     f"{100 * (own + server) / DEFAULT_INTERVAL:.2f}% of a core"),
             ]
     line = "|" + "-" * 54 + "|" + "-" * 20 + "|"
     print("\n".join([_row("measure", "value"), line, *rows]))

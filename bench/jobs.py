@@ -13,8 +13,15 @@ import time
 from typing import Any
 
 from bench.console_client import (
-    OURS, ConsoleStream, StreamClosed, Target, create_console, ends_with_prompt, open_console,
-    open_shared_viewer)
+    OURS,
+    ConsoleStream,
+    StreamClosed,
+    Target,
+    create_console,
+    ends_with_prompt,
+    open_console,
+    open_shared_viewer,
+)
 from bench.workers import Control
 
 ECHO_TIMEOUT = 30.0
@@ -173,7 +180,7 @@ async def _close_all_at_once(streams: list[ConsoleStream]) -> list[str]:
     for _ in range(CLOSE_ROUNDS):
         outcomes = await asyncio.gather(*(s.close() for s in pending), return_exceptions=True)
         failures += [str(o) for o in outcomes if isinstance(o, Exception)]
-        pending = [s for s, o in zip(pending, outcomes) if isinstance(o, Exception)]
+        pending = [s for s, o in zip(pending, outcomes, strict=True) if isinstance(o, Exception)]
         if not pending:
             return failures
     raise RuntimeError(f"{len(pending)} consoles were still open after asking {CLOSE_ROUNDS} times; "
@@ -305,7 +312,8 @@ async def fanout_viewers(control: Control, target: Target, console_id: str | Non
     pattern = re.compile(rf"(?:^|\r){tag} (\d+) (\d+\.\d+)\r?$")
     latencies: list[float] = []
     seen: list[set[int]] = [set() for _ in streams]
-    views = asyncio.gather(*(collect_lines(s, pattern, lines, latencies, mine) for s, mine in zip(streams, seen)))
+    views = asyncio.gather(*(collect_lines(s, pattern, lines, latencies, mine)
+                             for s, mine in zip(streams, seen, strict=True)))
     stop = asyncio.ensure_future(control.stop.wait())
     waiting: list[asyncio.Future[Any]] = [views, stop]
     try:

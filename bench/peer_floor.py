@@ -24,7 +24,6 @@ from typing import Any
 import tornado.ioloop
 import tornado.web
 import tornado.websocket
-
 from peer_serving import run_from_command_line, serve_until_signalled
 
 READ_SIZE = 65536

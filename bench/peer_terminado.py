@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 
 import tornado.web
+from peer_serving import run_from_command_line, serve_until_signalled
 from terminado.management import SingleTermManager, UniqueTermManager
 from terminado.websocket import TermSocket
-
-from peer_serving import run_from_command_line, serve_until_signalled
 
 
 async def serve(port: int) -> None:

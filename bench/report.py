@@ -13,7 +13,8 @@ from bench.sizes import WARM_UP_CONSOLES, Sizes
 
 SECTION = "## Consoles against terminado"
 SANDBOX_SECTION = "## Sandbox"
-DOCUMENT_HEAD = "# Performance\n\nWhat the service costs, measured on this project's machines by the scripts in `bench/`.\n"
+DOCUMENT_HEAD = ("# Performance\n\nWhat the service costs, measured on this project's machines by the scripts "
+                 "in `bench/`.\n")
 # An echo slower than this is a stall a typist notices.
 STALL_MS = 100.0
 

@@ -90,7 +90,7 @@ class RunningServer:
         """
         counts: dict[str, int] = {}
         lines = self.log_path.read_text(errors="replace").splitlines()
-        for previous, line in zip([""] + lines, lines):
+        for previous, line in zip([""] + lines, lines, strict=True):
             ends_traceback = previous.startswith("  ") and not line.startswith((" ", "Traceback"))
             if ends_traceback or re.search(r"\bERROR\b", line):
                 key = _VARYING.sub("…", _TIMESTAMP.sub("", line))[:300]
@@ -185,9 +185,8 @@ def unisolated(work_dir: Path) -> tuple[str, ...]:
     if os.geteuid() != 0:
         return ("--sandbox", "off")
     for directory in (work_dir, *work_dir.parents):
-        if directory.stat().st_mode & 0o001:
-            break  # searchable by everyone from here up
-        os.chmod(directory, 0o711)
+        if not directory.stat().st_mode & 0o001:  # e.g. mkdtemp's 0700 above a fresh 0755
+            os.chmod(directory, 0o711)
     return ("--sandbox", "off", "--unsafe-no-isolation")
 
 

@@ -43,7 +43,7 @@ async def _start_cat(stream: ConsoleStream) -> None:
         digit = SYNC_KEYS[attempt % len(SYNC_KEYS)]
         await stream.type(digit)
         try:
-            await stream.read_until(lambda seen: digit in strip_escapes(seen), 0.5)
+            await stream.read_until(lambda seen, digit=digit: digit in strip_escapes(seen), 0.5)
             break
         except TimeoutError:
             continue

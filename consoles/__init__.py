@@ -3,21 +3,21 @@
 May import ``sandbox``, never ``ide``: who may attach and with which rights
 is decided by the web layer and passed in (``authorize``, ``limit``).
 """
+from consoles.access import Access, AttachRequest
 from consoles.console import Console, ConsoleNotRunning
 from consoles.fanout import FlowLimits
 from consoles.kinds import ConsoleKind, discover_kinds
-from consoles.launchers import Launcher, LauncherInvalid, LauncherStore
+from consoles.launchers import Launcher, LauncherInvalid, LauncherNotFound, LauncherStore
 from consoles.manager import ConsoleLimitReached, ConsoleManager
 from consoles.processes import ProcessInfo, ProcessNotYours, kill_process, list_processes
 from consoles.pty_channel import InputBufferFull
 from consoles.registry import ConsoleRecord
 from consoles.scrollback import Scrollback
-from consoles.access import Access, AttachRequest
 from consoles.stream import STREAM_PATH, make_console_router
 
 __all__ = [
     "STREAM_PATH", "Access", "AttachRequest", "Console", "ConsoleKind", "ConsoleLimitReached", "ConsoleManager",
     "ConsoleNotRunning", "ConsoleRecord", "FlowLimits", "InputBufferFull", "Launcher",
-    "LauncherInvalid", "LauncherStore", "ProcessInfo", "ProcessNotYours", "Scrollback",
+    "LauncherInvalid", "LauncherNotFound", "LauncherStore", "ProcessInfo", "ProcessNotYours", "Scrollback",
     "discover_kinds", "kill_process", "list_processes", "make_console_router",
 ]

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import redis.asyncio as aioredis
 
 from consoles.access import Access
-from consoles.sharing import CONTROL_CHANNEL, AccessChange, announce
+from consoles.keys import CONTROL_CHANNEL
+from consoles.sharing import AccessChange, announce
 from consoles.subscription import Subscription
 
 if TYPE_CHECKING:

@@ -13,13 +13,12 @@ import logging
 from collections.abc import Callable, Iterable
 
 import psutil
-
 from tornado.ioloop import IOLoop
 
 from consoles import frames
 from consoles.fanout import Fanout, FlowLimits
 from consoles.frames import Frame
-from consoles.processes import kill_all
+from consoles.processes import kill_processes
 from consoles.pty_channel import PtyChannel
 from consoles.screen import MAX_CHARS
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES, Scrollback
@@ -320,7 +319,7 @@ class Console:
         self._channel.stop()
         if self.exit_status is None:
             self._process.kill()
-            kill_all(descendants)
+            kill_processes(descendants)
             self.check_exit()
 
     async def wait_reaped(self) -> None:

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as aioredis
 
+from consoles.keys import launchers_key
+
 MAX_NAME = 60
 MAX_COMMAND = 1000
 MAX_DIRECTORY = 1000
@@ -32,6 +34,13 @@ class LauncherInvalid(ValueError):
     """A launcher was refused; the message says what to fix."""
 
 
+class LauncherNotFound(LookupError):
+    """A launcher id the user has none by: the same answer (404) wherever it is named."""
+
+    def __init__(self) -> None:
+        super().__init__("No such launcher.")
+
+
 @dataclass(frozen=True)
 class Launcher:
     id: str
@@ -45,10 +54,6 @@ class Launcher:
 
     def to_json(self) -> dict[str, str]:
         return asdict(self)
-
-
-def launchers_key(username: str) -> str:
-    return f"ide:user:{username}:launchers"
 
 
 def _has_control_characters(text: str) -> bool:
@@ -99,9 +104,12 @@ class LauncherStore:
         launchers = [Launcher(**json.loads(value)) for value in stored.values()]
         return sorted(launchers, key=lambda launcher: (launcher.name.casefold(), launcher.id))
 
-    async def get(self, username: str, launcher_id: str) -> Launcher | None:
+    async def get(self, username: str, launcher_id: str) -> Launcher:
+        """One launcher; :class:`LauncherNotFound` when the user has none by that id."""
         stored = await self._redis.hget(launchers_key(username), launcher_id)
-        return Launcher(**json.loads(stored)) if stored else None
+        if not stored:
+            raise LauncherNotFound()
+        return Launcher(**json.loads(stored))
 
     async def create(self, username: str, name: str, command: str,
                      working_directory: str) -> Launcher:
@@ -113,13 +121,16 @@ class LauncherStore:
         return launcher
 
     async def update(self, username: str, launcher_id: str, name: str, command: str,
-                     working_directory: str) -> Launcher | None:
-        """Replace a launcher's fields; None when it does not exist."""
+                     working_directory: str) -> Launcher:
+        """Replace a launcher's fields; :class:`LauncherNotFound` when it does not exist."""
         name, command, working_directory = validate(name, command, working_directory)
         launcher = Launcher(launcher_id, name, command, working_directory)
         replaced = await self._replace(keys=[launchers_key(username)],
                                        args=[launcher_id, json.dumps(launcher.to_json())])
-        return launcher if replaced else None
+        if not replaced:
+            raise LauncherNotFound()
+        return launcher
 
-    async def delete(self, username: str, launcher_id: str) -> bool:
-        return bool(await self._redis.hdel(launchers_key(username), launcher_id))
+    async def delete(self, username: str, launcher_id: str) -> None:
+        if not await self._redis.hdel(launchers_key(username), launcher_id):
+            raise LauncherNotFound()

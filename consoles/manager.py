@@ -22,8 +22,7 @@ from consoles.fanout import FlowLimits
 from consoles.node_link import NodeLink, NodeUnavailable, RemoteError
 from consoles.processes import ProcessInfo, ProcessNotYours, find_descendants, kill_process, list_processes
 from consoles.pty_channel import InputBufferFull
-from consoles.registry import (ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry, is_console_id,
-                               new_console_id)
+from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry, is_console_id, new_console_id
 from consoles.screen import ScreenRenderer
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
 from consoles.sharing import ShareStore
@@ -224,11 +223,12 @@ class ConsoleManager:
             return
         await self._ask(node, "kill", username=username, pid=pid)
 
-    async def kill_all(self, username: str) -> None:
+    async def kill_user_processes(self, username: str) -> None:
         """Kill every process of the user, on every node that runs consoles of theirs."""
         nodes = await self._other_nodes(username)
-        await self._sandbox.kill_all(username)
+        await self._sandbox.kill_user_processes(username)
         for node in nodes:
+            # The request's name on the wire stays "kill_all": nodes of two versions must understand it.
             await self._ask(node, "kill_all", username=username)
 
     async def _processes_here(self, username: str) -> list[ProcessInfo]:
@@ -259,7 +259,7 @@ class ConsoleManager:
             await self.kill_process(str(arguments["username"]), int(arguments["pid"]))
             return None
         if operation == "kill_all":
-            await self._sandbox.kill_all(str(arguments["username"]))
+            await self._sandbox.kill_user_processes(str(arguments["username"]))
             return None
         console = self._live.get(console_id)
         if operation == "input":
@@ -298,7 +298,7 @@ class ConsoleManager:
         try:
             await asyncio.wait_for(asyncio.gather(*(console.wait_reaped() for console in consoles)),
                                    timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("some console programs were not reaped within %s s of the kill", timeout)
 
     async def _close_all(self, consoles: list[Console]) -> None:

@@ -19,12 +19,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from consoles.keys import NODE_CHANNEL_PREFIX, NODE_REPLY_PREFIX
 from consoles.subscription import Subscription
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = "ide:node:"
-REPLY_PREFIX = "ide:node-reply:"
 # How long a node waits for another's answer (seconds).  The work asked for
 # is an IOLoop turn or two on the other side.
 ANSWER_TIMEOUT = 5.0
@@ -58,7 +57,7 @@ class RemoteError(Exception):
 
 
 def channel_of(node: str) -> str:
-    return CHANNEL_PREFIX + node
+    return NODE_CHANNEL_PREFIX + node
 
 
 class NodeLink:
@@ -84,7 +83,7 @@ class NodeLink:
         Raises :class:`NodeUnavailable` when the node is not listening or
         does not answer in time, :class:`RemoteError` when it refused.
         """
-        reply_key = REPLY_PREFIX + secrets.token_hex(16)
+        reply_key = NODE_REPLY_PREFIX + secrets.token_hex(16)
         request = json.dumps({"operation": operation, "console": console_id, "arguments": arguments,
                               "reply": reply_key, "from": self._node_id})
         if await self._redis.publish(channel_of(node), request) == 0:
@@ -120,7 +119,7 @@ class NodeLink:
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring an unreadable node request %.200r: %s", data, exc)
             return
-        if not reply_key.startswith(REPLY_PREFIX):
+        if not reply_key.startswith(NODE_REPLY_PREFIX):
             log.warning("ignoring a node request with a foreign reply key %.100r", reply_key)
             return
         try:

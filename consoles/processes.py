@@ -27,7 +27,7 @@ class ProcessInfo:
     memory_bytes: int
 
 
-def kill_all(processes: Iterable[psutil.Process]) -> None:
+def kill_processes(processes: Iterable[psutil.Process]) -> None:
     """SIGKILL each process still running (psutil refuses pids reused since they were listed)."""
     for process in processes:
         try:
@@ -63,7 +63,7 @@ def _list(root_pids: tuple[int, ...]) -> list[ProcessInfo]:
 def _kill(pid: int, root_pids: tuple[int, ...]) -> None:
     for process in _tree(root_pids):
         if process.pid == pid:
-            kill_all([process])
+            kill_processes([process])
             return
     raise ProcessNotYours(f"Process {pid} is not running in any of your consoles.")
 

@@ -1,6 +1,6 @@
 """Where consoles are recorded in Redis, so every node (and the web layer) can find them.
 
-Keys (DESIGN.md): ``ide:console:<id>`` is a hash (owner, node, node_path,
+Keys (``consoles/keys.py``, docs/architecture.md): ``ide:console:<id>`` is a hash (owner, node, node_path,
 argv as JSON, cwd, name, created, status, exit_status, ended_reason) and
 ``ide:user:<name>:consoles`` the set of a user's console ids.  ``node_path``
 is the path under which the proxy in front reaches the node (empty on a
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+
+from consoles.keys import console_key, user_consoles_key
 
 CONSOLE_ID_PATTERN = r"[0-9a-f]{16}"
 """What console ids look like (:func:`new_console_id`).  An id that arrives
@@ -35,14 +37,6 @@ def new_console_id() -> str:
 
 def is_console_id(value: str) -> bool:
     return _CONSOLE_ID.fullmatch(value) is not None
-
-
-def console_key(console_id: str) -> str:
-    return f"ide:console:{console_id}"
-
-
-def user_consoles_key(username: str) -> str:
-    return f"ide:user:{username}:consoles"
 
 
 @dataclass(frozen=True)
@@ -143,7 +137,7 @@ class ConsoleRegistry:
                 pipe.hgetall(console_key(console_id))
             hashes = cast(list[dict[str, str]], await pipe.execute())
         records = [ConsoleRecord.from_hash(console_id, fields)
-                   for console_id, fields in zip(ids, hashes) if fields]
+                   for console_id, fields in zip(ids, hashes, strict=True) if fields]
         return sorted(records, key=lambda record: (record.created, record.id))
 
     async def forget(self, console_id: str, owner: str) -> None:

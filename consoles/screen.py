@@ -12,16 +12,14 @@ IOLoop.
 """
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
 import re
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import pyte
 from pyte.screens import Char, Cursor, StaticDefaultDict
+
+from consoles.worker_pool import WorkerDied, WorkerPool
 
 # DCS, SOS, PM and APC strings, up to their terminator (or the end of the text).
 _CONTROL_STRING = re.compile(r"\x1b[PX^_][^\x1b\x07]*(?:\x1b\\|\x07|$)")
@@ -164,33 +162,19 @@ def render_tail(text: str, rows: int, cols: int, min_chars: int) -> str:
 
 
 class ScreenRenderer:
-    """Renders in one worker process started on first use (spawned, not forked: the server
-    has threads), so a slow render never holds up anyone's typing."""
+    """Renders in one worker process (see ``consoles.worker_pool``), so a slow render never
+    holds up anyone's typing."""
 
     def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
+        self._workers = WorkerPool(1)
 
     async def render_tail(self, text: str, rows: int, cols: int, min_chars: int) -> str:
         """:func:`render_tail` in the worker; a worker that died is replaced once."""
-        for attempt in (1, 2):
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=1,
-                                                 mp_context=multiprocessing.get_context("spawn"))
-            pool = self._pool
-            try:
-                return await asyncio.wrap_future(pool.submit(render_tail, text, rows, cols, min_chars))
-            except BrokenProcessPool:
-                self._discard(pool)
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
-        if self._pool is pool:
-            self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            return await self._workers.run(render_tail, text, rows, cols, min_chars)
+        except WorkerDied:
+            return await self._workers.run(render_tail, text, rows, cols, min_chars)
 
     def close(self) -> None:
         """Stop the worker (at shutdown)."""
-        if self._pool is not None:
-            self._discard(self._pool)
+        self._workers.close()

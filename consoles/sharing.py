@@ -1,6 +1,6 @@
-"""Who else may use a console (kept in Redis), and applying changes of access to open connections.
+"""Who else may use a console (kept in Redis), and the changes of access every node applies.
 
-Keys (DESIGN.md):
+Keys (``consoles/keys.py``, docs/architecture.md):
 
 * ``ide:console:<id>:shares`` — hash, username → ``ro`` or ``rw``.  The
   field ``@broadcast`` (usernames never start with ``@``) marks a console
@@ -23,21 +23,12 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from consoles.registry import console_key
+from consoles.keys import CONTROL_CHANNEL, console_key, console_shares_key, shared_with_me_key
 
 READ_ONLY = "ro"
 READ_WRITE = "rw"
 MODES = (READ_ONLY, READ_WRITE)
 BROADCAST_FIELD = "@broadcast"
-CONTROL_CHANNEL = "ide:control"
-
-
-def shares_key(console_id: str) -> str:
-    return f"ide:console:{console_id}:shares"
-
-
-def shared_with_me_key(username: str) -> str:
-    return f"ide:user:{username}:shared_with_me"
 
 
 class ShareModeInvalid(ValueError):
@@ -90,7 +81,7 @@ class ShareStore:
         if mode not in MODES:
             raise ShareModeInvalid(mode)
         previous = await self._share(
-            keys=[console_key(console_id), shares_key(console_id), shared_with_me_key(username)],
+            keys=[console_key(console_id), console_shares_key(console_id), shared_with_me_key(username)],
             args=[username, mode, console_id])
         if previous is None:
             raise ConsoleGone()
@@ -99,45 +90,45 @@ class ShareStore:
     async def revoke(self, console_id: str, username: str) -> bool:
         """Withdraw ``username``'s share; False when there was none."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(shares_key(console_id), username)
+            pipe.hdel(console_shares_key(console_id), username)
             pipe.srem(shared_with_me_key(username), console_id)
             removed, _ = await pipe.execute()
         return bool(removed)
 
     async def shares(self, console_id: str) -> dict[str, str]:
         """Username → mode of every share by name, in name order (the broadcast is not one)."""
-        fields = cast(dict[str, str], await self._redis.hgetall(shares_key(console_id)))
+        fields = cast(dict[str, str], await self._redis.hgetall(console_shares_key(console_id)))
         return {name: fields[name] for name in sorted(fields) if name != BROADCAST_FIELD}
 
-    async def grant(self, console_id: str, username: str) -> tuple[str | None, bool]:
+    async def mode_and_broadcast(self, console_id: str, username: str) -> tuple[str | None, bool]:
         """``username``'s share mode (None: not shared by name) and whether the console is broadcast.
 
         One round trip: every attach asks this.
         """
-        mode, broadcast = await self._redis.hmget(shares_key(console_id), [username, BROADCAST_FIELD])
+        mode, broadcast = await self._redis.hmget(console_shares_key(console_id), [username, BROADCAST_FIELD])
         return (mode if mode in MODES else None), broadcast is not None
 
     async def start_broadcast(self, console_id: str) -> bool:
         """Mark the console shared with its owner's audience; False if it already was."""
         if not await self._redis.exists(console_key(console_id)):
             raise ConsoleGone()
-        return bool(await self._redis.hsetnx(shares_key(console_id), BROADCAST_FIELD, READ_ONLY))
+        return bool(await self._redis.hsetnx(console_shares_key(console_id), BROADCAST_FIELD, READ_ONLY))
 
     async def end_broadcast(self, console_id: str) -> bool:
         """Remove the broadcast mark; False when there was none."""
-        return bool(await self._redis.hdel(shares_key(console_id), BROADCAST_FIELD))
+        return bool(await self._redis.hdel(console_shares_key(console_id), BROADCAST_FIELD))
 
     async def is_broadcast(self, console_id: str) -> bool:
-        return bool(await self._redis.hexists(shares_key(console_id), BROADCAST_FIELD))
+        return bool(await self._redis.hexists(console_shares_key(console_id), BROADCAST_FIELD))
 
     async def broadcasts_among(self, console_ids: Iterable[str]) -> list[str]:
         """Those of ``console_ids`` that are broadcast now, in the order given."""
         ids = list(console_ids)
         async with self._redis.pipeline(transaction=False) as pipe:
             for console_id in ids:
-                pipe.hexists(shares_key(console_id), BROADCAST_FIELD)
+                pipe.hexists(console_shares_key(console_id), BROADCAST_FIELD)
             flags = await pipe.execute()
-        return [console_id for console_id, flag in zip(ids, flags) if flag]
+        return [console_id for console_id, flag in zip(ids, flags, strict=True) if flag]
 
     async def shared_with(self, username: str) -> set[str]:
         """Ids of the consoles shared with ``username`` by name (closed ones may linger: see forget)."""
@@ -152,7 +143,7 @@ class ShareStore:
     async def forget_console(self, console_id: str) -> None:
         """A console was closed: delete its shares and take it out of every sharee's set."""
         prefix, suffix = shared_with_me_key("\n").split("\n")
-        await self._forget(keys=[shares_key(console_id)], args=[prefix, suffix, console_id])
+        await self._forget(keys=[console_shares_key(console_id)], args=[prefix, suffix, console_id])
 
 
 @dataclass(frozen=True)

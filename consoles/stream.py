@@ -11,13 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sockjs.tornado import SockJSConnection, SockJSRouter
+from sockjs.tornado import SockJSRouter
 
 from consoles import frames
 from consoles.access import Access, AttachRequest
 from consoles.console import Console, ConsoleNotRunning
 from consoles.pty_channel import InputBufferFull
 from consoles.registry import is_console_id
+from consoles.sockjs_adapter import ConnectionBase
 from consoles.transports import ConsoleRouter, OriginRule, SockJSViewer
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def _request_from(info: Any) -> AttachRequest:
                          remote_ip=info.ip)
 
 
-class ConsoleConnection(SockJSConnection):
+class ConsoleConnection(ConnectionBase):
     """One SockJS connection to one console."""
 
     manager: ClassVar[ConsoleManager]

@@ -47,6 +47,8 @@ class Subscription:
     async def _listen(self) -> None:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            # redis-py leaves aclose() unannotated; this is the type it has.
+            close_pubsub: Callable[[], Awaitable[None]] = pubsub.aclose
             try:
                 await pubsub.subscribe(self._channel)
                 self._subscribed.set()
@@ -57,4 +59,4 @@ class Subscription:
                 log.warning("%s: lost the channel %s (%s); retrying", self._what, self._channel, exc)
                 await asyncio.sleep(RESUBSCRIBE_DELAY)
             finally:
-                await pubsub.aclose()
+                await close_pubsub()

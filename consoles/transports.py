@@ -14,7 +14,10 @@ Four things the stock transports lack:
 * closed WebSockets: Tornado 6.2+ raises ``WebSocketClosedError`` (not an
   ``IOError``) when a heartbeat is sent on a closed socket.
 * last words: a session closing right after a message (``disconnect``) must
-  deliver that message before its close frame (:class:`ConsoleSession`).
+  deliver that message before its close frame (:class:`~consoles.sockjs_adapter.ConsoleSession`).
+
+What these rely on inside sockjs-tornado and Tornado lives in
+``consoles/sockjs_adapter.py``.
 
 JSONP, EventSource and htmlfile are disabled: a script tag or an
 EventSource can read their responses from any origin.  So are the pages
@@ -26,23 +29,36 @@ SockJS client asks it first.
 """
 from __future__ import annotations
 
-import struct
 from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sockjs.tornado import SockJSConnection, SockJSRouter, proto, static
-from sockjs.tornado.session import CLOSED, Session
-from sockjs.tornado.transports import (JSONPSendHandler, RawWebSocketTransport, WebSocketTransport,
-                                       XhrPollingTransport, XhrSendHandler, XhrStreamingTransport)
-from tornado.iostream import IOStream, StreamClosedError
+from sockjs.tornado import SockJSConnection, static
+from sockjs.tornado.transports import (
+    JSONPSendHandler,
+    RawWebSocketTransport,
+    WebSocketTransport,
+    XhrPollingTransport,
+    XhrSendHandler,
+    XhrStreamingTransport,
+)
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError
 
+from consoles import sockjs_adapter
 from consoles.access import Access
 from consoles.frames import Frame
+from consoles.sockjs_adapter import (
+    ConsoleSession,
+    RawWebSocketTransportBase,
+    RouterBase,
+    WebSocketTransportBase,
+    XhrPollingTransportBase,
+    XhrSendHandlerBase,
+    XhrStreamingTransportBase,
+)
 from consoles.viewer import Viewer
 
 OriginRule = Callable[[str, str], bool]
@@ -68,31 +84,6 @@ def _tell_progress(session: Any) -> None:
         connection.on_transport_progress()
 
 
-_last_frame: tuple[str, bytes] = ("", b"")
-
-
-def _text_frame(message: str) -> bytes:
-    """An unmasked, final WebSocket text frame (RFC 6455 5.2) carrying ``message``.
-
-    The last one is kept: a console's output reaches every viewer as the same
-    text, so the frame is built once per message, not once per viewer.
-    """
-    global _last_frame
-    if _last_frame[0] == message:
-        return _last_frame[1]
-    payload = message.encode()
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", 0x81, size)
-    elif size <= 0xFFFF:
-        header = struct.pack("!BBH", 0x81, 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, size)
-    frame = header + payload
-    _last_frame = (message, frame)
-    return frame
-
-
 class _WebSocketMixin:
     """Origin rule, byte counting through ``write_message``'s futures, closed-socket safety."""
 
@@ -112,41 +103,19 @@ class _WebSocketMixin:
         return self.server.allowed_origin(origin, self.request.host)
 
     def send_pack(self, message: str, binary: bool = False) -> None:
-        connection = getattr(self, "ws_connection", None)
-        if binary or connection is None or getattr(connection, "_compressor", None) is not None:
+        if binary or not sockjs_adapter.frames_writable(self):
             self._send_through_tornado(message, binary)
             return
         # The fan-out path: the same output goes to every viewer, so the
         # WebSocket frame is built once and written straight to each stream.
-        # (Tornado's write_message would encode and frame it again per viewer
-        # and wrap every write in a task.)
-        if connection.is_closing():
-            self.server.io_loop.add_callback(self.on_close)  # type: ignore[attr-defined]
-            return
-        frame = _text_frame(message)
-        stream = connection.stream
-        if type(stream) is IOStream and not stream.writing():
-            # Nothing is queued before it, so the frame may go straight to the
-            # socket: IOStream.write would also make a Future and schedule a
-            # callback for every write, that is for every viewer of every frame.
-            try:
-                sent = stream.socket.send(frame)
-            except BlockingIOError:
-                sent = 0
-            except OSError:  # the peer is gone; the stream's reader will see it too
-                self.server.io_loop.add_callback(self.on_close)  # type: ignore[attr-defined]
-                return
-            if sent == len(frame):
-                return
-            frame = frame[sent:]
         try:
-            future = stream.write(frame)
-        except StreamClosedError:
+            unsent = sockjs_adapter.write_text_frame(self, message)
+        except WebSocketClosedError:
             self.server.io_loop.add_callback(self.on_close)  # type: ignore[attr-defined]
             return
-        if stream.writing():  # not all of it went out at once: count it
-            self.unsent_bytes += len(frame)
-            future.add_done_callback(partial(self._written, len(frame)))
+        if unsent is not None:  # not all of it went out at once: count it
+            self.unsent_bytes += unsent.size
+            unsent.future.add_done_callback(partial(self._written, unsent.size))
 
     def _send_through_tornado(self, message: str, binary: bool) -> None:
         try:
@@ -165,11 +134,11 @@ class _WebSocketMixin:
         _tell_progress(self.session)
 
 
-class ConsoleWebSocketTransport(_WebSocketMixin, WebSocketTransport):
+class ConsoleWebSocketTransport(_WebSocketMixin, WebSocketTransportBase):
     pass
 
 
-class ConsoleRawWebSocketTransport(_WebSocketMixin, RawWebSocketTransport):
+class ConsoleRawWebSocketTransport(_WebSocketMixin, RawWebSocketTransportBase):
     pass
 
 
@@ -221,11 +190,11 @@ class _PollingMixin(_SameOriginHTTPMixin):
         _tell_progress(session)
 
 
-class ConsoleXhrStreamingTransport(_PollingMixin, XhrStreamingTransport):
+class ConsoleXhrStreamingTransport(_PollingMixin, XhrStreamingTransportBase):
     streams = True
 
 
-class ConsoleXhrPollingTransport(_PollingMixin, XhrPollingTransport):
+class ConsoleXhrPollingTransport(_PollingMixin, XhrPollingTransportBase):
     streams = False
 
     def send_pack(self, message: str, binary: bool = False) -> None:
@@ -236,7 +205,7 @@ class ConsoleXhrPollingTransport(_PollingMixin, XhrPollingTransport):
             super().send_pack(message, binary)
 
 
-class ConsoleXhrSendHandler(_SameOriginHTTPMixin, XhrSendHandler):
+class ConsoleXhrSendHandler(_SameOriginHTTPMixin, XhrSendHandlerBase):
     pass
 
 
@@ -254,53 +223,18 @@ _UNUSED_HANDLERS = (JSONPSendHandler, static.IFrameHandler, static.ChunkingTestH
                     static.GreetingsHandler)
 
 
-class ConsoleSession(Session):
-    """A SockJS session whose last messages are not lost when it closes.
-
-    The stock session writes its close frame straight to the transport,
-    ahead of messages still queued (a streaming response busy with an earlier
-    write), and a closed session that still had messages for a later request
-    never closes that request.  A ``disconnect`` must arrive, so here the queue
-    goes out first and such a request ends with the close frame.
-    """
-
-    send_queue: str
-    handler: Any
-    state: int
-
-    def _can_stream(self) -> bool:
-        return self.handler is not None and getattr(self.handler, "streams", False)
-
-    def close(self, code: int = 3000, message: str = "Go away!") -> None:
-        if self.state != CLOSED and self.send_queue and self._can_stream():
-            self.handler.send_pack(f"a[{self.send_queue}]")
-            self.send_queue = ""
-        super().close(code, message)
-
-    def flush(self) -> None:
-        super().flush()
-        if self.state == CLOSED and not self.send_queue and self._can_stream():
-            handler = self.handler
-            handler.send_pack(proto.disconnect(*self.get_close_reason()))
-            handler.session_closed()
-
-
-class ConsoleRouter(SockJSRouter):
+class ConsoleRouter(RouterBase):
     """A SockJS router serving websocket, xhr-streaming, xhr-polling and the raw WebSocket.
 
     sockjs-tornado's per-session client IP check (``verify_ip``) stays on.
     """
-
-    _transport_urls: list[tuple[str, type, dict[str, Any]]]
 
     def __init__(self, connection: type[SockJSConnection], prefix: str,
                  allowed_origin: OriginRule | None = None) -> None:
         super().__init__(connection, prefix, {"disabled_transports": DISABLED_TRANSPORTS},
                          session_kls=ConsoleSession)
         self.allowed_origin: OriginRule = allowed_origin or same_host
-        self._transport_urls = [(pattern, _REPLACEMENTS.get(handler, handler), kwargs)
-                                for pattern, handler, kwargs in self._transport_urls
-                                if handler not in _UNUSED_HANDLERS]
+        self.replace_handlers(_REPLACEMENTS, _UNUSED_HANDLERS)
 
 
 class SockJSViewer(Viewer):
@@ -323,12 +257,10 @@ class SockJSViewer(Viewer):
         session = self._connection.session
         handler = session.handler
         in_flight = getattr(handler, "unsent_bytes", 0) if handler is not None else 0
-        return len(getattr(session, "send_queue", "")) + in_flight
+        return sockjs_adapter.queued_chars(session) + in_flight
 
     def discard_queued(self) -> None:
-        session = self._connection.session
-        if getattr(session, "send_queue", ""):
-            session.send_queue = ""
+        sockjs_adapter.discard_queued(self._connection.session)
 
     def end(self, frame: Frame) -> None:
         self.transmit(frame)

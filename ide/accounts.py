@@ -17,27 +17,13 @@ from typing import cast
 import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
+from consoles.keys import USERS, pending_key, user_key
+
 ACCOUNT_TYPES = ("anon", "free", "hacker", "web_developer")
 USERNAME_RULE = "1–30 characters of a-z, 0-9 and _, starting with a letter"
 MIN_PASSWORD = 8
 _USERNAME = re.compile(r"[a-z][a-z0-9_]{0,29}")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
-
-USERS = "ide:users"
-
-
-def user_key(name: str) -> str:
-    return f"ide:user:{name}"
-
-
-def students_key(teacher: str) -> str:
-    """The teacher's accepted students (``ide.class_store`` changes it)."""
-    return f"ide:teacher:{teacher}:students"
-
-
-def pending_key(teacher: str) -> str:
-    """Those who named the teacher and wait to be accepted."""
-    return f"ide:teacher:{teacher}:pending"
 
 
 class AccountError(Exception):

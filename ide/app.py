@@ -7,13 +7,18 @@ import tornado.web
 from tornado.httputil import HTTPServerRequest
 
 from consoles import STREAM_PATH, make_console_router
-from ide.api.consoles import (ConsoleHandler, ConsoleListHandler, LatestOutputHandler,
-                              SendInputHandler, SharedWithYouHandler)
+from ide.api.consoles import (
+    ConsoleHandler,
+    ConsoleListHandler,
+    LatestOutputHandler,
+    SendInputHandler,
+    SharedWithYouHandler,
+)
 from ide.api.cpu import CpuHandler
 from ide.api.launchers import LauncherHandler, LauncherListHandler
 from ide.api.openapi import OpenApiHandler
-from ide.api.sharing import sharing_routes
 from ide.api.processes import ProcessHandler, ProcessListHandler
+from ide.api.sharing import sharing_routes
 from ide.api.teacher import TeacherHandler
 from ide.assets import STATIC_DIR, StaticHandler
 from ide.files.routes import file_routes
@@ -22,9 +27,9 @@ from ide.services import Services
 from ide.web.account_pages import AccountHandler, DashboardHandler
 from ide.web.auth_pages import LoginHandler, LogoutHandler, SignupHandler
 from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
-from ide.web.fallbacks import (BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi,
-                                NotFoundPage, is_api)
+from ide.web.fallbacks import BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi, NotFoundPage, is_api
 from ide.web.security_headers import security_headers
+from ide.web.tornado_adapter import streams_body
 
 
 class IdeApplication(tornado.web.Application):
@@ -34,7 +39,7 @@ class IdeApplication(tornado.web.Application):
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
         delegate = super().find_handler(request, **kwargs)
-        if delegate.stream_request_body or _declared_length(request) <= BODY_LIMIT:
+        if streams_body(delegate) or _declared_length(request) <= BODY_LIMIT:
             return delegate
         handler = BodyTooLargeApi if is_api(request.path) else BodyTooLargePage
         return self.get_handler_delegate(request, handler, self.settings["default_handler_args"])
@@ -86,11 +91,11 @@ def page_routes(services: Services) -> list[Route]:
 
 def make_app(services: Services) -> tornado.web.Application:
     settings = services.settings
-    console_router = make_console_router(services.consoles, services.console_policy.authorize)
+    console_router = make_console_router(services.console_manager, services.console_policy.authorize)
     handlers: list[Any] = [*console_router.urls]
     if settings.node_path:
         # Behind a proxy that routes this path to this node and passes it on unchanged.
-        handlers += make_console_router(services.consoles, services.console_policy.authorize,
+        handlers += make_console_router(services.console_manager, services.console_policy.authorize,
                                         prefix=settings.node_path + STREAM_PATH).urls
     handlers += [
         (API_PREFIX + r"/openapi\.yaml", OpenApiHandler),

@@ -25,7 +25,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from ide.accounts import pending_key, students_key, user_key
+from consoles.keys import pending_key, students_key, user_key
 
 CODE_BYTES = 12
 """96 random bits: a class's join link cannot be guessed."""

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from consoles.sharing import AccessChange, Recheck
 from ide.accounts import AccountError, AccountStore, canonical_username
-from ide.class_store import (ClassLinkNotFound, ClassStore, Membership, NominationNotFound,
-                             StudentNotFound)
+from ide.class_store import ClassLinkNotFound, ClassStore, Membership, NominationNotFound, StudentNotFound
 from ide.files.shares import FileShares
+
 
 class Classroom:
     """Who is in whose class, and the consequences of each change."""

@@ -64,18 +64,37 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve_p = commands.add_parser("serve", help="run the web server")
-    serve_p.add_argument("--port", type=int, default=int(_env("PORT", 8000)), help="TCP port (IDE_PORT; default 8000; 0 picks a free one)")
-    serve_p.add_argument("--address", default=_env("ADDRESS", "127.0.0.1"), help="address to listen on (IDE_ADDRESS; default 127.0.0.1)")
+    serve_p.add_argument("--port", type=int, default=int(_env("PORT", 8000)),
+                         help="TCP port (IDE_PORT; default 8000; 0 picks a free one)")
+    serve_p.add_argument("--address", default=_env("ADDRESS", "127.0.0.1"),
+                         help="address to listen on (IDE_ADDRESS; default 127.0.0.1)")
     _add_storage_flags(serve_p)
-    serve_p.add_argument("--allow-signup", action="store_true", default=_env_flag("ALLOW_SIGNUP"), help="let visitors create accounts (IDE_ALLOW_SIGNUP)")
-    serve_p.add_argument("--secure-cookies", action="store_true", default=_env_flag("SECURE_COOKIES"), help="mark cookies Secure; use behind HTTPS (IDE_SECURE_COOKIES)")
-    serve_p.add_argument("--trust-proxy-headers", action="store_true", default=_env_flag("TRUST_PROXY_HEADERS"), help="take the client address from X-Forwarded-For/X-Real-Ip; only behind a proxy that sets them (IDE_TRUST_PROXY_HEADERS)")
-    serve_p.add_argument("--sandbox", choices=("auto", "full", "rlimits", "off"), default=_env("SANDBOX", "auto"), help="per-user isolation: full needs root; auto is full as root (or a refusal to start), rlimits otherwise (IDE_SANDBOX; default auto)")
-    serve_p.add_argument("--unsafe-no-isolation", action="store_true", default=_env_flag("UNSAFE_NO_ISOLATION"), help="as root, let users' programs run without full isolation (all as one unprivileged account, <uid-prefix>all-users, able to read each other's files); without it a root server refuses to start unless it can isolate fully, and refuses --sandbox off/rlimits (IDE_UNSAFE_NO_ISOLATION)")
-    serve_p.add_argument("--uid-prefix", default=_env("UID_PREFIX", "ide-"), help="prefix of the Unix accounts made for users (IDE_UID_PREFIX; default ide-)")
-    serve_p.add_argument("--cgroup-base", default=_env("CGROUP_BASE", "ide"), help="name of the group, under the server's own cgroup, that holds users' groups (IDE_CGROUP_BASE; default ide)")
-    serve_p.add_argument("--node-id", default=_env("NODE_ID", ""), help="this node's name when several share one Redis (IDE_NODE_ID; default host:data-dir)")
-    serve_p.add_argument("--node-path", type=_node_path, default=_env("NODE_PATH", ""), help="the path under which the proxy in front of several nodes reaches this one, e.g. /nodes/n1: pages stream a console through the path of the node that runs it (IDE_NODE_PATH)")
+    serve_p.add_argument("--allow-signup", action="store_true", default=_env_flag("ALLOW_SIGNUP"),
+                         help="let visitors create accounts (IDE_ALLOW_SIGNUP)")
+    serve_p.add_argument("--secure-cookies", action="store_true", default=_env_flag("SECURE_COOKIES"),
+                         help="mark cookies Secure; use behind HTTPS (IDE_SECURE_COOKIES)")
+    serve_p.add_argument("--trust-proxy-headers", action="store_true", default=_env_flag("TRUST_PROXY_HEADERS"),
+                         help="take the client address from X-Forwarded-For/X-Real-Ip; only behind a proxy that sets "
+                              "them (IDE_TRUST_PROXY_HEADERS)")
+    serve_p.add_argument("--sandbox", choices=("auto", "full", "rlimits", "off"), default=_env("SANDBOX", "auto"),
+                         help="per-user isolation: full needs root; auto is full as root (or a refusal to start), "
+                              "rlimits otherwise (IDE_SANDBOX; default auto)")
+    serve_p.add_argument("--unsafe-no-isolation", action="store_true", default=_env_flag("UNSAFE_NO_ISOLATION"),
+                         help="as root, let users' programs run without full isolation (all as one unprivileged "
+                              "account, <uid-prefix>all-users, able to read each other's files); without it a root "
+                              "server refuses to start unless it can isolate fully, and refuses --sandbox off/rlimits"
+                              " (IDE_UNSAFE_NO_ISOLATION)")
+    serve_p.add_argument("--uid-prefix", default=_env("UID_PREFIX", "ide-"),
+                         help="prefix of the Unix accounts made for users (IDE_UID_PREFIX; default ide-)")
+    serve_p.add_argument("--cgroup-base", default=_env("CGROUP_BASE", "ide"),
+                         help="name of the group, under the server's own cgroup, that holds users' groups "
+                              "(IDE_CGROUP_BASE; default ide)")
+    serve_p.add_argument("--node-id", default=_env("NODE_ID", ""),
+                         help="this node's name when several share one Redis (IDE_NODE_ID; default host:data-dir)")
+    serve_p.add_argument("--node-path", type=_node_path, default=_env("NODE_PATH", ""),
+                         help="the path under which the proxy in front of several nodes reaches this one, e.g. "
+                              "/nodes/n1: pages stream a console through the path of the node that runs it "
+                              "(IDE_NODE_PATH)")
 
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)

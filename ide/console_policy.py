@@ -16,7 +16,7 @@ either way (``ide.class_store``).  The page and the stream both ask
 :meth:`ConsoleAccessPolicy.access_for`.  When a rule's inputs change (a
 share, a broadcast, a class membership), :meth:`ConsoleAccessPolicy.recheck`
 makes every node ask again about the connections concerned
-(``consoles.sharing.AccessControl``); ``ide.classes`` does so for classes.
+(``consoles.access_control.AccessControl``); ``ide.classes`` does so for classes.
 """
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ from consoles.sharing import READ_ONLY, READ_WRITE, AccessChange, ShareStore
 from ide.auth import Authenticator, InvalidToken
 from ide.class_store import ClassStore
 
-
 # Stream attachments being authorized at once; the rest wait their turn.
 MAX_AUTHORIZING = 32
 
@@ -45,12 +44,12 @@ class ConsoleAccessPolicy:
     streams an old tab still had open.
     """
 
-    def __init__(self, redis: aioredis.Redis, consoles: ConsoleManager, authenticator: Authenticator) -> None:
-        self.consoles = consoles
+    def __init__(self, redis: aioredis.Redis, manager: ConsoleManager, authenticator: Authenticator) -> None:
+        self.manager = manager
         self.authenticator = authenticator
         self.shares = ShareStore(redis)
         self.classes = ClassStore(redis)
-        self.control = AccessControl(redis, consoles, self.recheck_connection)
+        self.control = AccessControl(redis, manager, self.recheck_connection)
         self._authorizing = asyncio.Semaphore(MAX_AUTHORIZING)
 
     async def start(self) -> None:
@@ -88,12 +87,12 @@ class ConsoleAccessPolicy:
 
         One Redis call at a time, stopping as soon as a rule decides.
         """
-        record = await self.consoles.record(console_id)
+        record = await self.manager.record(console_id)
         if record is None:
             return None
         if record.owner == username:
             return Access(username=username, readonly=False)
-        mode, broadcast = await self.shares.grant(console_id, username)
+        mode, broadcast = await self.shares.mode_and_broadcast(console_id, username)
         if mode == READ_WRITE:
             return Access(username=username, readonly=False)
         if await self.classes.is_student(teacher=username, student=record.owner):
@@ -112,7 +111,7 @@ class ConsoleAccessPolicy:
         """Consoles shared with ``username`` by name, and those their teacher broadcasts; oldest first."""
         by_name = await self.shares.shared_with(username)
         ids = set(by_name) | {record.id for record in await self.class_broadcasts(username)}
-        records = await self.consoles.records(ids)
+        records = await self.manager.records(ids)
         # Closed consoles leave their ids behind if closing did not reach the shares.
         await self.shares.drop_from_shared_with(username, by_name - {record.id for record in records})
         return records
@@ -122,7 +121,7 @@ class ConsoleAccessPolicy:
         teacher = (await self.classes.membership(username)).accepted_teacher
         if teacher is None:
             return []
-        consoles = await self.consoles.list_for(teacher)
+        consoles = await self.manager.list_for(teacher)
         broadcast = set(await self.shares.broadcasts_among(record.id for record in consoles))
         return [record for record in consoles if record.id in broadcast]
 

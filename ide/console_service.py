@@ -50,8 +50,6 @@ class ConsoleService:
         identity = self.sandbox.identity(user.name, user.account_type)
         if "launcher" in request:
             launcher = await self.launchers.get(user.name, str(request["launcher"]))
-            if launcher is None:
-                raise ConsoleRequestInvalid("No such launcher.")
             argv = launcher.argv
             cwd = launcher.working_directory or identity.visible_home
             name = launcher.name

@@ -39,14 +39,14 @@ class ShareNotFound(Exception):
 class ConsoleSharing:
     """Who a console is shared with, changed only by its owner."""
 
-    def __init__(self, consoles: ConsoleManager, accounts: AccountStore, policy: ConsoleAccessPolicy) -> None:
-        self.consoles = consoles
+    def __init__(self, manager: ConsoleManager, accounts: AccountStore, policy: ConsoleAccessPolicy) -> None:
+        self.manager = manager
         self.accounts = accounts
         self.policy = policy
 
     async def owned(self, caller: str, console_id: str) -> ConsoleRecord:
         """The caller's console; 404 for consoles they cannot see, 403 for those they only use."""
-        record = await self.consoles.record(console_id)
+        record = await self.manager.record(console_id)
         if record is None:
             raise ConsoleNotFound()
         if record.owner != caller:

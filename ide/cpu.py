@@ -17,17 +17,17 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import cast
 
 import redis.asyncio as aioredis
 
+from consoles.keys import USERS, cpu_key, user_key
 from sandbox import AccountLimits, Sandbox, SandboxError
 
 log = logging.getLogger(__name__)
 
 DAY_SECONDS = 86400
-USERS = "ide:users"
 _SCAN_BATCH = 500
 
 # KEYS[1] cpu hash; ARGV: seconds to add, current period start, limit (-1: none).
@@ -48,14 +48,6 @@ if limit >= 0 and usage > limit then tarpit = 1 end
 redis.call('HSET', KEYS[1], 'tarpit', tarpit)
 return {tostring(usage), tarpit}
 """
-
-
-def cpu_key(name: str) -> str:
-    return f"ide:cpu:{name}"
-
-
-def _user_key(name: str) -> str:
-    return f"ide:user:{name}"
 
 
 def period_start(created: float, now: float) -> int:
@@ -164,7 +156,7 @@ class CpuAllowance:
                     repr(deltas.get(name, 0.0)), str(period_start(created, now)),
                     "-1" if limit is None else repr(float(limit))])
             results = await pipe.execute()
-        decisions = {name: bool(int(result[1])) for name, result in zip(ordered, results)}
+        decisions = {name: bool(int(result[1])) for name, result in zip(ordered, results, strict=True)}
         for name in names:
             if name not in accounts:  # account deleted: nothing to hold against it
                 decisions[name] = False
@@ -175,9 +167,9 @@ class CpuAllowance:
         names = list(names)
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.hmget(_user_key(name), "type", "created")
+                pipe.hmget(user_key(name), "type", "created")
             rows = await pipe.execute()
-        return {name: (row[0], float(row[1] or 0)) for name, row in zip(names, rows) if row[0]}
+        return {name: (row[0], float(row[1] or 0)) for name, row in zip(names, rows, strict=True) if row[0]}
 
     def _limit(self, account_type: str) -> float | None:
         limits = self.limits.get(account_type)
@@ -205,7 +197,7 @@ class CpuAllowance:
                     for name in accounts:
                         pipe.hmget(cpu_key(name), "tarpit", "period_start")
                     states = await pipe.execute()
-                for (name, (_, created)), (tarpit, started) in zip(accounts.items(), states):
+                for (name, (_, created)), (tarpit, started) in zip(accounts.items(), states, strict=True):
                     if tarpit == "1" and started == str(period_start(created, now)):
                         await self._apply(name, True)
             if cursor == 0:
@@ -219,7 +211,7 @@ class CpuAllowance:
         Raises LookupError for an unknown user.
         """
         account_type, created = cast(list[str | None],
-                                     await self.redis.hmget(_user_key(username), "type", "created"))
+                                     await self.redis.hmget(user_key(username), "type", "created"))
         if account_type is None:
             raise LookupError(f"no user named {username!r}")
         start = period_start(float(created or 0), self.clock())
@@ -227,5 +219,5 @@ class CpuAllowance:
         current = started == str(start)
         return CpuUsage(limit_seconds=self._limit(account_type),
                         used_seconds=float(used) if current and used else 0.0,
-                        next_reset=datetime.fromtimestamp(start + DAY_SECONDS, tz=timezone.utc),
+                        next_reset=datetime.fromtimestamp(start + DAY_SECONDS, tz=UTC),
                         tarpitted=current and tarpit == "1")

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from consoles.keys import login_failure_keys
+
 FREE_PER_ADDRESS = 10
 FREE_PER_PAIR = 5
 FREE_PER_ACCOUNT = 20
@@ -79,9 +81,7 @@ class LoginThrottle:
 
     @staticmethod
     def _keys(username: str, address: str) -> tuple[str, str, str]:
-        name = username.lower()[:64]
-        return (f"ide:loginfail:ip:{address}", f"ide:loginfail:pair:{name}:{address}",
-                f"ide:loginfail:user:{name}")
+        return login_failure_keys(username.lower()[:64], address)
 
     async def _read(self, username: str, address: str) -> list[Failures]:
         async with self.redis.pipeline(transaction=False) as pipe:

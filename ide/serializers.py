@@ -1,7 +1,7 @@
 """One serializer per resource, used by the pages and the API alike."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from consoles import STREAM_PATH, ConsoleRecord
@@ -9,7 +9,7 @@ from ide.cpu import CpuUsage
 
 
 def iso_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def console_object(record: ConsoleRecord, cpu_seconds: float | None = None) -> dict[str, Any]:

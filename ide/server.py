@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.netutil
 
+from consoles.keys import COOKIE_SECRET
 from ide.assets import MissingBundle
 from ide.config import Settings
 from ide.redis_server import EmbeddedRedis, connect
@@ -87,8 +88,8 @@ class Storage:
 
 async def cookie_secret(redis: aioredis.Redis) -> str:
     """One secret per deployment, shared by every node through Redis."""
-    await redis.set("ide:secret:cookie", secrets.token_hex(32), nx=True)
-    return cast(str, await redis.get("ide:secret:cookie"))
+    await redis.set(COOKIE_SECRET, secrets.token_hex(32), nx=True)
+    return cast(str, await redis.get(COOKIE_SECRET))
 
 
 def check_isolation_choice(settings: Settings, is_root: bool) -> None:
@@ -146,8 +147,8 @@ async def serve(settings: Settings) -> None:
         if services.sandbox_status:
             unsafe = "UNSAFE (--unsafe-no-isolation): " if settings.unsafe_no_isolation else ""
             log.warning("%s%s", unsafe, services.sandbox_status)
-        await services.consoles.mark_orphans()
-        await services.consoles.listen()
+        await services.console_manager.mark_orphans()
+        await services.console_manager.listen()
         await services.console_policy.start()
         services.cpu.start()
         app = make_app(services)
@@ -172,7 +173,7 @@ async def serve(settings: Settings) -> None:
         http_server.stop()
         await services.cpu.stop()
         await services.console_policy.stop()
-        await services.consoles.shutdown()
+        await services.console_manager.shutdown()
         await services.sandbox.close()
         services.files.close()
         await http_server.close_all_connections()

@@ -39,7 +39,7 @@ class Services:
     templates: jinja2.Environment
     assets: AssetManifest
     sandbox: Sandbox
-    consoles: ConsoleManager
+    console_manager: ConsoleManager
     launchers: LauncherStore
     console_service: ConsoleService
     cpu: CpuAllowance
@@ -54,10 +54,10 @@ class Services:
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.sessions, self.tokens, self.cookie_secret)
-        self.console_policy = ConsoleAccessPolicy(self.redis, self.consoles, self.authenticator)
+        self.console_policy = ConsoleAccessPolicy(self.redis, self.console_manager, self.authenticator)
         self.credentials = CredentialService(self.accounts, self.sessions, self.tokens,
                                              announce=self.console_policy.recheck)
-        self.console_sharing = ConsoleSharing(self.consoles, self.accounts, self.console_policy)
+        self.console_sharing = ConsoleSharing(self.console_manager, self.accounts, self.console_policy)
         self.classes = Classroom(self.accounts, ClassStore(self.redis), self.files.store.shares,
                                  self.console_policy.recheck)
 
@@ -84,7 +84,7 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         settings=settings, redis=redis, cookie_secret=cookie_secret,
         accounts=accounts, tokens=TokenStore(redis), sessions=SessionStore(redis),
         throttle=LoginThrottle(redis), templates=template_environment(), assets=AssetManifest(),
-        sandbox=sandbox, consoles=manager, launchers=launchers,
+        sandbox=sandbox, console_manager=manager, launchers=launchers,
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
         files=files,

@@ -10,15 +10,9 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
+from consoles.keys import session_key, user_sessions_key
+
 SESSION_SECONDS = 30 * 24 * 3600
-
-
-def _session_key(session_id: str) -> str:
-    return f"ide:session:{session_id}"
-
-
-def _user_sessions_key(username: str) -> str:
-    return f"ide:user:{username}:sessions"
 
 
 class SessionStore:
@@ -28,33 +22,33 @@ class SessionStore:
     async def create(self, username: str) -> str:
         session_id = secrets.token_urlsafe(24)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(_session_key(session_id), username, ex=SESSION_SECONDS)
-            pipe.sadd(_user_sessions_key(username), session_id)
+            pipe.set(session_key(session_id), username, ex=SESSION_SECONDS)
+            pipe.sadd(user_sessions_key(username), session_id)
             await pipe.execute()
         return session_id
 
     async def lookup(self, session_id: str) -> str | None:
         if not session_id or len(session_id) > 100:
             return None
-        return cast(str | None, await self.redis.get(_session_key(session_id)))
+        return cast(str | None, await self.redis.get(session_key(session_id)))
 
     async def end(self, session_id: str) -> str | None:
         """End one session; returns whose it was (None: it had already ended)."""
         username = await self.lookup(session_id)
         if username:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.delete(_session_key(session_id))
-                pipe.srem(_user_sessions_key(username), session_id)
+                pipe.delete(session_key(session_id))
+                pipe.srem(user_sessions_key(username), session_id)
                 await pipe.execute()
         return username
 
     async def end_all(self, username: str, keep: str | None = None) -> int:
         """End every session of a user but ``keep`` (after a password change); returns how many."""
-        ids = cast(set[str], await self.redis.smembers(_user_sessions_key(username)))
+        ids = cast(set[str], await self.redis.smembers(user_sessions_key(username)))
         doomed = [sid for sid in ids if sid != keep]
         if doomed:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.delete(*(_session_key(sid) for sid in doomed))
-                pipe.srem(_user_sessions_key(username), *doomed)
+                pipe.delete(*(session_key(sid) for sid in doomed))
+                pipe.srem(user_sessions_key(username), *doomed)
                 await pipe.execute()
         return len(doomed)

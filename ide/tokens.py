@@ -11,11 +11,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from ide.accounts import user_key
-
-
-def _token_key(digest: str) -> str:
-    return "ide:token:" + digest
+from consoles.keys import token_key, user_key
 
 
 class TokenStore:
@@ -26,7 +22,7 @@ class TokenStore:
         """A new token for ``username``; any previous one stops working."""
         await self.revoke(username)
         token = secrets.token_hex(20)
-        key = _token_key(self.digest(token))
+        key = token_key(self.digest(token))
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, username)
             pipe.hset(user_key(username), "token_key", key)
@@ -55,7 +51,7 @@ class TokenStore:
         """The user whose token has this digest, or None."""
         if len(digest) != 64:
             return None
-        return cast(str | None, await self.redis.get(_token_key(digest)))
+        return cast(str | None, await self.redis.get(token_key(digest)))
 
     async def lookup(self, token: str) -> str | None:
         """The user a token belongs to, or None."""

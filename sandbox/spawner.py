@@ -20,8 +20,8 @@ from ptyprocess import PtyProcess
 from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
 from sandbox.child_setup import ChildSetup, PrivateMounts, WorkingDirectory
-from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
 from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
+from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
 from sandbox.host import HostCapabilities, current_user, detect_host
 from sandbox.identity import Identity, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
@@ -30,8 +30,15 @@ from sandbox.process import SandboxedProcess, UnbufferedPty
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
 from sandbox.rlimits import fallback_rlimits, isolated_rlimits, processes_of_uid
 from sandbox.status import ISOLATION_CHOICES, SandboxStatus, full_status, limited_status
-from sandbox.unix_users import (MAX_UNIX_NAME, SHARED_ACCOUNT, UnixUserError, delete_unix_user,
-                                ensure_shared_account, ensure_unix_user, unix_name)
+from sandbox.unix_users import (
+    MAX_UNIX_NAME,
+    SHARED_ACCOUNT,
+    UnixUserError,
+    delete_unix_user,
+    ensure_shared_account,
+    ensure_unix_user,
+    unix_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -309,11 +316,11 @@ class Sandbox:
 
     # -- whole users ---------------------------------------------------------
 
-    async def kill_all(self, username: str) -> None:
+    async def kill_user_processes(self, username: str) -> None:
         """Kill every process of the user, waiting (off the loop) until they are gone."""
-        await self._run(self._kill_all_blocking, username)
+        await self._run(self._kill_user_processes_blocking, username)
 
-    def _kill_all_blocking(self, username: str) -> None:
+    def _kill_user_processes_blocking(self, username: str) -> None:
         with self._user_lock(username):
             if self._cgroups is None:
                 self._trees.kill(username)
@@ -329,7 +336,7 @@ class Sandbox:
         Their home is kept unless ``delete_home``.
         """
         check_username(username)
-        await self.kill_all(username)
+        await self.kill_user_processes(username)
         await self._run(self._remove_user_blocking, username, delete_home)
 
     def _remove_user_blocking(self, username: str, delete_home: bool) -> None:

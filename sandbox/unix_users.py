@@ -6,7 +6,6 @@ import pwd
 import subprocess
 import threading
 import time
-
 from pathlib import Path
 
 from sandbox.command import world_searchable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
 from typing import Any
@@ -65,7 +65,7 @@ class Client:
             cookie = SimpleCookie(header)
             for key, morsel in cookie.items():
                 expires = morsel["expires"]
-                if morsel.value == "" or (expires and parsedate_to_datetime(expires) < datetime.now(timezone.utc)):
+                if morsel.value == "" or (expires and parsedate_to_datetime(expires) < datetime.now(UTC)):
                     self.cookies.pop(key, None)
                 else:
                     self.cookies[key] = morsel.value

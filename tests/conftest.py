@@ -31,11 +31,11 @@ def redis_server() -> Iterator[str]:
         try:
             client.ping()
             break
-        except redis.ConnectionError:
+        except redis.ConnectionError as exc:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError("redis-server did not start: "
-                                   + (process.stderr.read().decode() if process.stderr else ""))
+                                   + (process.stderr.read().decode() if process.stderr else "")) from exc
             time.sleep(0.05)  # outside any IOLoop: waiting for the child to listen
     client.close()
     yield socket_path

@@ -108,7 +108,7 @@ class FilePathHandler(FilesApiHandler):
                              f"files are limited to {store.upload_file_limit // MiB} MB; nothing was saved.")
         self.upload = await store.start_upload(access, path, self.request.headers.get("Content-Type", ""))
 
-    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
+    async def data_received(self, chunk: bytes) -> None:
         if self.upload is not None:
             await self.upload.feed(chunk)
         else:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tornado.web import HTTPError
-
 from consoles import LauncherInvalid
 from ide.web.base import ApiHandler
 
@@ -34,19 +32,14 @@ class LauncherListHandler(ApiHandler):
 class LauncherHandler(ApiHandler):
     async def get(self, owner: str, launcher_id: str) -> None:
         launcher = await self.services.launchers.get(self.check_owner(owner), launcher_id)
-        if launcher is None:
-            raise HTTPError(404, "No such launcher.")
         self.write_json(launcher.to_json())
 
     async def put(self, owner: str, launcher_id: str) -> None:
         launcher = await self.services.launchers.update(self.check_owner(owner), launcher_id,
                                                         *launcher_fields(self.json_body()))
-        if launcher is None:
-            raise HTTPError(404, "No such launcher.")
         self.write_json(launcher.to_json())
 
     async def delete(self, owner: str, launcher_id: str) -> None:
-        if not await self.services.launchers.delete(self.check_owner(owner), launcher_id):
-            raise HTTPError(404, "No such launcher.")
+        await self.services.launchers.delete(self.check_owner(owner), launcher_id)
         self.set_status(204)
         self.finish()

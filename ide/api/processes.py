@@ -8,12 +8,12 @@ from ide.web.base import ApiHandler
 
 class ProcessListHandler(ApiHandler):
     async def get(self, owner: str) -> None:
-        found = await self.services.consoles.processes(self.check_owner(owner))
+        found = await self.services.console_manager.processes(self.check_owner(owner))
         self.write_json([{**asdict(info), "node": node} for node, info in found])
 
     async def delete(self, owner: str) -> None:
         """Kill every process of the user, as the "kill all" button does."""
-        await self.services.consoles.kill_all(self.check_owner(owner))
+        await self.services.console_manager.kill_user_processes(self.check_owner(owner))
         self.set_status(204)
         self.finish()
 
@@ -21,7 +21,7 @@ class ProcessListHandler(ApiHandler):
 class ProcessHandler(ApiHandler):
     async def delete(self, owner: str, pid: str) -> None:
         """Kill one process; ``?node=`` names the node that runs it (this one by default)."""
-        await self.services.consoles.kill_process(self.check_owner(owner), int(pid),
+        await self.services.console_manager.kill_process(self.check_owner(owner), int(pid),
                                                   self.get_query_argument("node", ""))
         self.set_status(204)
         self.finish()

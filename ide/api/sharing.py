@@ -16,6 +16,7 @@ from ide.services import Services
 from ide.web.base import ApiHandler
 from ide.web.student_pages import JoinClassPage, StudentsPage
 
+
 class SharingApiHandler(ApiHandler):
     @property
     def sharing(self) -> ConsoleSharing:

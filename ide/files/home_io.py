@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ide.files.errors import (BadPath, FilesError, PathExists, PathForbidden, PathNotFound,
-                              TooLarge, WrongKind)
+from ide.files.errors import BadPath, FilesError, PathExists, PathForbidden, PathNotFound, TooLarge, WrongKind
 from ide.files.paths import HomePath
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -9,14 +9,14 @@ server also stops waiting a little later in case a worker is stuck anyway.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import io
 import signal
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from pyflakes import api as pyflakes_api
+from pyflakes.reporter import Reporter
 
+from consoles.worker_pool import WorkerDied, WorkerPool
 from ide.files.errors import LintUnavailable, TooLarge
 
 MAX_CODE_BYTES = 512 * 1024
@@ -33,10 +33,11 @@ class _OutOfTime(BaseException):
     """Not an Exception: pyflakes catches those while parsing and would report it as a problem."""
 
 
-class _Collector:
-    """A pyflakes reporter that keeps problems as the API's objects."""
+class _Collector(Reporter):
+    """A pyflakes reporter that keeps problems as the API's objects (it writes nothing)."""
 
     def __init__(self) -> None:
+        super().__init__(io.StringIO(), io.StringIO())
         self.problems: list[Problem] = []
 
     def unexpectedError(self, filename: str, message: str) -> None:  # noqa: N802 (pyflakes' name)
@@ -85,13 +86,7 @@ class Linter:
         self.workers = workers
         self.timeout = timeout
         self.max_bytes = max_bytes
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                             mp_context=multiprocessing.get_context("spawn"))
-        return self._pool
+        self._workers = WorkerPool(workers)
 
     def check_size(self, code: str) -> None:
         size = len(code.encode("utf-8", errors="surrogatepass"))
@@ -102,23 +97,15 @@ class Linter:
     async def lint(self, code: str) -> list[Problem]:
         """pyflakes' problems as ``[{"line", "col", "message", "severity"}]``."""
         self.check_size(code)
-        pool = self._executor()
         try:
-            future = pool.submit(check_code, code, self.timeout)
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout + _GRACE_SECONDS)
-        except asyncio.TimeoutError:
+            return await asyncio.wait_for(self._workers.run(check_code, code, self.timeout),
+                                          self.timeout + _GRACE_SECONDS)
+        except TimeoutError:
             raise LintUnavailable(f"Checking did not finish within {self.timeout:g} s; the server may "
                                   "be busy, try again.") from None
-        except BrokenProcessPool:
-            self._discard(pool)
+        except WorkerDied:
             raise LintUnavailable("The checker stopped while checking this code; try again.") from None
-
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
-        if self._pool is pool:
-            self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the worker processes (at server shutdown)."""
-        if self._pool is not None:
-            self._discard(self._pool)
+        self._workers.close()

@@ -11,11 +11,10 @@ from typing import Any
 from ide.files.content import EditorText, language_of, python_hashbang
 from ide.files.home_io import DirectoryEntry
 from ide.files.quota import Usage
+from ide.files.serializers import api_base, breadcrumbs, entry_object, file_api_url, lint_url, page_url
 from ide.files.share_files import SharedFile
 from ide.files.shares import FileShare
 from ide.files.store import FileAccess, Located
-from ide.files.serializers import (api_base, breadcrumbs, entry_object, file_api_url, lint_url,
-                                   page_url)
 
 DEFAULT_PYTHON = "python3"
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ide.api.files import (FileMkdirHandler, FilePathHandler, FileRenameHandler, FileSharingHandler,
-                           FileTreeHandler)
+from ide.api.files import FileMkdirHandler, FilePathHandler, FileRenameHandler, FileSharingHandler, FileTreeHandler
 from ide.api.lint import LintHandler
 from ide.routes import USER_API, Route
 from ide.web.file_pages import FilesPage, SharePage

@@ -17,16 +17,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from consoles.keys import file_share_key, user_file_shares_key
+
 TOKEN_BYTES = 24
 """192 random bits: a link cannot be guessed."""
-
-
-def share_key(token: str) -> str:
-    return f"ide:fileshare:{token}"
-
-
-def user_shares_key(owner: str) -> str:
-    return f"ide:user:{owner}:fileshares"
 
 
 # Delete the links in one home (KEYS[1]) made by ARGV[3]; ARGV[1] .. token .. ARGV[2] is a link's key.
@@ -75,43 +69,43 @@ class FileShares:
         their teacher made takes it over, so it outlives the class.
         """
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        await self.redis.hset(share_key(token), mapping={"owner": owner, "path": path, "creator": creator})
-        if await self.redis.hsetnx(user_shares_key(owner), path, token):
+        await self.redis.hset(file_share_key(token), mapping={"owner": owner, "path": path, "creator": creator})
+        if await self.redis.hsetnx(user_file_shares_key(owner), path, token):
             return FileShare(token, owner, path, creator), True
-        await self.redis.delete(share_key(token))
+        await self.redis.delete(file_share_key(token))
         existing = await self.find(owner, path)
         if existing is None:
             # Unshared between our two steps: try once more from the start.
             return await self.share(owner, path, creator)
         if creator == owner and existing.creator != owner:
-            await self.redis.hset(share_key(existing.token), "creator", owner)
+            await self.redis.hset(file_share_key(existing.token), "creator", owner)
             existing = FileShare(existing.token, owner, path, owner)
         return existing, False
 
     async def find(self, owner: str, path: str) -> FileShare | None:
-        token = await self.redis.hget(user_shares_key(owner), path)
+        token = await self.redis.hget(user_file_shares_key(owner), path)
         return await self.lookup(str(token)) if token else None
 
     async def of_home(self, owner: str) -> list[FileShare]:
         """Every link to a file in ``owner``'s home, whoever made it, by path."""
-        tokens = {str(p): str(t) for p, t in (await self.redis.hgetall(user_shares_key(owner))).items()}
+        tokens = {str(p): str(t) for p, t in (await self.redis.hgetall(user_file_shares_key(owner))).items()}
         async with self.redis.pipeline(transaction=False) as pipe:
             for token in tokens.values():
-                pipe.hget(share_key(token), "creator")
+                pipe.hget(file_share_key(token), "creator")
             creators = await pipe.execute()
         return [FileShare(token, owner, path, str(creator or owner))
-                for (path, token), creator in sorted(zip(tokens.items(), creators))]
+                for (path, token), creator in sorted(zip(tokens.items(), creators, strict=True))]
 
     async def forget_made_by(self, owner: str, creator: str) -> int:
         """Delete the links to ``owner``'s files that ``creator`` made; how many there were."""
-        prefix, suffix = share_key("\n").split("\n")
-        return int(await self._forget_made_by(keys=[user_shares_key(owner)], args=[prefix, suffix, creator]))
+        prefix, suffix = file_share_key("\n").split("\n")
+        return int(await self._forget_made_by(keys=[user_file_shares_key(owner)], args=[prefix, suffix, creator]))
 
     async def lookup(self, token: str) -> FileShare | None:
         """The share a link's token names, or None (also for malformed tokens)."""
         if not token or len(token) > 128:
             return None
-        fields = await self.redis.hgetall(share_key(token))
+        fields = await self.redis.hgetall(file_share_key(token))
         owner, path = fields.get("owner"), fields.get("path")
         if not owner or not path:
             return None
@@ -119,22 +113,22 @@ class FileShares:
 
     async def unshare(self, owner: str, path: str) -> bool:
         """Stop sharing ``path``; False when it was not shared."""
-        token = await self.redis.hget(user_shares_key(owner), path)
+        token = await self.redis.hget(user_file_shares_key(owner), path)
         if not token:
             return False
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(user_shares_key(owner), path)
-            pipe.delete(share_key(str(token)))
+            pipe.hdel(user_file_shares_key(owner), path)
+            pipe.delete(file_share_key(str(token)))
             await pipe.execute()
         return True
 
     async def forget_under(self, owner: str, path: str) -> None:
         """Drop the links of ``path`` and of everything below it (it was deleted or moved)."""
-        shared = {str(p): str(t) for p, t in (await self.redis.hgetall(user_shares_key(owner))).items()}
+        shared = {str(p): str(t) for p, t in (await self.redis.hgetall(user_file_shares_key(owner))).items()}
         gone = {p: t for p, t in shared.items() if p == path or p.startswith(path.rstrip("/") + "/")}
         if not gone:
             return
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(user_shares_key(owner), *gone)
-            pipe.delete(*(share_key(token) for token in gone.values()))
+            pipe.hdel(user_file_shares_key(owner), *gone)
+            pipe.delete(*(file_share_key(token) for token in gone.values()))
             await pipe.execute()

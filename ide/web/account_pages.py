@@ -19,7 +19,7 @@ class DashboardHandler(PageHandler):
         shown = {record.id for record in broadcasts}
         self.render_page(
             "dashboard.html",
-            consoles=[console_object(r) for r in await self.services.consoles.list_for(name)],
+            consoles=[console_object(r) for r in await self.services.console_manager.list_for(name)],
             class_broadcasts=[console_object(r) for r in broadcasts],
             shared_with_you=[console_object(r) for r in await policy.shared_with(name) if r.id not in shown],
             is_teacher=await policy.is_teacher(name),

@@ -11,9 +11,10 @@ from ide.accounts import User
 from ide.auth import SESSION_COOKIE, Caller, InvalidToken
 from ide.services import Services
 from ide.web import errors
+from ide.web.tornado_adapter import ExceptionHookHandler
 
 
-class BaseHandler(tornado.web.RequestHandler):
+class BaseHandler(ExceptionHookHandler):
     """Common to pages and API: services, the logged-in user, error mapping."""
 
     services: Services
@@ -54,15 +55,14 @@ class BaseHandler(tornado.web.RequestHandler):
     def client_address(self) -> str:
         return self.request.remote_ip or "-"
 
-    def _handle_request_exception(self, e: BaseException) -> None:
+    def answer_exception(self, e: BaseException) -> bool:
         status = errors.status_for(e)
-        if status is not None and not isinstance(e, tornado.web.HTTPError):
-            # A domain error: the user's request was wrong, not the server.
-            if self._finished:
-                return
+        if status is None or isinstance(e, tornado.web.HTTPError):
+            return False
+        # A domain error: the user's request was wrong, not the server.
+        if not self.is_finished():
             self.send_error(status, exc_info=(type(e), e, e.__traceback__))
-            return
-        super()._handle_request_exception(e)
+        return True
 
     def error_message(self, status: int, kwargs: dict[str, Any]) -> str:
         exc_info = kwargs.get("exc_info")

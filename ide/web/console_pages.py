@@ -32,7 +32,7 @@ class ConsolesPage(UserPageHandler):
             raise tornado.web.HTTPError(403, "These are not your consoles.")
         assert self.user is not None
         service = self.services.console_service
-        records = await self.services.consoles.list_for(owner)
+        records = await self.services.console_manager.list_for(owner)
         self.render_page(
             "consoles/list.html", owner=owner, api_base=f"/api/v0/user/{owner}/",
             consoles=[console_object(r, await service.cpu_seconds(r)) for r in records],
@@ -50,7 +50,7 @@ class ConsolePage(UserPageHandler):
     async def get(self, owner: str, console_id: str) -> None:
         assert self.current_user is not None
         access = await self.services.console_policy.access_for(self.current_user, console_id)
-        record = await self.services.consoles.record(console_id)
+        record = await self.services.console_manager.record(console_id)
         if access is None or record is None or record.owner != owner:
             raise ConsoleNotFound()
         self.render_page(self.template, **self.context(record, access.readonly))

@@ -5,16 +5,31 @@ import http.client
 
 from tornado.web import HTTPError
 
-from consoles import (ConsoleLimitReached, ConsoleNotRunning, InputBufferFull, LauncherInvalid,
-                      ProcessNotYours)
+from consoles import (
+    ConsoleLimitReached,
+    ConsoleNotRunning,
+    InputBufferFull,
+    LauncherInvalid,
+    LauncherNotFound,
+    ProcessNotYours,
+)
 from consoles.node_link import NodeUnavailable, RemoteError
 from consoles.sharing import ConsoleGone, ShareModeInvalid
 from ide.accounts import AccountError, UserExists, UserNotFound
 from ide.class_store import NotInClass
-from ide.console_sharing import NotATeacher, NotConsoleOwner, ShareNotFound
 from ide.console_service import ConsoleNotFound, ConsoleRequestInvalid
-from ide.files.errors import (EditConflict, FileShareNotFound, FilesError, LintUnavailable, PathExists,
-                              PathForbidden, PathNotFound, QuotaExceeded, TooLarge)
+from ide.console_sharing import NotATeacher, NotConsoleOwner, ShareNotFound
+from ide.files.errors import (
+    EditConflict,
+    FilesError,
+    FileShareNotFound,
+    LintUnavailable,
+    PathExists,
+    PathForbidden,
+    PathNotFound,
+    QuotaExceeded,
+    TooLarge,
+)
 from ide.login_throttle import TooManyAttempts
 from sandbox import SpawnError
 
@@ -33,6 +48,7 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (RemoteError, 502),
     (ConsoleRequestInvalid, 400),
     (LauncherInvalid, 400),
+    (LauncherNotFound, 404),
     (SpawnError, 400),
     (NotConsoleOwner, 403),
     (NotATeacher, 403),

@@ -18,12 +18,12 @@ async def class_overview(services: Services, teacher: str) -> dict[str, Any]:
     classes = services.classes
     students = []
     for name in await classes.students(teacher):
-        consoles = [console_object(record) for record in await services.consoles.list_for(name)]
+        consoles = [console_object(record) for record in await services.console_manager.list_for(name)]
         students.append({
             "username": name, "consoles": consoles,
             "running": sum(1 for console in consoles if console["status"] == "running"),
             "cpu": cpu_object(await services.cpu.usage(name))})
-    own = await services.consoles.list_for(teacher)
+    own = await services.console_manager.list_for(teacher)
     broadcast = set(await services.console_policy.shares.broadcasts_among(r.id for r in own))
     consoles = [{**console_object(record), "broadcast": record.id in broadcast} for record in own]
     return {"students": students, "pending": await classes.pending(teacher), "consoles": consoles,

@@ -82,7 +82,9 @@ async function previousBuild() {
     return Object.values(manifest).flatMap((name) => [name, `${name}.gz`]);
   } catch (error) {
     if (error.code === "ENOENT") return [];
-    throw new Error(`${path.join(OUTPUT_DIR, MANIFEST)} is unreadable (${error.message}); delete it and build again.`);
+    throw new Error(`${path.join(OUTPUT_DIR, MANIFEST)} is unreadable (${error.message}); delete it and build again.`, {
+      cause: error,
+    });
   }
 }
 

@@ -113,7 +113,7 @@ class ConsoleClient(abc.ABC):
         while True:
             try:
                 message = await self.next(max(0.01, deadline - loop.time()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise AssertionError(f"no {pattern!r} in output: {self.output[-2000:]!r}") from None
             if message[0] == "stdout" and re.search(pattern, self.output):
                 return self.output

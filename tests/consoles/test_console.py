@@ -8,12 +8,12 @@ import signal
 import pytest
 
 from consoles import ConsoleNotRunning, InputBufferFull
-from tests.consoles.service import ConsoleService, is_gone, screen_text, wait_for
+from tests.consoles.node import ConsoleNode, is_gone, screen_text, wait_for
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_character_split_across_reads_arrives_whole(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         # The euro sign's three bytes in two writes, with a pause between them
         # so the console reads them separately.
         console = await service.start_console(
@@ -25,7 +25,7 @@ async def test_a_character_split_across_reads_arrives_whole(redis_socket, homes)
 
 @pytest.mark.gen_test(timeout=60)
 async def test_invalid_bytes_become_replacement_characters(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(argv=["bash", "-c", r"printf 'x\377y\n'; sleep 60"])
         client = await service.attach(console)
         await client.output_until("x\ufffdy")
@@ -34,7 +34,7 @@ async def test_invalid_bytes_become_replacement_characters(redis_socket, homes):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_send_input_and_latest_output_without_a_browser(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         console.send_input("printf 'abc\\rX\\n'; ls --color=always /; echo done\n")
         output = await wait_for(lambda: re.search(r"^done$", screen_text(console), re.M)
@@ -46,7 +46,7 @@ async def test_send_input_and_latest_output_without_a_browser(redis_socket, home
 
 @pytest.mark.gen_test(timeout=60)
 async def test_latest_output_renders_beyond_its_first_budget(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         console.send_input("for i in $(seq 1 20000); do echo line$i; done; echo finished\n")
         await wait_for(lambda: "\nfinished\n" in screen_text(console), timeout=60)
@@ -57,7 +57,7 @@ async def test_latest_output_renders_beyond_its_first_budget(redis_socket, homes
 
 @pytest.mark.gen_test(timeout=60)
 async def test_exit_is_reported_and_input_refused_afterwards(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(argv=["bash", "-c", "echo bye; exit 7"])
         await wait_for(lambda: console.finished)
         assert console.exit_status == 7 and "bye" in screen_text(console)
@@ -72,7 +72,7 @@ async def test_exit_is_reported_and_input_refused_afterwards(redis_socket, homes
 
 @pytest.mark.gen_test(timeout=60)
 async def test_killed_program_reports_signal_status(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(argv=["bash", "-c", "kill -9 $$"])
         await wait_for(lambda: console.finished)
         assert console.exit_status == 137
@@ -81,7 +81,7 @@ async def test_killed_program_reports_signal_status(redis_socket, homes):
 @pytest.mark.gen_test(timeout=60)
 async def test_the_console_ends_when_its_program_exits_even_if_a_job_keeps_the_terminal(
         redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         client = await service.attach(console)
         console.send_input("sleep 300 & echo job=$!\n")
@@ -96,7 +96,7 @@ async def test_the_console_ends_when_its_program_exits_even_if_a_job_keeps_the_t
 
 @pytest.mark.gen_test(timeout=60)
 async def test_closing_kills_the_program_and_its_background_jobs(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         client = await service.attach(console)
         console.send_input("sleep 300 & echo job=$!\n")
@@ -113,7 +113,7 @@ async def test_closing_kills_the_program_and_its_background_jobs(redis_socket, h
 
 @pytest.mark.gen_test(timeout=90)
 async def test_input_the_program_has_not_read_yet_is_queued_within_a_bound(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(
             argv=["bash", "-c", "sleep 1; head -c 600000 > /dev/null; echo drained; sleep 60"])
         lines = ("x" * 99 + "\n") * 6000  # 600,000 bytes

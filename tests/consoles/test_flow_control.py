@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from consoles import FlowLimits
-from tests.consoles.service import ConsoleService, wait_for
+from tests.consoles.node import ConsoleNode, wait_for
 
 LIMITS = FlowLimits(high_watermark=64 * 1024, low_watermark=16 * 1024,
                     viewer_cap=256 * 1024, catch_up_bytes=16 * 1024)
@@ -37,7 +37,7 @@ async def blocked_at(pid: int, timeout: float = 60) -> int:
 
 @pytest.mark.gen_test(timeout=120)
 async def test_pause_from_the_owner_blocks_the_program_until_resume(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes, limits=LIMITS) as service:
+    async with ConsoleNode(redis_socket, homes, limits=LIMITS) as service:
         console = await service.start_console(argv=["yes"])
         owner = await service.attach(console)
         await owner.output_until(r"(y\r\n){100}")
@@ -51,7 +51,7 @@ async def test_pause_from_the_owner_blocks_the_program_until_resume(redis_socket
 @pytest.mark.gen_test(timeout=120)
 @pytest.mark.parametrize("transport", ["websocket", "xhr_polling"])
 async def test_an_owner_that_stops_reading_blocks_the_program(redis_socket, homes, transport):
-    async with ConsoleService(redis_socket, homes, limits=LIMITS) as service:
+    async with ConsoleNode(redis_socket, homes, limits=LIMITS) as service:
         console = await service.start_console(argv=["yes"])
         owner = await service.attach(console, transport=transport)
         await owner.output_until(r"(y\r\n){100}")
@@ -64,7 +64,7 @@ async def test_an_owner_that_stops_reading_blocks_the_program(redis_socket, home
 
 @pytest.mark.gen_test(timeout=180)
 async def test_a_read_only_viewer_that_stops_reading_does_not_stall_the_owner(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes, limits=LIMITS) as service:
+    async with ConsoleNode(redis_socket, homes, limits=LIMITS) as service:
         console = await service.start_console(owner="alice", argv=["yes"])
         service.shares[(console.id, "bob")] = "ro"
         owner = await service.attach(console, user="alice")
@@ -89,7 +89,7 @@ async def test_a_read_only_viewer_that_stops_reading_does_not_stall_the_owner(re
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_paused_read_only_viewer_catches_up_on_resume(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes, limits=LIMITS) as service:
+    async with ConsoleNode(redis_socket, homes, limits=LIMITS) as service:
         console = await service.start_console(owner="alice")
         service.shares[(console.id, "bob")] = "ro"
         owner = await service.attach(console, user="alice")

@@ -6,7 +6,7 @@ import json
 import pytest
 import redis.asyncio as aioredis
 
-from consoles import LauncherInvalid, LauncherStore
+from consoles import LauncherInvalid, LauncherNotFound, LauncherStore
 from consoles.launchers import MAX_LAUNCHERS
 
 
@@ -26,16 +26,20 @@ async def test_create_list_get_update_delete(store_redis):
                                   "working_directory": "/home/alice/bot"}
     assert [launcher.name for launcher in await store.list("alice")] == ["another", "My bot"]
     assert await store.get("alice", bot.id) == bot
-    assert await store.get("bob", bot.id) is None
+    with pytest.raises(LauncherNotFound):
+        await store.get("bob", bot.id)
 
     updated = await store.update("alice", bot.id, "Bot", "python3 -u bot.py", "/home/alice")
     assert await store.get("alice", bot.id) == updated and updated.argv == ["python3", "-u", "bot.py"]
-    assert await store.update("alice", "missing", "x", "y", "/") is None
-    assert await store.get("alice", "missing") is None
+    with pytest.raises(LauncherNotFound):
+        await store.update("alice", "missing", "x", "y", "/")
+    with pytest.raises(LauncherNotFound):
+        await store.get("alice", "missing")
 
-    assert await store.delete("alice", other.id) is True
-    assert await store.delete("alice", other.id) is False
-    assert await store.update("alice", other.id, "x", "y", "/") is None
+    await store.delete("alice", other.id)
+    for gone in (store.delete("alice", other.id), store.update("alice", other.id, "x", "y", "/")):
+        with pytest.raises(LauncherNotFound):
+            await gone
     assert [launcher.id for launcher in await store.list("alice")] == [bot.id]
     await store_redis.aclose()
 

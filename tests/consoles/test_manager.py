@@ -8,12 +8,12 @@ import pytest
 from consoles import ConsoleLimitReached
 from consoles.manager import ORPHANED_REASON, SHUTDOWN_REASON
 from sandbox import SpawnError
-from tests.consoles.service import BASH, ConsoleService, is_gone, wait_for
+from tests.consoles.node import BASH, ConsoleNode, is_gone, wait_for
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_records_are_stored_under_the_key_plan(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes, node_id="node-a") as service:
+    async with ConsoleNode(redis_socket, homes, node_id="node-a") as service:
         console = await service.start_console(owner="alice", name="Bash console")
         stored = await service.redis.hgetall(f"ide:console:{console.id}")
         assert stored["owner"] == "alice" and stored["node"] == "node-a"
@@ -30,7 +30,7 @@ async def test_records_are_stored_under_the_key_plan(redis_socket, homes):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_list_is_sorted_by_creation(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         ids = [(await service.start_console(owner="alice", name=f"c{i}")).id for i in range(4)]
         await service.start_console(owner="bob")
         records = await service.manager.list_for("alice")
@@ -44,7 +44,7 @@ async def test_list_is_sorted_by_creation(redis_socket, homes):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_console_limit_holds_and_frees_on_close(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         first = await service.start_console(owner="alice", limit=2)
         await service.start_console(owner="alice", limit=2)
         with pytest.raises(ConsoleLimitReached) as refused:
@@ -60,8 +60,8 @@ async def test_console_limit_holds_and_frees_on_close(redis_socket, homes):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_console_limit_holds_across_nodes(redis_socket, homes, tmp_path):
-    async with ConsoleService(redis_socket, homes, node_id="node-a") as node_a, \
-            ConsoleService(redis_socket, homes, node_id="node-b") as node_b:
+    async with ConsoleNode(redis_socket, homes, node_id="node-a") as node_a, \
+            ConsoleNode(redis_socket, homes, node_id="node-b") as node_b:
         await node_a.start_console(owner="alice", limit=2)
         await node_b.start_console(owner="alice", limit=2)
         for node in (node_a, node_b):
@@ -73,7 +73,7 @@ async def test_console_limit_holds_across_nodes(redis_socket, homes, tmp_path):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_finished_console_counts_until_closed(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(owner="alice", argv=["true"], limit=1)
         await wait_for(lambda: console.finished)
 
@@ -90,7 +90,7 @@ async def test_a_finished_console_counts_until_closed(redis_socket, homes):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_spawn_errors_pass_through_and_release_the_slot(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         with pytest.raises(SpawnError, match="command not found"):
             await service.start_console(owner="alice", argv=["no-such-program-here"], limit=1)
         with pytest.raises(SpawnError, match="does not exist"):
@@ -102,7 +102,7 @@ async def test_spawn_errors_pass_through_and_release_the_slot(redis_socket, home
 
 @pytest.mark.gen_test(timeout=60)
 async def test_close_works_for_unknown_and_ended_consoles(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         assert await service.manager.close("0000000000000000") is False
         await service.redis.hset("ide:console:feedfeedfeedfeed", mapping={
             "owner": "alice", "node": "gone-node", "argv": '["bash"]', "cwd": "/home/alice",
@@ -115,13 +115,13 @@ async def test_close_works_for_unknown_and_ended_consoles(redis_socket, homes):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_restart_marks_this_nodes_lost_consoles_as_ended(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes, node_id="node-a") as before, \
-            ConsoleService(redis_socket, homes, node_id="node-b") as other_node:
+    async with ConsoleNode(redis_socket, homes, node_id="node-a") as before, \
+            ConsoleNode(redis_socket, homes, node_id="node-b") as other_node:
         lost = await before.start_console(owner="alice")
         await before.start_console(owner="alice", argv=["true"])
         survivor = await other_node.start_console(owner="alice")
         # node-a restarted: a new manager with the same node id and nothing alive.
-        async with ConsoleService(redis_socket, homes, node_id="node-a") as after:
+        async with ConsoleNode(redis_socket, homes, node_id="node-a") as after:
             assert await after.manager.mark_orphans() == 2
             records = {record.id: record for record in await after.manager.list_for("alice")}
             assert records[lost.id].status == "ended"
@@ -133,7 +133,7 @@ async def test_restart_marks_this_nodes_lost_consoles_as_ended(redis_socket, hom
 
 @pytest.mark.gen_test(timeout=60)
 async def test_shutdown_kills_everything_and_marks_it_ended(redis_socket, homes):
-    service = ConsoleService(redis_socket, homes)
+    service = ConsoleNode(redis_socket, homes)
     async with service:
         console = await service.start_console(owner="alice")
         client = await service.attach(console)

@@ -9,15 +9,15 @@ import redis.asyncio as aioredis
 
 from consoles import ConsoleNotRunning, InputBufferFull
 from consoles.node_link import NodeLink, NodeUnavailable, RemoteError, channel_of
-from tests.consoles.service import ConsoleService, is_gone, screen_text, wait_for
+from tests.consoles.node import ConsoleNode, is_gone, screen_text, wait_for
 
 SILENT = ("sleep", "600")  # holds its terminal and never reads it
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_another_node_types_into_reads_and_closes_a_console(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes, node_id="node-a") as node_a, \
-            ConsoleService(redis_socket, homes, node_id="node-b") as node_b:
+    async with ConsoleNode(redis_socket, homes, node_id="node-a") as node_a, \
+            ConsoleNode(redis_socket, homes, node_id="node-b") as node_b:
         console = await node_a.start_console(owner="alice")
         record = await node_b.manager.record(console.id)
         assert record.node == "node-a" and node_b.manager.get_live(console.id) is None
@@ -39,8 +39,8 @@ async def test_another_node_types_into_reads_and_closes_a_console(redis_socket, 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_the_owning_node_refusals_reach_the_asker_as_the_same_errors(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes, node_id="node-a") as node_a, \
-            ConsoleService(redis_socket, homes, node_id="node-b") as node_b:
+    async with ConsoleNode(redis_socket, homes, node_id="node-a") as node_a, \
+            ConsoleNode(redis_socket, homes, node_id="node-b") as node_b:
         finished = await node_a.start_console(owner="alice", argv=["true"])
         await wait_for(lambda: finished.finished)
         record = await node_b.manager.record(finished.id)
@@ -58,9 +58,9 @@ async def test_the_owning_node_refusals_reach_the_asker_as_the_same_errors(redis
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_node_that_is_down_is_reported_and_its_consoles_can_be_forgotten(redis_socket, homes):
-    crashed = ConsoleService(redis_socket, homes, node_id="node-c")  # never listens: as if it died
+    crashed = ConsoleNode(redis_socket, homes, node_id="node-c")  # never listens: as if it died
     try:
-        async with ConsoleService(redis_socket, homes, node_id="node-b") as node_b:
+        async with ConsoleNode(redis_socket, homes, node_id="node-b") as node_b:
             console = await crashed.start_console(owner="alice")
             record = await node_b.manager.record(console.id)
             for attempt in (node_b.manager.send_input(record, "ls\r"), node_b.manager.latest_output(record)):

@@ -7,12 +7,12 @@ import re
 import pytest
 
 from consoles import ProcessNotYours, kill_process, list_processes
-from tests.consoles.service import ConsoleService, is_gone, wait_for
+from tests.consoles.node import ConsoleNode, is_gone, wait_for
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_lists_descendants_and_kills_only_them(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(owner="alice")
         client = await service.attach(console)
         console.send_input("sleep 301 & echo job=$!\n")

@@ -12,7 +12,7 @@ import pytest
 from consoles import InputBufferFull
 from consoles.pty_channel import MAX_PENDING_INPUT, READ_BUDGET, PtyChannel
 from sandbox import Sandbox
-from tests.consoles.service import wait_for
+from tests.consoles.node import wait_for
 
 # Multibyte characters in odd-sized writes: reads and bursts split them anywhere.
 _PRINT_EUROS = ("import sys\n"
@@ -63,7 +63,7 @@ async def running(homes: Path, *argv: str) -> AsyncIterator[tuple[PtyChannel, Co
 
 
 def _expected_euros(count: int) -> str:
-    return "".join("%07d" % i + "€" * 330 + "\r\n" for i in range(count))
+    return "".join(f"{i:07d}" + "€" * 330 + "\r\n" for i in range(count))
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -121,7 +121,7 @@ async def test_a_small_read_ends_the_wakeup_without_asking_the_empty_terminal_ag
             reads.clear()
             before = len(collector.bursts)
             channel.write(key)
-            await wait_for(lambda: len(collector.bursts) > before, message=f"the echo of {key}")
+            await wait_for(lambda before=before: len(collector.bursts) > before, message=f"the echo of {key}")
             assert collector.bursts[-1] == key
             assert reads == [key]  # one read per echo: no second read of the emptied terminal
         channel.stop()

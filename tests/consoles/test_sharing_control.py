@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from consoles import Access
-from consoles.console import NOW_READ_ONLY, NOW_READ_WRITE
 from consoles.access_control import AccessControl
+from consoles.console import NOW_READ_ONLY, NOW_READ_WRITE
 from consoles.sharing import AccessChange
-from tests.consoles.service import ConsoleService, wait_for
+from tests.consoles.node import ConsoleNode, wait_for
 
 TICKER = ("bash", "--norc", "--noprofile", "-c", "while :; do echo tick; sleep 0.02; done")
 
 
-def control_for(service: ConsoleService) -> AccessControl:
+def control_for(service: ConsoleNode) -> AccessControl:
     """The access control of a node, asking the same rules as the service's ``authorize``."""
 
     async def check(username: str, credential: str, console_id: str) -> Access | None:
@@ -30,7 +30,7 @@ def control_for(service: ConsoleService) -> AccessControl:
 
 @pytest.mark.gen_test(timeout=60)
 async def test_revoking_disconnects_the_viewer_mid_stream_and_nobody_else(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         control = control_for(service)
         console = await service.start_console(owner="alice", argv=TICKER)
         service.shares[(console.id, "bob")] = "ro"
@@ -57,7 +57,7 @@ async def test_revoking_disconnects_the_viewer_mid_stream_and_nobody_else(redis_
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_typist_made_read_only_stops_typing_and_resizing_at_once(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         control = control_for(service)
         console = await service.start_console(owner="alice")
         service.shares[(console.id, "carol")] = "rw"
@@ -91,8 +91,8 @@ async def test_a_typist_made_read_only_stops_typing_and_resizing_at_once(redis_s
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_change_published_on_one_node_reaches_the_console_on_another(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes, node_id="node-a") as node_a, \
-            ConsoleService(redis_socket, homes, node_id="node-b") as node_b:
+    async with ConsoleNode(redis_socket, homes, node_id="node-a") as node_a, \
+            ConsoleNode(redis_socket, homes, node_id="node-b") as node_b:
         control_a, control_b = control_for(node_a), control_for(node_b)
         await control_a.start()
         try:
@@ -115,7 +115,7 @@ async def test_a_change_published_on_one_node_reaches_the_console_on_another(red
 
 @pytest.mark.gen_test(timeout=60)
 async def test_owner_changes_apply_to_all_their_consoles(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         control = control_for(service)
         first = await service.start_console(owner="alice")
         second = await service.start_console(owner="alice")
@@ -135,7 +135,7 @@ async def test_owner_changes_apply_to_all_their_consoles(redis_socket, homes):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_every_viewer_learns_the_size_and_who_is_watching(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(owner="alice")
         service.shares[(console.id, "bob")] = "ro"
         service.shares[(console.id, "carol")] = "rw"
@@ -166,7 +166,7 @@ async def test_every_viewer_learns_the_size_and_who_is_watching(redis_socket, ho
 
 @pytest.mark.gen_test(timeout=60)
 async def test_an_ended_login_closes_only_the_connections_it_opened_on_every_console(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         control = control_for(service)
         own = await service.start_console(owner="alice", argv=TICKER)
         bobs = await service.start_console(owner="bob", argv=TICKER)

@@ -38,8 +38,8 @@ async def test_share_change_mode_and_revoke(redis_socket):
         assert await store.revoke(console, "bob") is False
         assert await store.shares(console) == {"carol": "rw"}
         assert await store.shared_with("bob") == set()
-        assert await store.grant(console, "carol") == ("rw", False)
-        assert await store.grant(console, "bob") == (None, False)
+        assert await store.mode_and_broadcast(console, "carol") == ("rw", False)
+        assert await store.mode_and_broadcast(console, "bob") == (None, False)
 
 
 @pytest.mark.gen_test
@@ -67,12 +67,12 @@ async def test_broadcast_mark_is_not_a_share(redis_socket):
         assert await store.start_broadcast(first) is False
         assert await store.start_broadcast(third) is True
         assert await store.shares(first) == {"bob": "ro"}
-        assert await store.grant(first, "anyone") == (None, True)
+        assert await store.mode_and_broadcast(first, "anyone") == (None, True)
         assert await store.is_broadcast(first) and not await store.is_broadcast(second)
         assert await store.broadcasts_among([third, second, first]) == [third, first]
         assert await store.end_broadcast(first) is True
         assert await store.end_broadcast(first) is False
-        assert await store.grant(first, "bob") == ("ro", False)
+        assert await store.mode_and_broadcast(first, "bob") == ("ro", False)
 
 
 @pytest.mark.gen_test

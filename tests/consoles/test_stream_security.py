@@ -9,14 +9,14 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from consoles.frames import MAX_CLIENT_MESSAGE
-from tests.consoles.service import ConsoleService
+from tests.consoles.node import ConsoleNode
 from tests.consoles.sockjs_client import connect
 
 
 @pytest.mark.gen_test(timeout=60)
 @pytest.mark.parametrize("path", ["/consoles/sockjs/000/abcdef/websocket", "/consoles/sockjs/websocket"])
 async def test_cross_origin_websocket_is_refused(redis_socket, homes, path):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         url = service.url.replace("http", "ws") + path + "?id=" + console.id
         headers = {"Cookie": "user=alice", "Origin": "http://evil.example"}
@@ -32,7 +32,7 @@ async def test_cross_origin_websocket_is_refused(redis_socket, homes, path):
 @pytest.mark.gen_test(timeout=60)
 @pytest.mark.parametrize("transport", ["xhr_streaming", "xhr", "xhr_send"])
 async def test_cross_origin_xhr_is_refused_without_cors_headers(redis_socket, homes, transport):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         client = AsyncHTTPClient(force_instance=True)
         url = f"{service.url}/consoles/sockjs/000/abcdef/{transport}?id={console.id}"
@@ -47,7 +47,7 @@ async def test_cross_origin_xhr_is_refused_without_cors_headers(redis_socket, ho
 
 @pytest.mark.gen_test(timeout=60)
 async def test_token_header_is_passed_to_authorize(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(owner="alice")
         client = await connect("raw_websocket", service.url, console.id,
                                headers={"Authorization": "Token alice"})
@@ -61,7 +61,7 @@ async def test_token_header_is_passed_to_authorize(redis_socket, homes):
 @pytest.mark.gen_test(timeout=60)
 @pytest.mark.parametrize("transport", ["websocket", "raw_websocket", "xhr_polling"])
 async def test_bad_frames_are_answered_and_the_connection_stays_usable(redis_socket, homes, transport):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         client = await service.attach(console, transport=transport)
         await client.until(lambda m: m[0] == "setup")
@@ -84,7 +84,7 @@ async def test_bad_frames_are_answered_and_the_connection_stays_usable(redis_soc
 
 @pytest.mark.gen_test(timeout=60)
 async def test_non_string_sockjs_messages_are_answered(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         client = await service.attach(console, transport="websocket")
         await client.until(lambda m: m[0] == "setup")
@@ -97,7 +97,7 @@ async def test_non_string_sockjs_messages_are_answered(redis_socket, homes):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_messages_sent_before_authorization_completes_are_kept(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         service.gate = asyncio.Event()
         client = await service.attach(console, transport="websocket")
@@ -111,7 +111,7 @@ async def test_messages_sent_before_authorization_completes_are_kept(redis_socke
 
 @pytest.mark.gen_test(timeout=60)
 async def test_early_messages_are_bounded(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console()
         service.gate = asyncio.Event()
         client = await service.attach(console, transport="raw_websocket")

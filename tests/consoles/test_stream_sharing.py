@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 
 from consoles.stream import READ_ONLY_NOTICE
-from tests.consoles.service import ConsoleService, screen_text, wait_for
+from tests.consoles.node import ConsoleNode, screen_text, wait_for
 
 
 @pytest.mark.gen_test(timeout=60)
 @pytest.mark.parametrize("transport", ["websocket", "xhr_streaming"])
 async def test_read_only_viewer_cannot_type_or_resize(redis_socket, homes, transport):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(owner="alice")
         service.shares[(console.id, "bob")] = "ro"
         owner = await service.attach(console, user="alice")
@@ -38,7 +38,7 @@ async def test_read_only_viewer_cannot_type_or_resize(redis_socket, homes, trans
 
 @pytest.mark.gen_test(timeout=60)
 async def test_size_follows_the_owner_then_the_last_read_write_viewer(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(owner="alice")
         service.shares[(console.id, "carol")] = "rw"
         owner = await service.attach(console, user="alice")
@@ -62,7 +62,7 @@ async def test_size_follows_the_owner_then_the_last_read_write_viewer(redis_sock
 
 @pytest.mark.gen_test(timeout=60)
 async def test_disconnect_user_closes_only_their_connections(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(owner="alice")
         service.shares[(console.id, "bob")] = "ro"
         owner = await service.attach(console, user="alice")
@@ -83,7 +83,7 @@ async def test_disconnect_user_closes_only_their_connections(redis_socket, homes
 
 @pytest.mark.gen_test(timeout=60)
 async def test_notices_reach_every_viewer(redis_socket, homes):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(owner="alice")
         service.shares[(console.id, "bob")] = "ro"
         clients = [await service.attach(console, user="alice"),

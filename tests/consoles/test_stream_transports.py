@@ -6,14 +6,14 @@ import asyncio
 import pytest
 
 from consoles.stream import REFUSED
-from tests.consoles.service import ConsoleService
+from tests.consoles.node import ConsoleNode
 from tests.consoles.sockjs_client import TRANSPORTS
 
 
 @pytest.mark.gen_test(timeout=120)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_attach_type_resize_replay_and_exit(redis_socket, homes, transport):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(name="my shell")
         client = await service.attach(console, transport=transport)
 
@@ -49,7 +49,7 @@ async def test_attach_type_resize_replay_and_exit(redis_socket, homes, transport
 @pytest.mark.gen_test(timeout=60)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_missing_and_foreign_consoles_get_the_same_refusal(redis_socket, homes, transport):
-    async with ConsoleService(redis_socket, homes) as service:
+    async with ConsoleNode(redis_socket, homes) as service:
         console = await service.start_console(owner="alice")
         foreign = await service.attach(console, user="mallory", transport=transport)
         missing = await service.attach("0123456789abcdef", user="mallory", transport=transport)

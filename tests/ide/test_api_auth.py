@@ -111,7 +111,8 @@ async def test_teacher_endpoint_round_trip(ide_server, token_user):
     client = Client(ide_server.url, token=token)
     unknown = await client.put(f"/api/v0/user/{name}/teacher/", {"teacher": "nobody_zz"})
     assert unknown.status == 404 and "nobody_zz" in unknown.json()["detail"]
-    assert (await client.put(f"/api/v0/user/{name}/teacher/", {"teacher": teacher.upper()})).json() == {"teacher": teacher}
+    answer = await client.put(f"/api/v0/user/{name}/teacher/", {"teacher": teacher.upper()})
+    assert answer.json() == {"teacher": teacher}
     assert name in ide_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:pending")
     deleted = await client.delete(f"/api/v0/user/{name}/teacher/")
     assert deleted.status == 204 and deleted.body == b""

@@ -208,6 +208,9 @@ async def test_launchers_round_trip_and_start(ide_server, alice):
     await output_until(client, name, console["id"], f"hello-{name}")
     assert (await client.delete(base + launcher["id"] + "/")).status == 204
     assert (await client.delete(base + launcher["id"] + "/")).status == 404
+    # A missing launcher is the same 404 when a console is started from it.
+    missing = await client.post(f"/api/v0/user/{name}/consoles/", {"launcher": launcher["id"]})
+    assert (missing.status, missing.json()["detail"]) == (404, "No such launcher.")
     assert (await client.put(base + launcher["id"] + "/", launcher)).status == 404
     await client.delete(f"/api/v0/user/{name}/consoles/{console['id']}/")
 
@@ -270,8 +273,8 @@ async def test_console_pages(ide_server):
 
 
 def test_consoles_that_died_with_the_server_are_listed_as_ended(server_data_dir):
-    import urllib.request
     import json
+    import urllib.request
 
     def call(server, method, path, token, body=None):
         request = urllib.request.Request(server.url + path, method=method,

@@ -6,14 +6,15 @@ import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 
-from ide.cpu import DAY_SECONDS, CpuAllowance, cpu_key, period_start
+from consoles.keys import cpu_key
+from ide.cpu import DAY_SECONDS, CpuAllowance, period_start
 from sandbox import DEFAULT_LIMITS, AccountLimits, Sandbox, SandboxedProcess
 from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot, cgroup_dir, pids_in
 
@@ -143,7 +144,7 @@ def test_usage_of_users_with_and_without_accounting(fresh_redis: str, tmp_path: 
         usage = await allowance.usage("idle")
         assert usage.used_seconds == 0.0 and not usage.tarpitted
         assert usage.limit_seconds == DEFAULT_LIMITS["hacker"].daily_cpu_seconds
-        assert usage.next_reset == datetime.fromtimestamp(int(CREATED) + DAY_SECONDS, tz=timezone.utc)
+        assert usage.next_reset == datetime.fromtimestamp(int(CREATED) + DAY_SECONDS, tz=UTC)
         with pytest.raises(LookupError, match="no user named 'ghost'"):
             await allowance.usage("ghost")
         await sandbox.close()

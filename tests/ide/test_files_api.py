@@ -419,7 +419,7 @@ async def test_a_symlink_swapped_while_requests_resolve_it_gives_4xx_never_500(i
     logged = len(ide_server.output)
     statuses = []
     with SymlinkSwapper(alice.home, "flip") as swapper:
-        for round in range(60):
+        for _ in range(60):
             for request in requests:
                 for path in (f"{home}/flip", f"{home}/via"):
                     statuses.append((await request(path)).status)

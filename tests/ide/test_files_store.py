@@ -131,7 +131,7 @@ async def test_racing_saves_with_one_version_let_exactly_one_win(redis_socket, h
     contents = [f"writer {n}\n" * 20000 for n in range(6)]
     results = await asyncio.gather(*(store.save_text(access, "/home/alice/race.py", c, base.etag)
                                      for c in contents), return_exceptions=True)
-    winners = [c for c, r in zip(contents, results) if not isinstance(r, BaseException)]
+    winners = [c for c, r in zip(contents, results, strict=True) if not isinstance(r, BaseException)]
     assert len(winners) == 1
     assert all(isinstance(r, EditConflict) for r in results if isinstance(r, BaseException))
     assert (homes / "alice" / "race.py").read_text() == winners[0]

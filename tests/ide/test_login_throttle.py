@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from ide.login_throttle import (FREE_PER_ACCOUNT, FREE_PER_ADDRESS, FREE_PER_PAIR, LoginThrottle,
-                                TooManyAttempts)
+from ide.login_throttle import FREE_PER_ACCOUNT, FREE_PER_ADDRESS, FREE_PER_PAIR, LoginThrottle, TooManyAttempts
 from tests.client import Client
 from tests.server import UNISOLATED, ServerProcess, reachable_dir
 

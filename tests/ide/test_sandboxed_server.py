@@ -39,7 +39,8 @@ async def run_in_console(client: Client, name: str, console_id: str, command: st
     typed = f'{command}; echo "{marker}"-done'
     await client.post(f"/api/v0/user/{name}/consoles/{console_id}/send_input/", {"input": typed + "\n"})
     for _ in range(400):
-        lines = (await client.get(f"/api/v0/user/{name}/consoles/{console_id}/get_latest_output/")).json()["output"].splitlines()
+        answer = await client.get(f"/api/v0/user/{name}/consoles/{console_id}/get_latest_output/")
+        lines = answer.json()["output"].splitlines()
         if f"{marker}-done" in lines:
             end = lines.index(f"{marker}-done")
             start = max(i for i, line in enumerate(lines[:end]) if line.endswith(typed))

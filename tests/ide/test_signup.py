@@ -42,7 +42,8 @@ async def test_signup_with_teacher_logs_in_with_secure_cookie(open_server):
     ({"username": "x y", "password": "long enough", "password2": "long enough"}, "invalid username"),
     ({"username": "okname", "password": "long enough", "password2": "different!"}, "The two passwords differ."),
     ({"username": "okname", "password": "short", "password2": "short"}, "at least 8 characters"),
-    ({"username": "okname2", "password": "long enough", "password2": "long enough", "teacher": "ghost_t"}, "no user named"),
+    ({"username": "okname2", "password": "long enough", "password2": "long enough", "teacher": "ghost_t"},
+     "no user named"),
 ])
 async def test_signup_errors_are_shown_and_nothing_is_created(open_server, form, message):
     client = Client(open_server.url)
@@ -50,7 +51,8 @@ async def test_signup_errors_are_shown_and_nothing_is_created(open_server, form,
     response = await client.post("/signup/", form=form)
     assert response.status == 400 and message in response.text
     assert "ide_session" not in client.cookies
-    assert not open_server.redis_call("EXISTS", "ide:user:okname") and not open_server.redis_call("EXISTS", "ide:user:okname2")
+    assert not open_server.redis_call("EXISTS", "ide:user:okname")
+    assert not open_server.redis_call("EXISTS", "ide:user:okname2")
 
 
 @pytest.mark.gen_test
@@ -58,5 +60,6 @@ async def test_signup_refuses_a_taken_name(open_server):
     name = open_server.add_user()
     client = Client(open_server.url)
     await client.get("/signup/")
-    response = await client.post("/signup/", form={"username": name, "password": "long enough", "password2": "long enough"})
+    response = await client.post("/signup/", form={"username": name, "password": "long enough",
+                                                   "password2": "long enough"})
     assert response.status == 400 and "is taken" in response.text

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from tests.client import Client
-from tests.consoles.service import wait_for
+from tests.consoles.node import wait_for
 from tests.consoles.sockjs_client import connect
 from tests.server import UNISOLATED, ServerProcess, reachable_dir
 

@@ -40,7 +40,7 @@ def _split(sandbox: Sandbox, first: str, second: str) -> tuple[float, float]:
     deadline = time.monotonic() + DEADLINE
     while True:
         now = _usage(sandbox, first, second)
-        used = [b - a for a, b in zip(start, now)]
+        used = [b - a for a, b in zip(start, now, strict=True)]
         if sum(used) >= MEASURE_CPU_SECONDS or time.monotonic() > deadline:
             break
         time.sleep(0.1)

@@ -131,11 +131,11 @@ def test_kill_ends_daemons_started_with_setsid_and_nohup(isolated: Sandbox, make
     wait_for(lambda: pids_in(group) == [], "every process to die")
 
 
-def test_kill_all_ends_every_console_of_the_user(isolated: Sandbox, make_user: UserFactory,
+def test_killing_a_users_processes_ends_every_console_of_theirs(isolated: Sandbox, make_user: UserFactory,
                                                 cgroup_base: str) -> None:
     frank = make_user("sbxt_frank")
     consoles = [run(isolated.spawn(frank, ["sleep", "300"], frank.visible_home)) for _ in range(2)]
-    run(isolated.kill_all("sbxt_frank"))
+    run(isolated.kill_user_processes("sbxt_frank"))
     assert pids_in(cgroup_dir("pids", cgroup_base, "sbxt_frank")) == []
     for console in consoles:
         wait_exit(console)

@@ -13,6 +13,7 @@
  */
 import { apiFetch, ApiError, readCookie } from "./lib/api.js";
 import { showError, showNotice } from "./lib/notice.js";
+import { closestToTarget, submitterOf } from "./lib/dom.js";
 
 export { apiFetch, ApiError, readCookie, showError, showNotice };
 
@@ -21,19 +22,24 @@ export { apiFetch, ApiError, readCookie, showError, showNotice };
  * numbers (null when empty), multiple selects arrays. Tornado's `_xsrf` field
  * is left out: the token travels in a header.
  * @param {HTMLFormElement} form
+ * @returns {Record<string, unknown>}
  */
 export function formToJson(form) {
+  /** @type {Record<string, unknown>} */
   const data = {};
   for (const field of form.elements) {
+    const isControl =
+      field instanceof HTMLInputElement || field instanceof HTMLSelectElement || field instanceof HTMLTextAreaElement;
+    if (!isControl) continue;
     const name = field.name;
     if (!name || name === "_xsrf" || field.disabled) continue;
-    if (field.type === "checkbox") {
+    if (field instanceof HTMLInputElement && field.type === "checkbox") {
       data[name] = field.checked;
-    } else if (field.type === "radio") {
+    } else if (field instanceof HTMLInputElement && field.type === "radio") {
       if (field.checked) data[name] = field.value;
     } else if (field.type === "number" || field.type === "range") {
       data[name] = field.value === "" ? null : Number(field.value);
-    } else if (field.type === "select-multiple") {
+    } else if (field instanceof HTMLSelectElement && field.type === "select-multiple") {
       data[name] = Array.from(field.selectedOptions, (option) => option.value);
     } else if (field.type !== "submit" && field.type !== "button" && field.type !== "file") {
       data[name] = field.value;
@@ -45,9 +51,15 @@ export function formToJson(form) {
 /**
  * The part of an API answer to show in a result element: the named field,
  * a bare string, the only value of a one-field object, or else the JSON.
+ * @param {unknown} result
+ * @param {string | undefined} field
+ * @returns {string}
  */
 function resultText(result, field) {
-  if (field) return String(result?.[field] ?? "");
+  if (field) {
+    const value = result && typeof result === "object" ? /** @type {Record<string, unknown>} */ (result)[field] : undefined;
+    return String(value ?? "");
+  }
   if (typeof result === "string") return result;
   if (result && typeof result === "object") {
     const values = Object.values(result);
@@ -56,19 +68,28 @@ function resultText(result, field) {
   return JSON.stringify(result, null, 2);
 }
 
+/**
+ * @param {HTMLFormElement} form a `form[data-api]`.
+ * @param {HTMLButtonElement | HTMLInputElement | null} submitter
+ */
 async function submitApiForm(form, submitter) {
   const method = (form.dataset.method || "POST").toUpperCase();
-  const buttons = submitter ? [submitter] : Array.from(form.querySelectorAll("button, input[type=submit]"));
+  /** @type {(HTMLButtonElement | HTMLInputElement)[]} */
+  const buttons = submitter
+    ? [submitter]
+    : Array.from(form.querySelectorAll("button, input[type=submit]")).filter(
+        (element) => element instanceof HTMLButtonElement || element instanceof HTMLInputElement,
+      );
   buttons.forEach((button) => (button.disabled = true));
   try {
-    const result = await apiFetch(method, form.dataset.api, formToJson(form));
+    const result = await apiFetch(method, form.dataset.api || "", formToJson(form));
     const targetSelector = form.dataset.resultTarget;
     if (!targetSelector) {
       window.location.reload();
       return;
     }
     const target = document.querySelector(targetSelector);
-    if (!target) throw new Error(`This page has no element ${targetSelector} to show the result in.`);
+    if (!(target instanceof HTMLElement)) throw new Error(`This page has no element ${targetSelector} to show the result in.`);
     target.textContent = resultText(result, form.dataset.resultField);
     target.hidden = false;
   } catch (error) {
@@ -78,12 +99,13 @@ async function submitApiForm(form, submitter) {
   }
 }
 
+/** @param {HTMLButtonElement} button a `button[data-api-delete]`. */
 async function deleteFromButton(button) {
   const question = button.dataset.confirm;
   if (question && !window.confirm(question)) return;
   button.disabled = true;
   try {
-    await apiFetch("DELETE", button.dataset.apiDelete);
+    await apiFetch("DELETE", button.dataset.apiDelete || "");
     window.location.reload();
   } catch (error) {
     showError(error);
@@ -92,14 +114,14 @@ async function deleteFromButton(button) {
 }
 
 document.addEventListener("submit", (event) => {
-  const form = event.target.closest?.("form[data-api]");
+  const form = closestToTarget(event, "form[data-api]", HTMLFormElement);
   if (!form) return;
   event.preventDefault();
-  submitApiForm(form, event.submitter);
+  submitApiForm(form, submitterOf(event));
 });
 
 document.addEventListener("click", (event) => {
-  const button = event.target.closest?.("button[data-api-delete]");
+  const button = closestToTarget(event, "button[data-api-delete]", HTMLButtonElement);
   if (!button) return;
   event.preventDefault();
   deleteFromButton(button);

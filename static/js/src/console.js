@@ -12,9 +12,14 @@ import { ConsoleBar } from "./console/status.js";
 import { KeyBar } from "./console/keybar.js";
 import { ConsoleSession } from "./console/session.js";
 import { SharingPanel } from "./console/sharing.js";
+import { followVisualViewport } from "./lib/viewport.js";
 import "../../css/console.css";
 
-/** The page's console settings, checked so a broken template fails clearly. */
+/**
+ * The page's console settings, checked so a broken template fails clearly.
+ * @param {HTMLElement} element the `#terminal` element.
+ * @returns {{url: string, readonly: boolean}}
+ */
 function readConfig(element) {
   const { consoleId, sockjsUrl, readonly } = element.dataset;
   if (!consoleId || !sockjsUrl) {
@@ -27,7 +32,13 @@ function readConfig(element) {
   };
 }
 
-/** An element the page provides, or one made right after `anchor`. */
+/**
+ * An element the page provides, or one made right after `anchor`.
+ * @param {HTMLElement} anchor
+ * @param {string} id
+ * @param {string} className
+ * @returns {HTMLElement}
+ */
 function elementAfter(anchor, id, className) {
   let element = document.getElementById(id);
   if (!element) {
@@ -39,29 +50,16 @@ function elementAfter(anchor, id, className) {
   return element;
 }
 
-/**
- * In the frame, keep the page exactly as tall as the visible area, so a
- * phone's on-screen keyboard shrinks the terminal instead of covering it.
- */
-function followVisualViewport() {
-  const viewport = window.visualViewport;
-  if (!viewport || !document.body.classList.contains("console-frame")) return;
-  const follow = () => {
-    if (Math.abs(viewport.scale - 1) > 0.01) return;
-    document.body.style.height = `${Math.round(viewport.height)}px`;
-  };
-  viewport.addEventListener("resize", follow);
-  follow();
-}
-
 function main() {
   const element = document.getElementById("terminal");
   if (!element) return;
   const config = readConfig(element);
-  followVisualViewport();
+  // The frame is the terminal alone: it keeps to the visible area.
+  if (document.body.classList.contains("console-frame")) followVisualViewport();
   const { term, fitAddon } = createTerminal(element, { readonly: config.readonly });
   window.ideTerminal = { text: () => terminalText(term), term };
 
+  /** @type {ConsoleSession | null} */
   let session = null;
   const bar = new ConsoleBar(elementAfter(element, "console-bar", "console-bar"), {
     onReconnectNow: () => session?.reconnectNow(),

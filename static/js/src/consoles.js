@@ -6,17 +6,8 @@
 import { wireStartButtons } from "./consoles/start.js";
 import { LauncherEditor } from "./consoles/launchers.js";
 import { ProcessList } from "./consoles/processes.js";
+import { localiseTimes } from "./lib/format.js";
 import "../../css/console.css";
-
-/** Show `<time datetime="…">` elements in the reader's own time zone. */
-function localiseTimes(root) {
-  for (const time of root.querySelectorAll("time[datetime]")) {
-    const date = new Date(time.dateTime);
-    if (Number.isNaN(date.getTime())) continue;
-    time.title = time.dateTime;
-    time.textContent = date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-  }
-}
 
 function main() {
   const page = document.getElementById("consoles-page");
@@ -24,6 +15,7 @@ function main() {
   const apiBase = page.dataset.apiBase;
   if (!apiBase) throw new Error("The #consoles-page element needs data-api-base.");
   const directory = document.getElementById("start-directory");
+  if (directory && !(directory instanceof HTMLInputElement)) throw new Error("#start-directory must be an input.");
   wireStartButtons(page, apiBase, () => (directory ? directory.value.trim() : ""));
 
   const launchers = document.getElementById("launchers");

@@ -17,6 +17,8 @@ import { FileSaver } from "./editor/saver.js";
 import { RunPane, interpreterLabel } from "./editor/run_pane.js";
 import { SharePanel } from "./editor/share_panel.js";
 import { showError } from "./lib/notice.js";
+import { requireElement, requireId } from "./lib/dom.js";
+import { followVisualViewport } from "./lib/viewport.js";
 import "../../css/console.css";
 import "../../css/editor.css";
 
@@ -24,37 +26,57 @@ const UNSAVED_PREFIX = "● ";
 /** How long a success or progress message stays under the toolbar; errors stay. */
 const STATUS_LIFETIME_MS = 8000;
 
-/** The page's settings, checked so a broken template fails clearly. */
+/**
+ * The editor's settings, as the page's template writes them.
+ * @typedef {{
+ *   content: string,
+ *   etag: string | null,
+ *   lossy: boolean,
+ *   file_api_url: string,
+ *   api_base: string,
+ *   lint_url?: string,
+ *   path: string,
+ *   language: string,
+ *   run: {executable: string, arguments: string[], working_directory: string},
+ * }} EditorConfig
+ */
+
+/**
+ * What the editor's keys and its change listener do, filled in once the
+ * parts they act on exist.
+ * @typedef {{save: () => void, run: (() => void) | null, changed: () => void}} EditorActions
+ */
+
+/** @typedef {(text: string, level: "info" | "success" | "error") => void} ShowStatus */
+
+/**
+ * The page's settings, checked so a broken template fails clearly.
+ * @returns {EditorConfig | null}
+ */
 function readConfig() {
   const element = document.getElementById("editor-config");
   if (!element) return null;
-  const config = JSON.parse(element.textContent);
+  const config = JSON.parse(element.textContent || "");
   for (const key of ["content", "file_api_url", "api_base", "path", "language", "run"]) {
     if (!(key in config)) throw new Error(`The editor's settings lack "${key}".`);
   }
   return config;
 }
 
-/**
- * Let the editor fill the window below the site's header, and keep the
- * page as tall as the visible area so a phone's keyboard shrinks the editor
- * instead of covering the line being typed.
- */
+/** Let the editor fill the window below the site's header, and the visible area on a phone. */
 function fillWindow() {
   document.body.classList.add("editor-fill");
-  const viewport = window.visualViewport;
-  if (!viewport) return;
-  const follow = () => {
-    if (Math.abs(viewport.scale - 1) > 0.01) return;
-    document.body.style.height = `${Math.round(viewport.height)}px`;
-  };
-  viewport.addEventListener("resize", follow);
-  follow();
+  followVisualViewport();
 }
 
-/** The line under the toolbar that says what happened last. */
+/**
+ * The line under the toolbar that says what happened last.
+ * @param {HTMLElement} element
+ * @returns {ShowStatus}
+ */
 function statusLine(element) {
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
   return (text, level) => {
     clearTimeout(timer);
     element.textContent = text;
@@ -68,29 +90,42 @@ function statusLine(element) {
   };
 }
 
-/** Offer the conflict bar: the file changed on disk since it was loaded. */
+/**
+ * Offer the conflict bar: the file changed on disk since it was loaded.
+ * @param {HTMLElement} bar
+ * @param {string} detail
+ */
 function showConflict(bar, detail) {
-  bar.querySelector("[data-conflict-detail]").textContent = detail;
+  requireElement(bar, "[data-conflict-detail]", HTMLElement).textContent = detail;
   bar.hidden = false;
 }
 
-/** The conflict bar's choices: take the disk's version, or write ours over it. */
+/**
+ * The conflict bar's choices: take the disk's version, or write ours over it.
+ * @param {HTMLElement} bar
+ * @param {FileSaver} saver
+ */
 function wireConflictBar(bar, saver) {
   const hide = () => (bar.hidden = true);
-  bar.querySelector("button[data-conflict-reload]").addEventListener("click", () => {
+  requireElement(bar, "button[data-conflict-reload]", HTMLButtonElement).addEventListener("click", () => {
     hide();
     saver.reload();
   });
-  bar.querySelector("button[data-conflict-overwrite]").addEventListener("click", () => {
+  requireElement(bar, "button[data-conflict-overwrite]", HTMLButtonElement).addEventListener("click", () => {
     hide();
     saver.save({ overwrite: true });
   });
-  bar.querySelector("button[data-conflict-dismiss]").addEventListener("click", hide);
+  requireElement(bar, "button[data-conflict-dismiss]", HTMLButtonElement).addEventListener("click", hide);
 }
 
 /**
  * The CodeMirror view. `actions` are looked up when a key is pressed, so
  * they may be filled in after the view exists.
+ * @param {HTMLElement} host
+ * @param {EditorConfig} config
+ * @param {EditorActions} actions
+ * @param {ShowStatus} showStatus
+ * @returns {EditorView}
  */
 function createView(host, config, actions, showStatus) {
   const commands = Prec.highest(
@@ -133,16 +168,21 @@ function createView(host, config, actions, showStatus) {
   });
 }
 
-/** Save & Run: the button, the interpreter's name beside it, and the pane. Returns the action. */
+/**
+ * Save & Run: the button, the interpreter's name beside it, and the pane.
+ * @param {EditorConfig} config
+ * @param {FileSaver} saver
+ * @returns {(() => Promise<void>) | null} the action, or null on a page without a run button.
+ */
 function wireRun(config, saver) {
   const button = document.getElementById("run-button");
-  if (!button) return null;
-  const pane = new RunPane(document.getElementById("run-pane"), {
+  if (!(button instanceof HTMLButtonElement)) return null;
+  const pane = new RunPane(requireId("run-pane", HTMLElement), {
     apiBase: config.api_base,
     run: config.run,
     storageKey: `ide-run-console:${config.path}`,
   });
-  const interpreter = document.getElementById("interpreter");
+  const interpreter = requireId("interpreter", HTMLElement);
   interpreter.textContent = interpreterLabel(config.run.executable);
   interpreter.title = `Runs ${[config.run.executable, ...config.run.arguments].join(" ")}`;
   const saveAndRun = async () => {
@@ -160,7 +200,10 @@ function wireRun(config, saver) {
   return saveAndRun;
 }
 
-/** The editor's keys also work while the focus is on the toolbar; a terminal keeps its own Ctrl-S. */
+/**
+ * The editor's keys also work while the focus is on the toolbar; a terminal keeps its own Ctrl-S.
+ * @param {EditorActions} actions
+ */
 function wirePageKeys(actions) {
   window.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || !(event.ctrlKey || event.metaKey) || event.altKey) return;
@@ -175,7 +218,11 @@ function wirePageKeys(actions) {
   });
 }
 
-/** Mark unsaved changes in the toolbar and the tab's title, and ask before leaving with them. */
+/**
+ * Mark unsaved changes in the toolbar and the tab's title, and ask before leaving with them.
+ * @param {HTMLElement} marker
+ * @returns {(dirty: boolean) => void}
+ */
 function trackUnsaved(marker) {
   const baseTitle = document.title;
   let unsaved = false;
@@ -197,17 +244,18 @@ function main() {
   if (!config || !host) return;
   fillWindow();
 
-  const showStatus = statusLine(document.getElementById("editor-status"));
+  const showStatus = statusLine(requireId("editor-status", HTMLElement));
+  /** @type {EditorActions} */
   const actions = { save: () => {}, run: null, changed: () => {} };
   const view = createView(host, config, actions, showStatus);
   window.ideEditor = { view };
 
-  const conflict = document.getElementById("conflict-bar");
+  const conflict = requireId("conflict-bar", HTMLElement);
   const saver = new FileSaver(view, {
     url: config.file_api_url,
     etag: config.etag || null,
     lossy: Boolean(config.lossy),
-    onDirty: trackUnsaved(document.getElementById("unsaved-marker")),
+    onDirty: trackUnsaved(requireId("unsaved-marker", HTMLElement)),
     onStatus: showStatus,
     onConflict: (detail) => showConflict(conflict, detail),
   });
@@ -217,10 +265,10 @@ function main() {
   actions.run = wireRun(config, saver);
   wirePageKeys(actions);
 
-  document.getElementById("save-button").addEventListener("click", actions.save);
-  document.getElementById("find-button").addEventListener("click", () => openSearchPanel(view));
+  requireId("save-button", HTMLButtonElement).addEventListener("click", actions.save);
+  requireId("find-button", HTMLButtonElement).addEventListener("click", () => openSearchPanel(view));
   const sharePanel = document.getElementById("share-panel");
-  if (sharePanel) new SharePanel(sharePanel, document.getElementById("share-button"));
+  if (sharePanel) new SharePanel(sharePanel, requireId("share-button", HTMLButtonElement));
   view.focus();
 }
 

@@ -9,10 +9,15 @@
  */
 import { EntryActions } from "./files/entry_actions.js";
 import { Uploader } from "./files/upload.js";
-import { localiseTimes } from "./files/format.js";
+import { localiseTimes } from "./lib/format.js";
 import { showError, showNotice } from "./lib/notice.js";
+import { closestToTarget, formControl, requireElement, submitterOf } from "./lib/dom.js";
 import "../../css/files.css";
 
+/**
+ * @param {HTMLElement} page `#files-page`
+ * @returns {{owner: string, apiBase: string, directory: string, limitBytes: number}}
+ */
 function readConfig(page) {
   const { owner, apiBase, path, uploadLimit } = page.dataset;
   if (!owner || !apiBase || !path || !uploadLimit) {
@@ -21,7 +26,11 @@ function readConfig(page) {
   return { owner, apiBase, directory: path.endsWith("/") ? path : `${path}/`, limitBytes: Number(uploadLimit) };
 }
 
-/** Run an action from a button, keeping it disabled meanwhile and showing failures. */
+/**
+ * Run an action from a button, keeping it disabled meanwhile and showing failures.
+ * @param {HTMLButtonElement | HTMLInputElement | null} button
+ * @param {() => Promise<unknown>} action
+ */
 async function busy(button, action) {
   if (button) button.disabled = true;
   try {
@@ -33,31 +42,45 @@ async function busy(button, action) {
   }
 }
 
+/**
+ * @param {HTMLFormElement} form
+ * @param {EntryActions} actions
+ */
 function wireNewEntryForm(form, actions) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const typed = form.elements.name.value;
-    const kind = event.submitter?.value || "file";
-    busy(event.submitter, () => (kind === "directory" ? actions.newDirectory(typed) : actions.newFile(typed)));
+    const typed = formControl(form, "name").value;
+    const submitter = submitterOf(event);
+    const kind = submitter?.value || "file";
+    busy(submitter, () => (kind === "directory" ? actions.newDirectory(typed) : actions.newFile(typed)));
   });
 }
 
+/**
+ * @param {HTMLElement} page
+ * @param {EntryActions} actions
+ */
 function wireRenameButtons(page, actions) {
   page.addEventListener("click", (event) => {
-    const button = event.target.closest("button[data-rename]");
-    if (button) busy(button, () => actions.rename(button.dataset.rename));
+    const button = closestToTarget(event, "button[data-rename]", HTMLButtonElement);
+    if (button) busy(button, () => actions.rename(button.dataset.rename || ""));
   });
 }
 
-/** The file picker and dropping files anywhere on the listing. */
+/**
+ * The file picker and dropping files anywhere on the listing.
+ * @param {HTMLElement} page
+ * @param {Uploader} uploader
+ */
 function wireUploads(page, uploader) {
-  const input = page.querySelector("input[data-upload-input]");
+  const input = requireElement(page, "input[data-upload-input]", HTMLInputElement);
   input.addEventListener("change", () => {
-    const files = Array.from(input.files);
+    const files = Array.from(input.files || []);
     input.value = "";
     uploader.upload(files).catch(showError);
   });
-  const dropZone = page.querySelector("[data-drop-zone]");
+  const dropZone = requireElement(page, "[data-drop-zone]", HTMLElement);
+  /** @param {DragEvent} event */
   const carriesFiles = (event) => Array.from(event.dataTransfer?.types || []).includes("Files");
   dropZone.addEventListener("dragover", (event) => {
     if (!carriesFiles(event)) return;
@@ -65,13 +88,14 @@ function wireUploads(page, uploader) {
     dropZone.classList.add("drop-target");
   });
   dropZone.addEventListener("dragleave", (event) => {
-    if (!dropZone.contains(event.relatedTarget)) dropZone.classList.remove("drop-target");
+    const entered = event.relatedTarget instanceof Node ? event.relatedTarget : null;
+    if (!dropZone.contains(entered)) dropZone.classList.remove("drop-target");
   });
   dropZone.addEventListener("drop", (event) => {
     if (!carriesFiles(event)) return;
     event.preventDefault();
     dropZone.classList.remove("drop-target");
-    uploader.upload(Array.from(event.dataTransfer.files)).catch(showError);
+    uploader.upload(Array.from(event.dataTransfer?.files || [])).catch(showError);
   });
 }
 
@@ -80,13 +104,13 @@ function main() {
   if (!page) return;
   const config = readConfig(page);
   const actions = new EntryActions({ owner: config.owner, apiBase: config.apiBase, directory: config.directory });
-  wireNewEntryForm(page.querySelector("form[data-new-entry]"), actions);
+  wireNewEntryForm(requireElement(page, "form[data-new-entry]", HTMLFormElement), actions);
   wireRenameButtons(page, actions);
 
-  const refresh = page.querySelector("button[data-upload-refresh]");
+  const refresh = requireElement(page, "button[data-upload-refresh]", HTMLButtonElement);
   refresh.addEventListener("click", () => window.location.reload());
   const uploader = new Uploader({
-    list: page.querySelector("[data-upload-list]"),
+    list: requireElement(page, "[data-upload-list]", HTMLElement),
     apiBase: config.apiBase,
     directory: config.directory,
     limitBytes: config.limitBytes,

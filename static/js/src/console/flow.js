@@ -32,7 +32,10 @@ export class OutputFlow {
     this.paused = false;
   }
 
-  /** Write output to the terminal, pausing the server if the terminal falls behind. */
+  /**
+   * Write output to the terminal, pausing the server if the terminal falls behind.
+   * @param {string} text
+   */
   push(text) {
     const size = text.length;
     this.pending += size;
@@ -43,6 +46,7 @@ export class OutputFlow {
     }
   }
 
+  /** @param {number} size characters the terminal has now processed. */
   _parsed(size) {
     this.pending -= size;
     if (this.paused && this.pending < this._low) {

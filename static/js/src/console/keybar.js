@@ -5,14 +5,19 @@
  * The buttons must not take the focus from the terminal, or the phone's
  * keyboard would close on every tap.
  */
+import { closestToTarget, requireElement } from "../lib/dom.js";
 
-/** Fixed sequences; the arrows depend on the terminal's cursor-key mode. */
+/**
+ * Fixed sequences; the arrows depend on the terminal's cursor-key mode.
+ * @type {Record<string, string>}
+ */
 const SEQUENCES = {
   esc: "\x1b",
   tab: "\t",
   "ctrl-c": "\x03",
   "ctrl-d": "\x04",
 };
+/** @type {Record<string, string>} */
 const ARROWS = { up: "A", down: "B", right: "C", left: "D" };
 const KEYS = [
   ["esc", "Esc", "Escape"],
@@ -50,15 +55,18 @@ export class KeyBar {
       button.setAttribute("aria-label", title);
       container.append(button);
     }
-    this._ctrlButton = container.querySelector('[data-key="ctrl"]');
+    this._ctrlButton = requireElement(container, '[data-key="ctrl"]', HTMLButtonElement);
     container.addEventListener("pointerdown", (event) => event.preventDefault());
     container.addEventListener("click", (event) => {
-      const button = event.target.closest("button[data-key]");
-      if (button) this._press(button.dataset.key);
+      const button = closestToTarget(event, "button[data-key]", HTMLButtonElement);
+      if (button) this._press(button.dataset.key || "");
     });
   }
 
-  /** Show the keys (for viewers who may type) or hide them. */
+  /**
+   * Show the keys (for viewers who may type) or hide them.
+   * @param {boolean} visible
+   */
   set visible(visible) {
     this._container.hidden = !visible;
   }
@@ -78,6 +86,7 @@ export class KeyBar {
     return data;
   }
 
+  /** @param {string} name the key's `data-key`. */
   _press(name) {
     if (name === "ctrl") {
       this._setCtrl(!this._ctrlArmed);
@@ -94,6 +103,7 @@ export class KeyBar {
     this._term.focus();
   }
 
+  /** @param {boolean} armed */
   _setCtrl(armed) {
     this._ctrlArmed = armed;
     this._ctrlButton.setAttribute("aria-pressed", String(armed));

@@ -1,5 +1,5 @@
 /**
- * Joins a terminal to its console's stream: the protocol of DESIGN.md's
+ * Joins a terminal to its console's stream: the protocol of docs/protocol.md's
  * "Console stream" (terminado-compatible JSON arrays) as seen from a page.
  */
 import { OutputFlow } from "./flow.js";
@@ -11,17 +11,27 @@ const SIZE_DELAY_MS = 150;
 /** ESC c (RIS): a full reset, queued in order with the output. */
 const FULL_RESET = "\x1bc";
 
+/**
+ * @param {() => void} action
+ * @param {number} delayMs
+ * @returns {() => void} runs `action` once calls have stopped for `delayMs`.
+ */
 function debounce(action, delayMs) {
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
   return () => {
     clearTimeout(timer);
     timer = setTimeout(action, delayMs);
   };
 }
 
-/** A valid terminal dimension from the server, or null. */
+/**
+ * A valid terminal dimension from the server, or null.
+ * @param {unknown} value
+ * @returns {number | null}
+ */
 function dimension(value) {
-  return Number.isInteger(value) && value > 0 && value <= 1000 ? value : null;
+  return typeof value === "number" && Number.isInteger(value) && value > 0 && value <= 1000 ? value : null;
 }
 
 export class ConsoleSession {
@@ -47,8 +57,9 @@ export class ConsoleSession {
     this._ended = false;
     this._closed = false;
     this._box = box;
-    /** The console's size as the server last reported it: [rows, cols]. */
+    /** @type {[unknown, unknown] | null} The console's size as the server last reported it: [rows, cols]. */
     this._consoleSize = null;
+    /** @type {OutputFlow | null} */
     this._flow = null;
     this._sentSize = "";
     this._stream = new ConsoleStream(url, {
@@ -105,16 +116,20 @@ export class ConsoleSession {
     this._sentSize = "";
   }
 
+  /**
+   * Act on one protocol message from the server.
+   * @param {unknown[]} message `[type, ...args]`
+   */
   _dispatch([type, ...args]) {
     switch (type) {
       case "setup":
-        this._setup(args[0] || {});
+        this._setup(asRecord(args[0]));
         break;
       case "stdout":
-        if (typeof args[0] === "string") this._flow.push(args[0]);
+        if (typeof args[0] === "string") this._flow?.push(args[0]);
         break;
       case "status":
-        this._applyStatus(args[0] || {});
+        this._applyStatus(asRecord(args[0]));
         break;
       case "disconnect":
         this._disconnect(args[0]);
@@ -124,11 +139,12 @@ export class ConsoleSession {
     }
   }
 
+  /** @param {Record<string, unknown>} setup */
   _setup(setup) {
     // The server replays its scrollback after `setup`: clear what an earlier
     // connection showed so the text is not doubled. Queued behind any output
     // of that connection that xterm.js has not parsed yet.
-    this._flow.push(FULL_RESET);
+    this._flow?.push(FULL_RESET);
     this._setReadonly(Boolean(setup.readonly));
     if (typeof setup.title === "string" && setup.title) this._bar.setTitle(setup.title);
     this._consoleSize = [setup.rows, setup.cols];
@@ -138,12 +154,14 @@ export class ConsoleSession {
   /**
    * The server's notices: the console's size (read-only viewers follow it,
    * letterboxed), and this connection's mode when its share changed.
+   * @param {Record<string, unknown>} status
    */
   _applyStatus(status) {
     this._bar.applyStatus(status);
     if (Array.isArray(status.size) && status.size.length === 2) {
-      this._consoleSize = status.size;
-      if (this._readonly) this._resizeTo(...status.size);
+      const [rows, cols] = status.size;
+      this._consoleSize = [rows, cols];
+      if (this._readonly) this._resizeTo(rows, cols);
     }
     if (typeof status.readonly === "boolean" && status.readonly !== this._readonly) {
       this._setReadonly(status.readonly);
@@ -162,6 +180,7 @@ export class ConsoleSession {
     }
   }
 
+  /** @param {unknown} reason the server's explanation, shown when it is text. */
   _disconnect(reason) {
     this._ended = true;
     const text = typeof reason === "string" && reason ? reason : "The console has ended.";
@@ -172,6 +191,7 @@ export class ConsoleSession {
     this._keyBar.visible = false;
   }
 
+  /** @param {boolean} readonly */
   _setReadonly(readonly) {
     this._readonly = readonly;
     // The stylesheet letterboxes a read-only terminal inside its box.
@@ -181,6 +201,7 @@ export class ConsoleSession {
     this._keyBar.visible = !readonly && !this._ended;
   }
 
+  /** @param {string} data */
   _sendInput(data) {
     if (this._readonly || this._ended || !data) return;
     this._stream.send(["stdin", data]);
@@ -201,9 +222,22 @@ export class ConsoleSession {
     if (this._stream.send(["set_size", rows, cols])) this._sentSize = size;
   }
 
+  /**
+   * @param {unknown} rows
+   * @param {unknown} cols
+   */
   _resizeTo(rows, cols) {
     const validRows = dimension(rows);
     const validCols = dimension(cols);
     if (validRows && validCols) this._term.resize(validCols, validRows);
   }
+}
+
+/**
+ * A message's object argument, or an empty one when the server sent something else.
+ * @param {unknown} value
+ * @returns {Record<string, unknown>}
+ */
+function asRecord(value) {
+  return value && typeof value === "object" ? /** @type {Record<string, unknown>} */ (value) : {};
 }

@@ -8,27 +8,33 @@
  * controls are shown only to someone who has students).
  */
 import { apiFetch } from "../lib/api.js";
-import { showError, showNotice } from "../lib/notice.js";
+import { errorMessage, showError, showNotice } from "../lib/notice.js";
+import { formControl, requireElement, submitterOf } from "../lib/dom.js";
 import "../../../css/console-sharing.css";
 
+/** @type {Record<string, string>} */
 const MODE_LABELS = { ro: "read-only", rw: "can type" };
+
+/** @typedef {{username: string, mode: string}} Share one person's access, as the API lists it. */
 
 export class SharingPanel {
   /**
    * @param {HTMLElement} panel the element with `data-sharing-api`.
    */
   constructor(panel) {
-    this._api = panel.dataset.sharingApi;
+    const api = panel.dataset.sharingApi;
+    if (!api) throw new Error("The sharing panel needs data-sharing-api.");
+    this._api = api;
     this._studentsApi = panel.dataset.studentsApi;
-    this._list = panel.querySelector("[data-share-list]");
-    this._form = panel.querySelector("form[data-share-form]");
-    this._students = panel.querySelector("[data-share-class]");
-    this._studentsButton = panel.querySelector("button[data-share-students]");
-    this._studentsState = panel.querySelector("[data-share-class-state]");
+    this._list = requireElement(panel, "[data-share-list]", HTMLElement);
+    this._form = requireElement(panel, "form[data-share-form]", HTMLFormElement);
+    this._students = requireElement(panel, "[data-share-class]", HTMLElement);
+    this._studentsButton = requireElement(panel, "button[data-share-students]", HTMLButtonElement);
+    this._studentsState = requireElement(panel, "[data-share-class-state]", HTMLElement);
     this._allStudents = false;
     this._form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this._share(event.submitter);
+      this._share(submitterOf(event));
     });
     this._studentsButton.addEventListener("click", () => this._toggleStudents());
   }
@@ -43,10 +49,15 @@ export class SharingPanel {
       const teacher = (students.students || []).length > 0;
       this._render(sharing.shares || [], Boolean(sharing.all_students), teacher);
     } catch (error) {
-      this._list.replaceChildren(this._emptyItem(`Could not load the shares: ${error.message}`));
+      this._list.replaceChildren(this._emptyItem(`Could not load the shares: ${errorMessage(error)}`));
     }
   }
 
+  /**
+   * @param {Share[]} shares
+   * @param {boolean} allStudents whether the console is shared with the whole class.
+   * @param {boolean} teacher whether the owner has students.
+   */
   _render(shares, allStudents, teacher) {
     this._allStudents = allStudents;
     // A broadcast stays visible (and can be ended) even if the class has emptied since.
@@ -65,6 +76,7 @@ export class SharingPanel {
     this._list.replaceChildren(...shares.map((share) => this._shareItem(share)));
   }
 
+  /** @param {string} text */
   _emptyItem(text) {
     const item = document.createElement("li");
     item.className = "share-empty";
@@ -72,6 +84,7 @@ export class SharingPanel {
     return item;
   }
 
+  /** @param {Share} share */
   _shareItem({ username, mode }) {
     const item = document.createElement("li");
     item.className = "share-item";
@@ -99,9 +112,10 @@ export class SharingPanel {
     return item;
   }
 
+  /** @param {HTMLButtonElement | HTMLInputElement | null} submitter */
   async _share(submitter) {
-    const username = this._form.elements.username.value.trim();
-    const mode = this._form.elements.mode.value;
+    const username = formControl(this._form, "username").value.trim();
+    const mode = formControl(this._form, "mode").value;
     if (!username) return;
     if (submitter) submitter.disabled = true;
     try {
@@ -116,6 +130,10 @@ export class SharingPanel {
     }
   }
 
+  /**
+   * @param {string} username
+   * @param {HTMLSelectElement} select the person's access, just changed.
+   */
   async _changeMode(username, select) {
     select.disabled = true;
     try {
@@ -129,6 +147,10 @@ export class SharingPanel {
     }
   }
 
+  /**
+   * @param {string} username
+   * @param {HTMLButtonElement} button
+   */
   async _unshare(username, button) {
     if (!window.confirm(`Stop sharing this console with ${username}? Their open pages are disconnected.`)) return;
     button.disabled = true;

@@ -23,6 +23,8 @@ const CONNECTION_LABELS = {
  * Whether a status message moves the user into (true) or out of (false) the
  * CPU tarpit, or null when it says nothing about it. Understood forms:
  * `{"tarpit": true|false, ...}` and `{"notice": "tarpit", ...}` (entering).
+ * @param {Record<string, unknown>} status
+ * @returns {boolean | null}
  */
 function tarpitIn(status) {
   if (typeof status.tarpit === "boolean") return status.tarpit;
@@ -62,6 +64,24 @@ function describeStatus(status) {
   return notice ? { text: notice, level: "info" } : null;
 }
 
+/**
+ * One person watching, as the server lists them in `status.watchers`.
+ * @typedef {{username: string, readonly?: unknown, connections?: unknown}} Watcher
+ */
+
+/**
+ * @param {unknown} value an entry of `status.watchers`.
+ * @returns {value is Watcher}
+ */
+function isWatcher(value) {
+  return typeof value === "object" && value !== null && typeof (/** @type {Watcher} */ (value).username) === "string";
+}
+
+/**
+ * @param {string} className
+ * @param {HTMLElement} parent
+ * @returns {HTMLSpanElement} a new span appended to `parent`.
+ */
 function span(className, parent) {
   const element = document.createElement("span");
   element.className = className;
@@ -104,8 +124,10 @@ export class ConsoleBar {
     this._message = span("console-message", container);
     this._message.setAttribute("role", "status");
     this._message.setAttribute("aria-live", "polite");
-    this._messageTimer = null;
-    this._retryTimer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this._messageTimer = undefined;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this._retryTimer = undefined;
     this.setConnection("connecting", {});
   }
 
@@ -115,7 +137,7 @@ export class ConsoleBar {
    */
   setConnection(state, { retryInMs, reason }) {
     clearInterval(this._retryTimer);
-    this._retryTimer = null;
+    this._retryTimer = undefined;
     this._connection.dataset.state = state;
     this._reconnectButton.hidden = !(state === "reconnecting" && retryInMs);
     const label = CONNECTION_LABELS[state];
@@ -145,7 +167,10 @@ export class ConsoleBar {
     this._readonly.hidden = !readonly;
   }
 
-  /** Apply a `status` message: badges, who is watching, and its notice. */
+  /**
+   * Apply a `status` message: badges, who is watching, and its notice.
+   * @param {Record<string, unknown>} status
+   */
   applyStatus(status) {
     const viewers = status.viewers;
     if (typeof viewers === "number" && !this._watchersKnown) {
@@ -163,15 +188,16 @@ export class ConsoleBar {
   /**
    * Name the people watching (the server lists the owner and typists first);
    * hidden while you are alone with the console.
-   * @param {{username: string, readonly: boolean, connections: number}[]} watchers
-   * @param {number | undefined} total how many people in all, when the list was cut.
+   * @param {unknown[]} watchers `{username, readonly, connections}` objects.
+   * @param {unknown} total how many people in all, when the list was cut.
    */
   _showWatchers(watchers, total) {
     this._watchersKnown = true;
-    const people = watchers.filter((w) => w && typeof w.username === "string");
-    const count = Number.isInteger(total) ? total : people.length;
+    const people = watchers.filter(isWatcher);
+    const count = typeof total === "number" && Number.isInteger(total) ? total : people.length;
     const connections = people.reduce((sum, w) => sum + (Number(w.connections) || 1), 0);
     this._viewers.hidden = count < 2 && connections < 2;
+    /** @param {Watcher} w */
     const label = (w) => (w.readonly ? w.username : `${w.username} (can type)`);
     const shown = people.slice(0, WATCHERS_SHOWN).map(label);
     const more = count - shown.length;

@@ -33,9 +33,11 @@ export class ConsoleStream {
   constructor(url, handlers) {
     this._url = url;
     this._handlers = handlers;
+    /** @type {WebSocket | null} SockJS's socket, which has WebSocket's interface. */
     this._socket = null;
     this._failures = 0;
-    this._retryTimer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this._retryTimer = undefined;
     this._ended = false;
     window.addEventListener("online", () => this.reconnectNow());
   }
@@ -80,43 +82,51 @@ export class ConsoleStream {
    * @param {unknown[]} message
    */
   send(message) {
-    if (!this.open) return false;
+    if (!this.open || !this._socket) return false;
     this._socket.send(JSON.stringify(message));
     return true;
   }
 
   /** Retry at once instead of waiting out the backoff. */
   reconnectNow() {
-    if (this._ended || this._retryTimer === null) return;
+    if (this._ended || this._retryTimer === undefined) return;
     clearTimeout(this._retryTimer);
-    this._retryTimer = null;
+    this._retryTimer = undefined;
     this.connect();
   }
 
-  /** Close for good: the console ended or access was withdrawn. */
+  /**
+   * Close for good: the console ended or access was withdrawn.
+   * @param {string} reason
+   */
   end(reason) {
     this._ended = true;
     clearTimeout(this._retryTimer);
-    this._retryTimer = null;
+    this._retryTimer = undefined;
     const socket = this._socket;
     this._socket = null;
     socket?.close();
     this._handlers.onState("ended", { reason });
   }
 
+  /** @param {string} reason why the connection was lost. */
   _scheduleRetry(reason) {
     const backoff = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** this._failures);
     const delay = Math.round(backoff * (0.75 + Math.random() * 0.5));
     this._failures += 1;
     this._handlers.onState("reconnecting", { retryInMs: delay, reason });
     this._retryTimer = setTimeout(() => {
-      this._retryTimer = null;
+      this._retryTimer = undefined;
       this.connect();
     }, delay);
   }
 }
 
-/** A protocol message (a JSON array with a string tag), or null for anything else. */
+/**
+ * A protocol message (a JSON array with a string tag), or null for anything else.
+ * @param {unknown} data
+ * @returns {unknown[] | null}
+ */
 function decode(data) {
   let message;
   try {

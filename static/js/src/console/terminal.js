@@ -38,7 +38,11 @@ const THEME = {
 const FONT_FAMILY =
   'ui-monospace, "SFMono-Regular", "Cascadia Mono", Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace';
 
-/** Open links in a new tab that cannot reach back into this page. */
+/**
+ * Open links in a new tab that cannot reach back into this page.
+ * @param {MouseEvent} event
+ * @param {string} uri
+ */
 function openLink(event, uri) {
   event.preventDefault();
   window.open(uri, "_blank", "noopener,noreferrer");
@@ -48,6 +52,7 @@ function openLink(event, uri) {
  * Copy the terminal's selection to the clipboard. Uses the Clipboard API where
  * the page is a secure context, else the browser's copy command, whose `copy`
  * event xterm.js answers with its selection.
+ * @param {Terminal} term
  */
 function copySelection(term) {
   const text = term.getSelection();
@@ -62,6 +67,8 @@ function copySelection(term) {
 /**
  * Decide what xterm.js does with a key: returning false keeps the key from the
  * program and leaves the browser's default action (copy, paste) in place.
+ * @param {Terminal} term
+ * @returns {(event: KeyboardEvent) => boolean}
  */
 function clipboardKeys(term) {
   return (event) => {

@@ -4,8 +4,10 @@
  * start button. The page is reloaded after a change so the start buttons,
  * rendered by the server, show it.
  */
+/** @typedef {{id: string | number, name?: string, command?: string, working_directory?: string}} Launcher */
 import { apiFetch } from "../lib/api.js";
 import { showError } from "../lib/notice.js";
+import { closestToTarget, formControl, requireElement, submitterOf } from "../lib/dom.js";
 
 export class LauncherEditor {
   /**
@@ -15,37 +17,41 @@ export class LauncherEditor {
    */
   constructor(section, apiBase) {
     this._api = `${apiBase}launchers/`;
-    this._form = section.querySelector("form[data-launcher-form]");
-    this._heading = section.querySelector("[data-launcher-form-heading]");
-    this._cancel = this._form.querySelector("button[data-launcher-cancel]");
+    this._form = requireElement(section, "form[data-launcher-form]", HTMLFormElement);
+    this._heading = requireElement(section, "[data-launcher-form-heading]", HTMLElement);
+    this._cancel = requireElement(this._form, "button[data-launcher-cancel]", HTMLButtonElement);
     this._form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this._save(event.submitter);
+      this._save(submitterOf(event));
     });
     this._cancel.addEventListener("click", () => this._editNew());
     section.addEventListener("click", (event) => {
-      const edit = event.target.closest("button[data-launcher-edit]");
-      if (edit) this._edit(edit.dataset.launcherEdit, edit);
-      const remove = event.target.closest("button[data-launcher-delete]");
-      if (remove) this._delete(remove.dataset.launcherDelete, remove);
+      const edit = closestToTarget(event, "button[data-launcher-edit]", HTMLButtonElement);
+      if (edit) this._edit(edit.dataset.launcherEdit || "", edit);
+      const remove = closestToTarget(event, "button[data-launcher-delete]", HTMLButtonElement);
+      if (remove) this._delete(remove.dataset.launcherDelete || "", remove);
     });
   }
 
-  /** Fill the form with a saved launcher, fetched fresh from the server. */
+  /**
+   * Fill the form with a saved launcher, fetched fresh from the server.
+   * @param {string} id
+   * @param {HTMLButtonElement} button the launcher's edit button.
+   */
   async _edit(id, button) {
     button.disabled = true;
     try {
+      /** @type {Launcher[]} */
       const launchers = await apiFetch("GET", this._api);
       const launcher = launchers.find((candidate) => String(candidate.id) === id);
       if (!launcher) throw new Error("This launcher no longer exists: reload the page.");
-      const fields = this._form.elements;
-      fields.id.value = launcher.id;
-      fields.name.value = launcher.name || "";
-      fields.command.value = launcher.command || "";
-      fields.working_directory.value = launcher.working_directory || "";
+      this._field("id").value = String(launcher.id);
+      this._field("name").value = launcher.name || "";
+      this._field("command").value = launcher.command || "";
+      this._field("working_directory").value = launcher.working_directory || "";
       this._heading.textContent = `Edit launcher “${launcher.name}”`;
       this._cancel.hidden = false;
-      fields.name.focus();
+      this._field("name").focus();
     } catch (error) {
       showError(error);
     } finally {
@@ -55,18 +61,26 @@ export class LauncherEditor {
 
   _editNew() {
     this._form.reset();
-    this._form.elements.id.value = "";
+    this._field("id").value = "";
     this._heading.textContent = "New launcher";
     this._cancel.hidden = true;
   }
 
+  /**
+   * @param {string} name
+   * @returns {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement}
+   */
+  _field(name) {
+    return formControl(this._form, name);
+  }
+
+  /** @param {HTMLButtonElement | HTMLInputElement | null} submitter */
   async _save(submitter) {
-    const fields = this._form.elements;
-    const id = fields.id.value;
+    const id = this._field("id").value;
     const launcher = {
-      name: fields.name.value.trim(),
-      command: fields.command.value.trim(),
-      working_directory: fields.working_directory.value.trim(),
+      name: this._field("name").value.trim(),
+      command: this._field("command").value.trim(),
+      working_directory: this._field("working_directory").value.trim(),
     };
     if (submitter) submitter.disabled = true;
     try {
@@ -82,6 +96,10 @@ export class LauncherEditor {
     }
   }
 
+  /**
+   * @param {string} id
+   * @param {HTMLButtonElement} button the launcher's delete button.
+   */
   async _delete(id, button) {
     const name = button.dataset.launcherName || "this launcher";
     if (!window.confirm(`Delete ${name}?`)) return;

@@ -6,11 +6,21 @@
  * never overlap: the next one is scheduled when the last has finished.
  */
 import { apiFetch } from "../lib/api.js";
-import { showError } from "../lib/notice.js";
+import { errorMessage, showError } from "../lib/notice.js";
+import { closestToTarget, requireElement } from "../lib/dom.js";
 
 const REFRESH_MS = 3000;
 
-/** Memory the way people read it. */
+/**
+ * A process as the API lists it.
+ * @typedef {{pid: number, command: string, cpu_seconds: number, memory_bytes: number, node?: string}} Process
+ */
+
+/**
+ * Memory the way people read it.
+ * @param {number} bytes
+ * @returns {string}
+ */
 export function formatMemory(bytes) {
   if (!Number.isFinite(bytes)) return "";
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KiB`;
@@ -18,6 +28,11 @@ export function formatMemory(bytes) {
   return `${(bytes / (1024 * 1024 * 1024)).toFixed(2)} GiB`;
 }
 
+/**
+ * @param {string} text
+ * @param {string} [className]
+ * @returns {HTMLTableCellElement}
+ */
 function cell(text, className) {
   const element = document.createElement("td");
   element.textContent = text;
@@ -33,12 +48,13 @@ export class ProcessList {
    */
   constructor(section, apiBase) {
     this._api = `${apiBase}processes/`;
-    this._rows = section.querySelector("tbody[data-process-rows]");
-    this._error = section.querySelector("[data-process-error]");
-    this._timer = null;
+    this._rows = requireElement(section, "tbody[data-process-rows]", HTMLTableSectionElement);
+    this._error = requireElement(section, "[data-process-error]", HTMLElement);
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this._timer = undefined;
     this._loading = false;
     section.addEventListener("click", (event) => {
-      const button = event.target.closest("button[data-kill]");
+      const button = closestToTarget(event, "button[data-kill]", HTMLButtonElement);
       if (button) this._kill(button);
     });
     document.addEventListener("visibilitychange", () => {
@@ -49,14 +65,14 @@ export class ProcessList {
   /** Fetch the list now, then keep refreshing it. */
   async refresh() {
     clearTimeout(this._timer);
-    this._timer = null;
+    this._timer = undefined;
     if (this._loading) return;
     this._loading = true;
     try {
       this._render(await apiFetch("GET", this._api));
       this._error.hidden = true;
     } catch (error) {
-      this._error.textContent = `Could not list your processes: ${error.message}`;
+      this._error.textContent = `Could not list your processes: ${errorMessage(error)}`;
       this._error.hidden = false;
     } finally {
       this._loading = false;
@@ -64,6 +80,7 @@ export class ProcessList {
     }
   }
 
+  /** @param {Process[]} processes */
   _render(processes) {
     if (!processes.length) {
       const row = document.createElement("tr");
@@ -76,6 +93,7 @@ export class ProcessList {
     this._rows.replaceChildren(...processes.map((process) => this._row(process)));
   }
 
+  /** @param {Process} process */
   _row({ pid, command, cpu_seconds: cpuSeconds, memory_bytes: memoryBytes, node }) {
     const row = document.createElement("tr");
     row.dataset.pid = String(pid);
@@ -101,8 +119,9 @@ export class ProcessList {
     return row;
   }
 
+  /** @param {HTMLButtonElement} button the process's kill button. */
   async _kill(button) {
-    const pid = button.dataset.kill;
+    const pid = button.dataset.kill || "";
     if (!window.confirm(`Kill process ${pid} (${button.dataset.command})?`)) return;
     button.disabled = true;
     try {

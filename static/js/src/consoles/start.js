@@ -8,11 +8,13 @@
  */
 import { apiFetch } from "../lib/api.js";
 import { showError } from "../lib/notice.js";
+import { closestToTarget } from "../lib/dom.js";
 
 /**
  * The JSON body for a start button.
  * @param {HTMLButtonElement} button
  * @param {string} workingDirectory the directory chosen on the page ("" for the default).
+ * @returns {{launcher: string} | {executable: string, arguments: string[], working_directory?: string}}
  */
 export function startRequest(button, workingDirectory) {
   const { launcher, executable, arguments: argumentsJson } = button.dataset;
@@ -24,6 +26,7 @@ export function startRequest(button, workingDirectory) {
   if (!Array.isArray(args) || !args.every((arg) => typeof arg === "string")) {
     throw new Error("A start button's data-arguments must be a JSON array of strings.");
   }
+  /** @type {{executable: string, arguments: string[], working_directory?: string}} */
   const body = { executable, arguments: args };
   if (workingDirectory) body.working_directory = workingDirectory;
   return body;
@@ -37,7 +40,7 @@ export function startRequest(button, workingDirectory) {
  */
 export function wireStartButtons(page, apiBase, workingDirectory) {
   page.addEventListener("click", async (event) => {
-    const button = event.target.closest("button[data-start]");
+    const button = closestToTarget(event, "button[data-start]", HTMLButtonElement);
     if (!button) return;
     button.disabled = true;
     button.setAttribute("aria-busy", "true");

@@ -3,34 +3,10 @@
  * does not expose: the file's version travels as an ETag, sent back in
  * `If-Match` so a save never silently replaces changes made elsewhere.
  */
-import { ApiError, readCookie } from "../lib/api.js";
+import { failure, sendRequest } from "../lib/api.js";
 
 /** Bytes of a file looked at to decide that it is binary (as the server does). */
 const BINARY_SNIFF_BYTES = 8192;
-
-async function send(method, url, { headers = {}, body } = {}) {
-  const xsrf = readCookie("_xsrf");
-  const init = { method, credentials: "same-origin", cache: "no-store", headers: { ...headers } };
-  if (xsrf) init.headers["X-XSRFToken"] = xsrf;
-  if (body !== undefined) init.body = body;
-  try {
-    return await fetch(url, init);
-  } catch (error) {
-    throw new ApiError(`Could not reach the server (${error.message}). Check your connection and try again.`, 0);
-  }
-}
-
-/** An ApiError carrying the server's `{"detail"}` for a failed response. */
-async function failure(response, action) {
-  let detail = "";
-  try {
-    const data = JSON.parse(await response.text());
-    if (data && typeof data.detail === "string") detail = data.detail;
-  } catch {
-    // Not JSON (a proxy's error page, say): fall back to the status line.
-  }
-  return new ApiError(detail || `${action} failed: ${response.status} ${response.statusText}`.trim(), response.status);
-}
 
 /**
  * Save text to a file.
@@ -43,10 +19,11 @@ async function failure(response, action) {
  * @throws {ApiError} status 409 when the file changed on disk since `etag`.
  */
 export async function saveFile(url, content, etag) {
+  /** @type {Record<string, string>} */
   const headers = { "Content-Type": "application/json", Accept: "application/json" };
   if (etag) headers["If-Match"] = etag;
-  const response = await send("PUT", url, { headers, body: JSON.stringify({ content }) });
-  if (!response.ok) throw await failure(response, "Saving");
+  const response = await sendRequest("PUT", url, { headers, body: JSON.stringify({ content }) });
+  if (!response.ok) throw failure(response, await response.text(), "Saving");
   const header = response.headers.get("ETag");
   if (header) return header;
   try {
@@ -66,8 +43,8 @@ export async function saveFile(url, content, etag) {
  * @returns {Promise<{content: string, etag: string | null, lossy: boolean, binary: boolean}>}
  */
 export async function loadFile(url) {
-  const response = await send("GET", url);
-  if (!response.ok) throw await failure(response, "Reading the file");
+  const response = await sendRequest("GET", url);
+  if (!response.ok) throw failure(response, await response.text(), "Reading the file");
   const bytes = new Uint8Array(await response.arrayBuffer());
   const binary = bytes.subarray(0, BINARY_SNIFF_BYTES).includes(0);
   let content;

@@ -5,12 +5,35 @@
  */
 import { linter, lintGutter } from "@codemirror/lint";
 import { apiFetch } from "../lib/api.js";
+import { errorMessage } from "../lib/notice.js";
 
 /** Quiet time after typing before the code is sent, so not every keystroke costs a request. */
 export const LINT_DELAY_MS = 400;
 
 const SEVERITIES = new Set(["error", "warning", "info", "hint"]);
 
+/**
+ * @param {unknown} value
+ * @returns {value is import("@codemirror/lint").Diagnostic["severity"]}
+ */
+function isSeverity(value) {
+  return typeof value === "string" && SEVERITIES.has(value);
+}
+
+/**
+ * @param {unknown} value
+ * @param {number} fallback
+ * @returns {number} `value` when it is an integer, else `fallback`.
+ */
+function integerOr(value, fallback) {
+  return typeof value === "number" && Number.isInteger(value) ? value : fallback;
+}
+
+/**
+ * @param {number} value
+ * @param {number} low
+ * @param {number} high
+ */
 function clamp(value, low, high) {
   return Math.min(Math.max(value, low), high);
 }
@@ -32,7 +55,13 @@ function utf16Offset(text, codePoints) {
   return offset;
 }
 
-/** Where `word` occurs as a whole identifier in `text`, preferring at or after `start`; -1 if nowhere. */
+/**
+ * Where `word` occurs as a whole identifier in `text`, preferring at or after `start`; -1 if nowhere.
+ * @param {string} text
+ * @param {string} word
+ * @param {number} start
+ * @returns {number}
+ */
 function identifierIndex(text, word, start) {
   const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const pattern = new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, "gu");
@@ -49,6 +78,10 @@ function identifierIndex(text, word, start) {
  * message quotes ("'os' imported but unused"), else the word at the column,
  * else one character (the last one when the column is at the line's end).
  * Offsets are relative to the line's start.
+ * @param {string} text the line.
+ * @param {number} column
+ * @param {string} message
+ * @returns {[number, number]}
  */
 function spanFor(text, column, message) {
   const quoted = /'([^'\s]+)'/u.exec(message);
@@ -72,15 +105,15 @@ function spanFor(text, column, message) {
  * @returns {import("@codemirror/lint").Diagnostic}
  */
 export function diagnosticFor(doc, { line, col, message, severity }) {
-  const lineNumber = clamp(Number.isInteger(line) ? line : 1, 1, doc.lines);
+  const lineNumber = clamp(integerOr(line, 1), 1, doc.lines);
   const docLine = doc.line(lineNumber);
-  const column = clamp(utf16Offset(docLine.text, Number.isInteger(col) ? Math.max(col, 0) : 0), 0, docLine.length);
+  const column = clamp(utf16Offset(docLine.text, Math.max(integerOr(col, 0), 0)), 0, docLine.length);
   const text = String(message ?? "");
   const [from, to] = spanFor(docLine.text, column, text);
   return {
     from: docLine.from + from,
     to: docLine.from + to,
-    severity: SEVERITIES.has(severity) ? severity : "info",
+    severity: isSeverity(severity) ? severity : "info",
     message: text,
     source: "pyflakes",
   };
@@ -94,6 +127,10 @@ export function diagnosticFor(doc, { line, col, message, severity }) {
  *   working (too large, server unreachable), and `null` once it works again.
  */
 export function pythonLinting(lintUrl, onProblem) {
+  /**
+   * @param {import("@codemirror/view").EditorView} view
+   * @returns {Promise<import("@codemirror/lint").Diagnostic[]>}
+   */
   async function lintSource(view) {
     const doc = view.state.doc;
     let results;
@@ -101,7 +138,7 @@ export function pythonLinting(lintUrl, onProblem) {
       results = await apiFetch("POST", lintUrl, { code: doc.toString() });
       onProblem(null);
     } catch (error) {
-      onProblem(`Checking the code failed: ${error.message}`);
+      onProblem(`Checking the code failed: ${errorMessage(error)}`);
       return [];
     }
     // An answer for text that has changed since is stale: its positions no

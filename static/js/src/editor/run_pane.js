@@ -8,11 +8,12 @@
  * id is remembered for the tab, so a reloaded page still closes it instead
  * of leaving it running and using up the account's consoles.
  */
-import { apiFetch } from "../lib/api.js";
+import { ApiError, apiFetch } from "../lib/api.js";
 import { createTerminal, terminalText } from "../console/terminal.js";
 import { ConsoleBar } from "../console/status.js";
 import { KeyBar } from "../console/keybar.js";
 import { ConsoleSession } from "../console/session.js";
+import { requireElement } from "../lib/dom.js";
 
 /**
  * How to name an interpreter next to the Run button: "Python 3.11" for
@@ -26,6 +27,15 @@ export function interpreterLabel(executable) {
   return version[1] ? `Python ${version[1]}` : "Python";
 }
 
+/**
+ * A console the API created, as its answer describes it.
+ * @typedef {{id: string, console_url: string, stream_url: string}} CreatedConsole
+ */
+
+/**
+ * @param {string} className
+ * @returns {HTMLDivElement}
+ */
 function div(className) {
   const element = document.createElement("div");
   element.className = className;
@@ -48,16 +58,18 @@ export class RunPane {
     this._apiBase = apiBase;
     this._run = run;
     this._storageKey = storageKey;
-    this._holder = pane.querySelector("[data-run-console]");
-    this._title = pane.querySelector("[data-run-title]");
-    this._popout = pane.querySelector("a[data-run-popout]");
+    this._holder = requireElement(pane, "[data-run-console]", HTMLElement);
+    this._title = requireElement(pane, "[data-run-title]", HTMLElement);
+    this._popout = requireElement(pane, "a[data-run-popout]", HTMLAnchorElement);
+    /** @type {{id: string, term: import("@xterm/xterm").Terminal, session: ConsoleSession} | null} */
     this._mounted = null;
-    pane.querySelector("button[data-run-close]").addEventListener("click", () => this.close());
+    requireElement(pane, "button[data-run-close]", HTMLButtonElement).addEventListener("click", () => this.close());
   }
 
   /** Start the file in a new console (closing the pane's previous one) and show it. */
   async start() {
     await this._closeConsole();
+    /** @type {CreatedConsole} */
     const created = await apiFetch("POST", `${this._apiBase}consoles/`, this._run);
     this._remember(created.id);
     this._mount(created);
@@ -72,6 +84,7 @@ export class RunPane {
     }
   }
 
+  /** @param {CreatedConsole} created */
   _mount(created) {
     this._pane.hidden = false;
     const box = div("terminal-box");
@@ -83,6 +96,7 @@ export class RunPane {
     this._popout.hidden = false;
 
     const { term, fitAddon } = createTerminal(box, { readonly: false });
+    /** @type {ConsoleSession | null} */
     let session = null;
     const bar = new ConsoleBar(barElement, { onReconnectNow: () => session?.reconnectNow() });
     const keyBar = new KeyBar(keys, term, (text) => term.input(text, true));
@@ -119,7 +133,7 @@ export class RunPane {
       await apiFetch("DELETE", `${this._apiBase}consoles/${encodeURIComponent(id)}/`);
     } catch (error) {
       // Already gone (ended and cleaned up, or closed elsewhere): nothing to close.
-      if (error.status !== 404) throw error;
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
     }
     this._remember(null);
   }
@@ -132,6 +146,7 @@ export class RunPane {
     }
   }
 
+  /** @param {string | null} id the console to close after a reload, or null for none. */
   _remember(id) {
     try {
       if (id) window.sessionStorage.setItem(this._storageKey, id);

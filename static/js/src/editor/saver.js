@@ -4,6 +4,8 @@
  * console, the API), which the user settles by reloading or overwriting.
  */
 import { loadFile, saveFile } from "./file_api.js";
+import { ApiError } from "../lib/api.js";
+import { errorMessage } from "../lib/notice.js";
 
 const LOSSY_QUESTION =
   "This file contains bytes that are not valid UTF-8; the editor shows them as \uFFFD. " +
@@ -32,6 +34,7 @@ export class FileSaver {
     this._onDirty = onDirty;
     this._onStatus = onStatus;
     this._onConflict = onConflict;
+    /** @type {Promise<unknown>} the last save or reload asked for, which the next one waits for. */
     this._queue = Promise.resolve();
   }
 
@@ -66,6 +69,10 @@ export class FileSaver {
     return result;
   }
 
+  /**
+   * @param {{overwrite?: boolean, quiet?: boolean}} options as for `save`.
+   * @returns {Promise<boolean>}
+   */
   async _saveNow({ overwrite = false, quiet = false }) {
     const doc = this._view.state.doc;
     if (!overwrite && doc.eq(this._savedDoc)) {
@@ -80,11 +87,11 @@ export class FileSaver {
     try {
       this._etag = await saveFile(this._url, doc.toString(), overwrite ? null : this._etag);
     } catch (error) {
-      if (error.status === 409) {
+      if (error instanceof ApiError && error.status === 409) {
         this._onStatus("Not saved: the file changed on disk.", "error");
         this._onConflict(error.message);
       } else {
-        this._onStatus(`Not saved: ${error.message}`, "error");
+        this._onStatus(`Not saved: ${errorMessage(error)}`, "error");
       }
       return false;
     }
@@ -95,13 +102,14 @@ export class FileSaver {
     return true;
   }
 
+  /** @returns {Promise<boolean>} whether the editor now shows the file on disk. */
   async _reloadNow() {
     this._onStatus("Reloading…", "info");
     let file;
     try {
       file = await loadFile(this._url);
     } catch (error) {
-      this._onStatus(`Could not reload: ${error.message}`, "error");
+      this._onStatus(`Could not reload: ${errorMessage(error)}`, "error");
       return false;
     }
     if (file.binary) {
@@ -119,6 +127,7 @@ export class FileSaver {
     return true;
   }
 
+  /** @param {boolean} dirty */
   _setDirty(dirty) {
     if (dirty === this._dirty) return;
     this._dirty = dirty;

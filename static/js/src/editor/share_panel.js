@@ -4,11 +4,13 @@
  */
 import { apiFetch } from "../lib/api.js";
 import { showError, showNotice } from "../lib/notice.js";
+import { requireElement } from "../lib/dom.js";
 
 /**
  * Put text on the clipboard: the Clipboard API where the page is a secure
  * context, else the browser's copy command on the selected input.
  * @param {HTMLInputElement} input holding the text.
+ * @returns {Promise<boolean>} whether the text was copied.
  */
 async function copyFromInput(input) {
   input.select();
@@ -34,14 +36,17 @@ export class SharePanel {
   constructor(panel, button) {
     this._panel = panel;
     this._button = button;
-    this._api = panel.dataset.shareApi;
-    this._path = panel.dataset.path;
-    this._link = panel.querySelector("input[data-share-link]");
+    const { shareApi, path } = panel.dataset;
+    if (!shareApi || !path) throw new Error("The share panel needs data-share-api and data-path.");
+    this._api = shareApi;
+    this._path = path;
+    this._link = requireElement(panel, "input[data-share-link]", HTMLInputElement);
     this._url = panel.dataset.shareUrl || "";
     button.addEventListener("click", () => this._toggle());
-    panel.querySelector("button[data-share-copy]").addEventListener("click", () => this._copy());
-    panel.querySelector("button[data-share-stop]").addEventListener("click", (event) => this._stop(event.currentTarget));
-    panel.querySelector("button[data-share-close]").addEventListener("click", () => this._show(false));
+    requireElement(panel, "button[data-share-copy]", HTMLButtonElement).addEventListener("click", () => this._copy());
+    const stop = requireElement(panel, "button[data-share-stop]", HTMLButtonElement);
+    stop.addEventListener("click", () => this._stop(stop));
+    requireElement(panel, "button[data-share-close]", HTMLButtonElement).addEventListener("click", () => this._show(false));
     this._render();
   }
 
@@ -72,6 +77,7 @@ export class SharePanel {
     showNotice(copied ? "Link copied." : "Select the link and copy it.", { level: copied ? "success" : "info" });
   }
 
+  /** @param {HTMLButtonElement} button */
   async _stop(button) {
     button.disabled = true;
     try {
@@ -92,6 +98,7 @@ export class SharePanel {
     this._button.textContent = this._url ? "Shared" : "Share";
   }
 
+  /** @param {boolean} visible */
   _show(visible) {
     this._panel.hidden = !visible;
     this._button.setAttribute("aria-expanded", String(visible));

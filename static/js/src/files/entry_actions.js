@@ -2,7 +2,7 @@
  * New file, new directory and rename on the Files page, through the files
  * API. Deleting uses app.js's shared `button[data-api-delete]` behaviour.
  */
-import { ApiError, apiFetch, readCookie } from "../lib/api.js";
+import { ApiError, apiFetch, failure, sendRequest } from "../lib/api.js";
 import { editorPageUrl, fileApiUrl, resolveName } from "./paths.js";
 
 export class EntryActions {
@@ -37,7 +37,7 @@ export class EntryActions {
       throw new Error(`${path} already exists; pick another name, or open it from the list.`);
     }
     const form = new FormData();
-    form.append("content", new Blob([], { type: "text/plain" }), path.split("/").pop());
+    form.append("content", new Blob([], { type: "text/plain" }), path.slice(path.lastIndexOf("/") + 1));
     await this._postForm(fileApiUrl(this._apiBase, path), form);
     window.location.assign(editorPageUrl(this._owner, path));
   }
@@ -67,30 +67,29 @@ export class EntryActions {
     return true;
   }
 
-  /** Whether a path exists, from its parent's listing (a missing parent means no). */
+  /**
+   * Whether a path exists, from its parent's listing (a missing parent means no).
+   * @param {string} path
+   * @returns {Promise<boolean>}
+   */
   async _exists(path) {
     const slash = path.lastIndexOf("/");
     try {
       const listing = await apiFetch("GET", fileApiUrl(this._apiBase, path.slice(0, slash + 1)));
-      return Object.hasOwn(listing || {}, path.slice(slash + 1));
+      // Not Object.hasOwn: the browsers supported include Chrome 90 and Safari 15, which lack it.
+      return Object.prototype.hasOwnProperty.call(listing || {}, path.slice(slash + 1));
     } catch (error) {
-      if (error.status === 404) return false;
+      if (error instanceof ApiError && error.status === 404) return false;
       throw error;
     }
   }
 
+  /**
+   * @param {string} url
+   * @param {FormData} form
+   */
   async _postForm(url, form) {
-    const headers = { Accept: "application/json" };
-    const xsrf = readCookie("_xsrf");
-    if (xsrf) headers["X-XSRFToken"] = xsrf;
-    const response = await fetch(url, { method: "POST", body: form, headers, credentials: "same-origin" });
-    if (response.ok) return;
-    let detail = "";
-    try {
-      detail = (await response.json()).detail || "";
-    } catch {
-      // Not JSON: the status line below says what happened.
-    }
-    throw new ApiError(detail || `Creating the file failed: ${response.status} ${response.statusText}`, response.status);
+    const response = await sendRequest("POST", url, { headers: { Accept: "application/json" }, body: form });
+    if (!response.ok) throw failure(response, await response.text(), "Creating the file");
   }
 }

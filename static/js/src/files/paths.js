@@ -8,12 +8,20 @@ export function encodePath(visiblePath) {
   return visiblePath.split("/").map(encodeURIComponent).join("/");
 }
 
-/** The `files/path…` API URL of a visible path. */
+/**
+ * The `files/path…` API URL of a visible path.
+ * @param {string} apiBase `/api/v0/user/<u>/`
+ * @param {string} visiblePath
+ */
 export function fileApiUrl(apiBase, visiblePath) {
   return `${apiBase}files/path${encodePath(visiblePath)}`;
 }
 
-/** The editor page of a file. */
+/**
+ * The editor page of a file.
+ * @param {string} owner
+ * @param {string} visiblePath
+ */
 export function editorPageUrl(owner, visiblePath) {
   return `/user/${encodeURIComponent(owner)}/files${encodePath(visiblePath)}?edit`;
 }
@@ -21,6 +29,9 @@ export function editorPageUrl(owner, visiblePath) {
 /**
  * What a user typed as a name, as a visible path: absolute paths stay,
  * anything else is inside `directory` (which ends in "/").
+ * @param {string} directory
+ * @param {string} typed
+ * @returns {string}
  * @throws {Error} for an empty name or one with `..` or `.` segments.
  */
 export function resolveName(directory, typed) {

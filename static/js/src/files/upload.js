@@ -7,19 +7,18 @@
  * here before any byte is sent; whatever the server refuses (quota, limit)
  * is shown with its own message.
  */
-import { ApiError, readCookie } from "../lib/api.js";
+import { ApiError, detailIn, readCookie } from "../lib/api.js";
 import { fileApiUrl } from "./paths.js";
-import { humanSize } from "./format.js";
+import { humanSize } from "../lib/format.js";
+import { errorMessage } from "../lib/notice.js";
 
-/** The server's `{"detail"}` of a failed upload, or its status line. */
+/**
+ * The server's `{"detail"}` of a failed upload, or its status line.
+ * @param {XMLHttpRequest} xhr
+ * @returns {string}
+ */
 function uploadError(xhr) {
-  try {
-    const data = JSON.parse(xhr.responseText);
-    if (data && typeof data.detail === "string" && data.detail) return data.detail;
-  } catch {
-    // Not JSON: use the status line.
-  }
-  return `The server answered ${xhr.status} ${xhr.statusText}`.trim();
+  return detailIn(xhr.responseText) || `The server answered ${xhr.status} ${xhr.statusText}`.trim();
 }
 
 /**
@@ -81,7 +80,10 @@ export class Uploader {
     this._busy = false;
   }
 
-  /** Upload `files` one after the other. */
+  /**
+   * Upload `files` one after the other.
+   * @param {File[]} files
+   */
   async upload(files) {
     if (this._busy || files.length === 0) return;
     this._busy = true;
@@ -104,6 +106,10 @@ export class Uploader {
     }
   }
 
+  /**
+   * @param {File} file
+   * @returns {Promise<boolean>} whether the file was uploaded.
+   */
   async _uploadOne(file) {
     const row = this._row(file);
     if (file.size > this._limitBytes) {
@@ -116,14 +122,18 @@ export class Uploader {
     try {
       await postFile(fileApiUrl(this._apiBase, this._directory + file.name), file, row.progress);
     } catch (error) {
-      row.fail(error.message);
+      row.fail(errorMessage(error));
       return false;
     }
     row.done();
     return true;
   }
 
-  /** A line of the upload list for one file, with a progress bar and a message. */
+  /**
+   * A line of the upload list for one file, with a progress bar and a message.
+   * @param {File} file
+   * @returns {{progress: (fraction: number) => void, done: () => void, fail: (text: string) => void}}
+   */
   _row(file) {
     const item = document.createElement("li");
     item.className = "upload-item";

@@ -5,6 +5,7 @@
  * session cookie; Tornado then insists on the XSRF token on every write, which
  * it reads from the `X-XSRFToken` header.
  */
+import { errorMessage } from "./notice.js";
 
 /** An API call that failed; `message` is the server's `detail`, fit to show a user. */
 export class ApiError extends Error {
@@ -45,37 +46,80 @@ export function readCookie(name) {
  * @throws {ApiError} carrying the server's `{"detail": ...}` message.
  */
 export async function apiFetch(method, url, body) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
-  const init = { method, headers, credentials: "same-origin" };
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const xsrf = readCookie("_xsrf");
-  if (xsrf) headers["X-XSRFToken"] = xsrf;
-
-  let response;
-  try {
-    response = await fetch(url, init);
-  } catch (error) {
-    throw new ApiError(
-      `Could not reach the server (${error.message}). Check your connection and try again.`,
-      0,
-    );
-  }
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await sendRequest(method, url, {
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = response.status === 204 ? "" : await response.text();
+  if (!response.ok) throw failure(response, text, `${method} ${url}`);
   const data = parseJson(text);
-  if (!response.ok) {
-    const detail = data && typeof data.detail === "string" ? data.detail : "";
-    throw new ApiError(
-      detail || `${method} ${url} failed: ${response.status} ${response.statusText}`.trim(),
-      response.status,
-    );
-  }
   return text ? (data === undefined ? text : data) : null;
 }
 
-/** JSON.parse that gives undefined for text that is not JSON (an HTML error page, say). */
+/**
+ * Send a request with the page's session cookie and XSRF token, for the
+ * calls whose body or headers are not JSON's (file contents, uploads,
+ * ETags). API answers are never taken from the browser's cache.
+ *
+ * @param {string} method
+ * @param {string} url
+ * @param {{headers?: Record<string, string>, body?: BodyInit}} [request]
+ * @returns {Promise<Response>} whatever its status.
+ * @throws {ApiError} status 0 when the server could not be reached.
+ */
+export async function sendRequest(method, url, { headers = {}, body } = {}) {
+  /** @type {Record<string, string>} */
+  const sent = { ...headers };
+  const xsrf = readCookie("_xsrf");
+  if (xsrf) sent["X-XSRFToken"] = xsrf;
+  /** @type {RequestInit} */
+  const init = { method, credentials: "same-origin", cache: "no-store", headers: sent };
+  if (body !== undefined) init.body = body;
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    throw new ApiError(
+      `Could not reach the server (${errorMessage(error)}). Check your connection and try again.`,
+      0,
+    );
+  }
+}
+
+/**
+ * The error for a failed response: the server's `{"detail"}`, else what
+ * failed and the status line.
+ *
+ * @param {Response} response
+ * @param {string} text the response's body.
+ * @param {string} action what failed ("Saving", "GET /api/…").
+ * @returns {ApiError}
+ */
+export function failure(response, text, action) {
+  return new ApiError(
+    detailIn(text) || `${action} failed: ${response.status} ${response.statusText}`.trim(),
+    response.status,
+  );
+}
+
+/**
+ * The server's `{"detail": ...}` message in a response body, or "" for a
+ * body without one (a proxy's HTML error page, say).
+ * @param {string} text
+ * @returns {string}
+ */
+export function detailIn(text) {
+  const data = parseJson(text);
+  return data && typeof data.detail === "string" ? data.detail : "";
+}
+
+/**
+ * JSON.parse that gives undefined for text that is not JSON (an HTML error page, say).
+ * @param {string} text
+ * @returns {any}
+ */
 function parseJson(text) {
   if (!text) return undefined;
   try {

@@ -97,10 +97,19 @@ export function showNotice(message, { level = "info", timeoutMs = 6000 } = {}) {
 }
 
 /**
+ * The text to show for an error caught from an API call or elsewhere
+ * (anything may be thrown, not only an Error).
+ * @param {unknown} error
+ * @returns {string}
+ */
+export function errorMessage(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
  * Show an error caught from an API call or elsewhere.
  * @param {unknown} error
  */
 export function showError(error) {
-  const message = error instanceof Error ? error.message : String(error);
-  return showNotice(message, { level: "error" });
+  return showNotice(errorMessage(error), { level: "error" });
 }

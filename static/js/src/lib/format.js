@@ -22,9 +22,13 @@ export function humanSize(bytes) {
   return `${value.toFixed(1)} ${unit}`;
 }
 
-/** Show `<time datetime="…">` elements in the reader's own time zone and locale. */
+/**
+ * Show `<time datetime="…">` elements in the reader's own time zone and locale.
+ * @param {ParentNode} root
+ */
 export function localiseTimes(root) {
   for (const time of root.querySelectorAll("time[datetime]")) {
+    if (!(time instanceof HTMLTimeElement)) continue;
     const date = new Date(time.dateTime);
     if (Number.isNaN(date.getTime())) continue;
     time.title = time.dateTime;

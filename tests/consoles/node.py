@@ -1,4 +1,4 @@
-"""A real console service for tests: manager, SockJS router and HTTP server on 127.0.0.1.
+"""One real console node for tests: manager, SockJS router and HTTP server on 127.0.0.1.
 
 Its ``authorize`` stands in for the web layer: the user is named by a
 ``user`` cookie or an ``Authorization: Token <username>`` header, owners
@@ -26,8 +26,12 @@ from tests.consoles.sockjs_client import ConsoleClient, connect
 BASH = ("bash", "--norc", "--noprofile")
 
 
-class ConsoleService:
-    """Use as ``async with ConsoleService(redis_socket, homes) as service:``."""
+class ConsoleNode:
+    """Use as ``async with ConsoleNode(redis_socket, homes) as service:``.
+
+    Not ``ide.console_service.ConsoleService`` (the web layer's start
+    requests): this is the ``consoles`` layer alone, as one node runs it.
+    """
 
     def __init__(self, redis_socket: str, homes: Path, node_id: str = "node-1",
                  limits: FlowLimits = FlowLimits(), scrollback_bytes: int = 512 * 1024) -> None:
@@ -44,7 +48,7 @@ class ConsoleService:
         self._server: HTTPServer | None = None
         self._clients: list[ConsoleClient] = []
 
-    async def __aenter__(self) -> ConsoleService:
+    async def __aenter__(self) -> ConsoleNode:
         router = make_console_router(self.manager, self.authorize)
         sock, port = bind_unused_port()
         self._server = HTTPServer(Application(router.urls))

@@ -1,0 +1,101 @@
+"""Every Redis key and channel of the service, built in one place.
+
+The whole key plan (docs/architecture.md, "Redis keys") lives here rather
+than in each store, so that two modules can never disagree about who a key
+belongs to.  It sits in ``consoles``, the lowest layer that uses Redis, so
+that ``ide`` can import it too.  Every name starts with ``ide:``.
+"""
+from __future__ import annotations
+
+PREFIX = "ide:"
+
+# Accounts, logins and classes.
+USERS = PREFIX + "users"
+"""Set of every username."""
+COOKIE_SECRET = PREFIX + "secret:cookie"
+
+
+def user_key(name: str) -> str:
+    """Hash: type, created, salt, password, teacher, class_code, default_python, token_key."""
+    return f"{PREFIX}user:{name}"
+
+
+def students_key(teacher: str) -> str:
+    """Set of a teacher's accepted students."""
+    return f"{PREFIX}teacher:{teacher}:students"
+
+
+def pending_key(teacher: str) -> str:
+    """Set of the users asking to join a teacher's class."""
+    return f"{PREFIX}teacher:{teacher}:pending"
+
+
+def session_key(session_id: str) -> str:
+    return f"{PREFIX}session:{session_id}"
+
+
+def user_sessions_key(username: str) -> str:
+    return f"{PREFIX}user:{username}:sessions"
+
+
+def token_key(digest: str) -> str:
+    """An API token, by the SHA-256 digest of the token (never the token itself)."""
+    return f"{PREFIX}token:{digest}"
+
+
+def login_failure_keys(username: str, address: str) -> tuple[str, str, str]:
+    """(per address, per account and address, per account) failure counters."""
+    return (f"{PREFIX}loginfail:ip:{address}", f"{PREFIX}loginfail:pair:{username}:{address}",
+            f"{PREFIX}loginfail:user:{username}")
+
+
+def cpu_key(name: str) -> str:
+    """Hash: usage, period_start, tarpit."""
+    return f"{PREFIX}cpu:{name}"
+
+
+# Files.
+
+def file_share_key(token: str) -> str:
+    """Hash: owner, path, creator."""
+    return f"{PREFIX}fileshare:{token}"
+
+
+def user_file_shares_key(owner: str) -> str:
+    """Hash: path → token of every link to the owner's files."""
+    return f"{PREFIX}user:{owner}:fileshares"
+
+
+# Consoles.
+
+def console_key(console_id: str) -> str:
+    """Hash: owner, node, node_path, argv, cwd, name, created, status, exit_status, ended_reason."""
+    return f"{PREFIX}console:{console_id}"
+
+
+def user_consoles_key(username: str) -> str:
+    return f"{PREFIX}user:{username}:consoles"
+
+
+def console_shares_key(console_id: str) -> str:
+    """Hash: username → ``ro``/``rw``, and ``@broadcast`` while the owner broadcasts."""
+    return f"{PREFIX}console:{console_id}:shares"
+
+
+def shared_with_me_key(username: str) -> str:
+    """Set of the console ids shared with a user by name."""
+    return f"{PREFIX}user:{username}:shared_with_me"
+
+
+def launchers_key(username: str) -> str:
+    return f"{PREFIX}user:{username}:launchers"
+
+
+# Channels and replies between nodes.
+
+CONTROL_CHANNEL = PREFIX + "control"
+"""Access changes, which every node applies to the connections it holds."""
+NODE_CHANNEL_PREFIX = PREFIX + "node:"
+"""Requests to one node: ``ide:node:<node id>``."""
+NODE_REPLY_PREFIX = PREFIX + "node-reply:"
+"""One-off lists a node pushes its answer to."""
