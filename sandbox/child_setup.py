@@ -127,13 +127,19 @@ class ChildSetup:
                 finally:
                     os.close(fd)
             except OSError as exc:
-                raise OSError(exc.errno, f"joining {procs.decode()}: {exc.strerror}") from None
+                raise RuntimeError(f"the sandbox could not be set up: joining {procs.decode()}: "
+                                   f"{exc.strerror}") from None
         for which, soft, hard in self._rlimits:
             resource.setrlimit(which, (soft, hard))
         if self._niceness:
             os.setpriority(os.PRIO_PROCESS, 0, self._niceness)
         if self._mounts is not None:
-            self._mounts.apply()
+            try:
+                self._mounts.apply()
+            except OSError as exc:
+                # Not an OSError for the parent: ptyprocess re-raises it by class, and a
+                # FileNotFoundError would read as "command not found".
+                raise RuntimeError(f"the sandbox could not be set up: {exc.strerror}") from None
         if self._run_as is not None:
             uid, gid = self._run_as
             os.setgroups([gid])

@@ -79,8 +79,9 @@ class Sandbox:
         if not _UID_PREFIX.fullmatch(uid_prefix) or len(uid_prefix) > MAX_UNIX_NAME - 10:
             raise ValueError(f"uid_prefix {uid_prefix!r} must be up to {MAX_UNIX_NAME - 10} characters "
                              "of a-z, 0-9, _ and -, not starting with a digit or -")
-        self.homes_dir = Path(homes_dir)
-        self.tmp_dir = Path(tmp_dir) if tmp_dir is not None else self.homes_dir.parent / "tmp"
+        # Absolute: the child binds these after it has changed into "/".
+        self.homes_dir = Path(homes_dir).absolute()
+        self.tmp_dir = Path(tmp_dir).absolute() if tmp_dir is not None else self.homes_dir.parent / "tmp"
         self.uid_prefix = uid_prefix
         self.limits: dict[str, AccountLimits] = dict(DEFAULT_LIMITS if limits is None else limits)
         self.limits.setdefault(TARPIT, DEFAULT_LIMITS[TARPIT])
@@ -283,7 +284,7 @@ class Sandbox:
             return UnbufferedPty.start(argv, env=env, dimensions=(rows, cols), preexec_fn=setup)
         except FileNotFoundError:
             error = f"{program}: command not found"
-        except RuntimeError as exc:  # WorkingDirectory.enter, re-raised by ptyprocess
+        except RuntimeError as exc:  # ChildSetup's refusals, re-raised by ptyprocess
             error = str(exc)
         except OSError as exc:
             error = f"could not start {program}: {exc}"

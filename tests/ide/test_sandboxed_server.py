@@ -23,8 +23,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs roo
 def sandboxed_server(tmp_path_factory):
     base = f"ide-test-srv-{os.getpid()}"
     snapshot = HostSnapshot.take()
-    server = ServerProcess(tmp_path_factory.mktemp("sandboxed"), "--sandbox", "full",
-                           "--uid-prefix", TEST_UID_PREFIX, "--cgroup-base", base).start()
+    data_dir = tmp_path_factory.mktemp("sandboxed")
+    # Given relative to the server's working directory, as scripts/serve gives ./data: the
+    # child binds the home after it has left that directory.
+    server = ServerProcess(data_dir, "--sandbox", "full", "--uid-prefix", TEST_UID_PREFIX,
+                           "--cgroup-base", base, "--data-dir", os.path.relpath(data_dir, ROOT)).start()
     server.cgroup_base = base  # type: ignore[attr-defined]
     yield server
     server.stop()
