@@ -32,8 +32,10 @@ def reachable_dir(prefix: str) -> Path:
 class ServerProcess:
     """Starts the server as a child process and waits until it listens."""
 
-    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None,
+                 cwd: Path = ROOT) -> None:
         self.data_dir = data_dir
+        self.cwd = cwd
         self.extra_args = extra_args
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process: subprocess.Popen[str] | None = None
@@ -48,7 +50,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ide", "serve", "--port", "0", "--data-dir", str(self.data_dir),
              *self.extra_args],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = threading.Event()
 
         def pump() -> None:

@@ -27,7 +27,7 @@ def sandboxed_server(tmp_path_factory):
     # Given relative to the server's working directory, as scripts/serve gives ./data: the
     # child binds the home after it has left that directory.
     server = ServerProcess(data_dir, "--sandbox", "full", "--uid-prefix", TEST_UID_PREFIX,
-                           "--cgroup-base", base, "--data-dir", os.path.relpath(data_dir, ROOT)).start()
+                           "--cgroup-base", base, "--data-dir", data_dir.name, cwd=data_dir.parent).start()
     server.cgroup_base = base  # type: ignore[attr-defined]
     yield server
     server.stop()
