@@ -90,7 +90,7 @@ class RunningServer:
         """
         counts: dict[str, int] = {}
         lines = self.log_path.read_text(errors="replace").splitlines()
-        for previous, line in zip([""] + lines, lines, strict=True):
+        for previous, line in zip([""] + lines, lines, strict=False):
             ends_traceback = previous.startswith("  ") and not line.startswith((" ", "Traceback"))
             if ends_traceback or re.search(r"\bERROR\b", line):
                 key = _VARYING.sub("…", _TIMESTAMP.sub("", line))[:300]

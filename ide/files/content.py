@@ -102,7 +102,7 @@ def language_of(name: str, text: str | None) -> str:
 
 
 def _guessed_type(name: str) -> str | None:
-    return mimetypes.guess_type(name, strict=True)[0]
+    return mimetypes.guess_type(name, strict=False)[0]
 
 
 def opens_in_editor(name: str) -> bool:
