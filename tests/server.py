@@ -4,10 +4,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +111,16 @@ class ServerProcess:
             args += ["--teacher", teacher]
         self.cli(*args)
         return name
+
+
+@contextmanager
+def unisolated_server(*extra_args: str) -> Iterator[ServerProcess]:
+    """A started server without isolation (the unsafe flag, as root requires) on a fresh
+    reachable data directory; stopped and removed afterwards."""
+    data_dir = reachable_dir("ide-test-data-")
+    try:
+        server = ServerProcess(data_dir, *UNISOLATED, *extra_args).start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)

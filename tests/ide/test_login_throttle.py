@@ -3,7 +3,6 @@ the right password from an address that has not failed for that account
 always gets in."""
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +10,7 @@ import redis.asyncio as aioredis
 
 from ide.login_throttle import FREE_PER_ACCOUNT, FREE_PER_ADDRESS, FREE_PER_PAIR, LoginThrottle, TooManyAttempts
 from tests.client import Client
-from tests.server import UNISOLATED, ServerProcess, reachable_dir
+from tests.server import ServerProcess, unisolated_server
 
 
 class Clock:
@@ -103,13 +102,8 @@ async def test_one_address_guessing_many_accounts_is_bounded_per_address(redis_s
 @pytest.fixture(scope="module")
 def proxied_server() -> Iterator[ServerProcess]:
     """Behind a (pretend) proxy: the client address comes from X-Real-Ip."""
-    data_dir = reachable_dir("ide-test-proxied-")
-    try:
-        server = ServerProcess(data_dir, *UNISOLATED, "--trust-proxy-headers").start()
+    with unisolated_server("--trust-proxy-headers") as server:
         yield server
-        server.stop()
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.mark.gen_test(timeout=120)

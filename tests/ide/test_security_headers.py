@@ -3,7 +3,6 @@ Strict-Transport-Security too: pages, API answers, errors, static files,
 bundles and the console stream's own endpoints."""
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -12,7 +11,7 @@ import pytest
 from ide.assets import AssetManifest
 from tests.client import Client
 from tests.ide.test_body_limit import read_until_closed, send_headers
-from tests.server import UNISOLATED, ServerProcess, reachable_dir
+from tests.server import ServerProcess, unisolated_server
 
 REQUIRED = ["default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'none'",
             "form-action 'self'", "frame-ancestors 'self'", "connect-src 'self'", "style-src 'self'"]
@@ -20,13 +19,8 @@ REQUIRED = ["default-src 'self'", "script-src 'self'", "object-src 'none'", "bas
 
 @pytest.fixture(scope="module")
 def secure_server() -> Iterator[ServerProcess]:
-    data_dir = reachable_dir("ide-test-secure-")
-    try:
-        server = ServerProcess(data_dir, *UNISOLATED, "--secure-cookies").start()
+    with unisolated_server("--secure-cookies") as server:
         yield server
-        server.stop()
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def _answers(server: ServerProcess) -> dict[str, object]:
