@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -35,9 +32,8 @@ from typing import Any
 from playwright.sync_api import BrowserContext, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.servers import unisolated  # noqa: E402 (the repository is put on the path first)
+from bench.servers import ide_command, start_ours  # noqa: E402 (the repository is put on the path first)
 
-REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
@@ -49,48 +45,9 @@ SLOW_LINK = {"offline": False, "latency": 150, "downloadThroughput": 1_600_000 /
 READY = "window.ideTerminal && /[$#] $/m.test(window.ideTerminal.text())"
 
 
-class Server:
-    """``ide serve`` in a child process, stopped by its pid."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ide", "serve", "--port", "0", *unisolated(data_dir),
-             "--data-dir", str(data_dir)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.url = ""
-        ready = threading.Event()
-
-        def pump() -> None:
-            assert self.process.stdout is not None
-            for line in self.process.stdout:
-                match = re.match(r"Listening on (http://\S+?)/?$", line.strip())
-                if match:
-                    self.url = match.group(1)
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(60) or not self.url:
-            self.stop()
-            raise SystemExit("the server did not start")
-
-    def cli(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "ide", *args, "--data-dir", str(self.data_dir)],
-                              cwd=REPO, capture_output=True, text=True, check=True).stdout
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start_console(server: Server, name: str, token: str) -> str:
+def start_console(url: str, name: str, token: str) -> str:
     request = urllib.request.Request(
-        f"{server.url}/api/v0/user/{name}/consoles/", data=json.dumps({"executable": "bash"}).encode(),
+        f"{url}/api/v0/user/{name}/consoles/", data=json.dumps({"executable": "bash"}).encode(),
         headers={"Authorization": f"Token {token}", "Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:
         return str(json.load(response)["console_url"])
@@ -129,20 +86,21 @@ def load(context: BrowserContext, url: str) -> dict[str, Any]:
 
 def measure(runs: int) -> dict[str, list[dict[str, Any]]]:
     results: dict[str, list[dict[str, Any]]] = {"first": [], "repeat": []}
-    with tempfile.TemporaryDirectory(prefix="page-weight-") as data:
-        server = Server(Path(data))
+    with tempfile.TemporaryDirectory(prefix="page-weight-") as work_dir:
+        server = start_ours(Path(work_dir))
+        url = f"http://127.0.0.1:{server.port}"
         try:
             name = "weigh"
             password = "page weight bench"
-            server.cli("user", "add", name, "--type", "hacker", f"--password={password}")
-            token = server.cli("user", "token", name).strip()
+            ide_command(Path(work_dir), "user", "add", name, "--type", "hacker", f"--password={password}")
+            token = ide_command(Path(work_dir), "user", "token", name).splitlines()[-1]
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                                      args=CHROMIUM_ARGS)
                 for _ in range(runs):
-                    console_url = server.url + start_console(server, name, token)
+                    console_url = url + start_console(url, name, token)
                     context = browser.new_context()
-                    log_in(context, server.url, name, password)
+                    log_in(context, url, name, password)
                     results["first"].append(load(context, console_url))
                     results["repeat"].append(load(context, console_url))
                     context.close()

@@ -155,7 +155,8 @@ def still_there(processes: list[psutil.Process]) -> list[psutil.Process]:
     return [p for p in processes if p.is_running()]
 
 
-def _ide(work_dir: Path, *args: str) -> str:
+def ide_command(work_dir: Path, *args: str) -> str:
+    """``ide <args>`` on the data directory of our server in ``work_dir``; its output."""
     data_dir = work_dir / "data"
     result = subprocess.run([sys.executable, "-m", "ide", *args, "--data-dir", str(data_dir)],
                             cwd=REPO, env=_environment(work_dir / "home"), capture_output=True,
@@ -166,11 +167,11 @@ def _ide(work_dir: Path, *args: str) -> str:
 
 
 def _make_account(work_dir: Path, name: str) -> Account:
-    _ide(work_dir, "user", "add", name, "--type", "hacker", "--password", secrets.token_hex(16))
-    return Account(name, _ide(work_dir, "user", "token", name).splitlines()[-1])
+    ide_command(work_dir, "user", "add", name, "--type", "hacker", "--password", secrets.token_hex(16))
+    return Account(name, ide_command(work_dir, "user", "token", name).splitlines()[-1])
 
 
-def _start_ours(work_dir: Path) -> RunningServer:
+def start_ours(work_dir: Path) -> RunningServer:
     """``ide serve`` without sandboxing (the peers have none)."""
     return RunningServer(OURS, work_dir, [sys.executable, "-m", "ide", "serve", "--port", "0",
                                           "--data-dir", str(work_dir / "data"), *unisolated(work_dir)])
@@ -215,7 +216,7 @@ class ServerSet:
             for kind in (OURS, TERMINADO, FLOOR):
                 directory = self.work_dir / kind
                 directory.mkdir(parents=True, exist_ok=True)
-                self.servers[kind] = _start_ours(directory) if kind == OURS else _start_peer(kind, directory)
+                self.servers[kind] = start_ours(directory) if kind == OURS else _start_peer(kind, directory)
             if not self.accounts:
                 with ThreadPoolExecutor(4) as pool:
                     self.accounts = tuple(pool.map(
