@@ -7,6 +7,7 @@ about ``_xsrf`` would hide the real answer) or reads a body.
 """
 from __future__ import annotations
 
+import tornado.httputil
 import tornado.web
 
 from ide.web.base import ApiHandler, PageHandler
@@ -32,6 +33,7 @@ class _Refusal:
 
     status = 404
     message = NOT_FOUND
+    request: tornado.httputil.HTTPServerRequest  # given by the RequestHandler it is mixed into
 
     def check_xsrf_cookie(self) -> None:
         return None
@@ -58,7 +60,7 @@ class _TooLarge(_Refusal):
     status = 413
 
     async def prepare(self) -> None:
-        declared = int(self.request.headers["Content-Length"])  # type: ignore[attr-defined]
+        declared = int(self.request.headers["Content-Length"])
         raise tornado.web.HTTPError(413, body_too_large(declared))
 
 
