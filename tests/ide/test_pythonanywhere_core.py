@@ -8,77 +8,21 @@ deployment's proxy would be.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.server import ROOT
-
-
-class TlsFront:
-    """Terminates TLS on a loopback port and passes the bytes on to ``backend_port``."""
-
-    def __init__(self, backend_port: int, cert: Path, key: Path) -> None:
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert, key)
-        self.backend_port = backend_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        try:
-            secure = self.context.wrap_socket(client, server_side=True)
-        except (ssl.SSLError, OSError):
-            client.close()
-            return
-        backend = socket.create_connection(("127.0.0.1", self.backend_port))
-        threading.Thread(target=self._pump, args=(backend, secure), daemon=True).start()
-        self._pump(secure, backend)
-
-    @staticmethod
-    def _pump(source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, target):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.listener.close()
+from tests.tls_front import TlsFront, client_environment, tls_front_for
 
 
 @pytest.fixture(scope="module")
 def tls_front(ide_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TlsFront, Path]]:
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    front = TlsFront(ide_server.port, cert, key)
-    yield front, cert
-    front.close()
+    with tls_front_for(ide_server.port, tmp_path_factory.mktemp("tls")) as front:
+        yield front
 
 
 CLIENT = """
@@ -101,8 +45,7 @@ def test_the_students_client_lists_and_removes_a_student(ide_server, tls_front):
     teacher = ide_server.add_user("teach", account_type="hacker")
     student = ide_server.add_user("kid", teacher=teacher)
     token = ide_server.cli("user", "token", teacher).stdout.strip()
-    env = {**os.environ, "API_TOKEN": token, "PYTHONANYWHERE_USERNAME": teacher,
-           "PYTHONANYWHERE_SITE": f"127.0.0.1:{front.port}", "REQUESTS_CA_BUNDLE": str(cert)}
+    env = client_environment(front, cert, teacher, token)
     result = subprocess.run([sys.executable, "-c", CLIENT, student], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -112,3 +55,49 @@ def test_the_students_client_lists_and_removes_a_student(ide_server, tls_front):
     assert answer["removed"] == 204
     assert "not one of your students" in answer["missing"]
     assert student not in ide_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:students")
+
+
+FILES_CLIENT = """
+import json, sys
+from pythonanywhere_core.files import Files
+home = sys.argv[1]
+api = Files()
+answer = {"uploaded": api.path_post(home + "/notes/todo.txt", b"buy milk\\n"),
+          "replaced": api.path_post(home + "/notes/todo.txt", b"buy bread\\n")}
+answer["content"] = api.path_get(home + "/notes/todo.txt").decode()
+answer["listing"] = sorted(api.path_get(home + "/notes"))
+answer["tree"] = api.tree_get(home + "/notes")
+message, url = api.sharing_post(home + "/notes/todo.txt")
+answer["shared"], answer["share_url"] = message, url
+answer["sharing_get"] = api.sharing_get(home + "/notes/todo.txt")
+answer["unshared"] = api.sharing_delete(home + "/notes/todo.txt")
+answer["deleted"] = api.path_delete(home + "/notes/todo.txt")
+for attempt in ("/etc/passwd", home + "/../other/secret.txt"):
+    try:
+        api.path_get(attempt)
+        answer[attempt] = "read!"
+    except Exception as exc:
+        answer[attempt] = str(exc)
+print(json.dumps(answer))
+"""
+
+
+def test_the_files_client_uploads_reads_shares_and_deletes(ide_server, tls_front):
+    front, cert = tls_front
+    user = ide_server.add_user("filer")
+    token = ide_server.cli("user", "token", user).stdout.strip()
+    home = f"/home/{user}"
+    result = subprocess.run([sys.executable, "-c", FILES_CLIENT, home], cwd=ROOT,
+                            env=client_environment(front, cert, user, token),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert (answer["uploaded"], answer["replaced"]) == (201, 200)
+    assert answer["content"] == "buy bread\n"
+    assert answer["listing"] == ["todo.txt"]
+    assert answer["tree"] == [f"{home}/notes/todo.txt"]
+    assert answer["share_url"].startswith(f"https://127.0.0.1:{front.port}/")
+    assert answer["sharing_get"] == answer["share_url"]
+    assert (answer["unshared"], answer["deleted"]) == (204, 204)
+    assert "403" in answer["/etc/passwd"] or "404" in answer["/etc/passwd"]
+    assert "read!" not in answer[f"{home}/../other/secret.txt"]
