@@ -12,6 +12,7 @@ import os
 import signal
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -82,16 +83,20 @@ class BackgroundProcess:
         self._on_reaped: Callable[[BackgroundProcess, float], None] | None = on_reaped
         self.pid = popen.pid
         self.exit_status: int | None = None
+        self._lock = threading.Lock()  # polled from the event loop and from stop()'s thread
 
     def poll(self) -> int | None:
         """The shell-style exit status (128+N for a signal) once it ended, else None."""
-        if self.exit_status is None:
+        with self._lock:
+            if self.exit_status is not None:
+                return self.exit_status
             code = self._popen.poll()
-            if code is not None:
-                self.exit_status = 128 - code if code < 0 else code
-                if self._on_reaped is not None:
-                    callback, self._on_reaped = self._on_reaped, None
-                    callback(self, 0.0)
+            if code is None:
+                return None
+            self.exit_status = 128 - code if code < 0 else code
+            callback, self._on_reaped = self._on_reaped, None
+        if callback is not None:
+            callback(self, 0.0)
         return self.exit_status
 
     def _signal_tree(self, signum: int) -> None:
