@@ -20,6 +20,15 @@ from ide.api.openapi import OpenApiHandler
 from ide.api.processes import ProcessHandler, ProcessListHandler
 from ide.api.sharing import sharing_routes
 from ide.api.teacher import TeacherHandler
+from ide.api.webapps import (
+    StaticFileHandler,
+    StaticFilesHandler,
+    WebappDisableHandler,
+    WebappEnableHandler,
+    WebappHandler,
+    WebappListHandler,
+    WebappReloadHandler,
+)
 from ide.assets import STATIC_DIR, StaticHandler
 from ide.files.routes import file_routes
 from ide.routes import API_PREFIX, USER_API, Route
@@ -30,6 +39,8 @@ from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
 from ide.web.fallbacks import BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi, NotFoundPage, is_api
 from ide.web.security_headers import security_headers
 from ide.web.tornado_adapter import streams_body
+from ide.webapps.front import WebappFront
+from ide.webapps.proxy import AppProxy
 
 
 class IdeApplication(tornado.web.Application):
@@ -38,6 +49,11 @@ class IdeApplication(tornado.web.Application):
     before a byte of it is read, whoever sends it."""
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
+        front = self.settings.get("webapp_front")
+        if front is not None and front[0].webapps.is_app_host(request.host_name):
+            # A web app's visitor: none of the IDE's routes apply, nor its body cap.
+            services, proxy = front
+            return self.get_handler_delegate(request, WebappFront, {"services": services, "proxy": proxy})
         delegate = super().find_handler(request, **kwargs)
         if streams_body(delegate) or _declared_length(request) <= BODY_LIMIT:
             return delegate
@@ -69,6 +85,13 @@ def api_routes(services: Services) -> list[Route]:
         Route(USER_API + "/processes/{pid}/", ProcessHandler, kwargs),
         Route(USER_API + "/teacher/", TeacherHandler, kwargs),
         *sharing_routes(services)[0],
+        Route(USER_API + "/webapps/", WebappListHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/", WebappHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/reload/", WebappReloadHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/enable/", WebappEnableHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/disable/", WebappDisableHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/static_files/", StaticFilesHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/static_files/{static_id}/", StaticFileHandler, kwargs),
     ]
 
 
@@ -106,7 +129,9 @@ def make_app(services: Services) -> tornado.web.Application:
     ]
     return IdeApplication(
         handlers,
-        transforms=[security_headers(settings.secure_cookies)],
+        transforms=[security_headers(settings.secure_cookies,
+                                     exempt=lambda request: services.webapps.is_app_host(request.host_name))],
+        webapp_front=(services, AppProxy(settings.webapp_timeout)),
         cookie_secret=services.cookie_secret,
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"samesite": "Lax", "secure": settings.secure_cookies},

@@ -39,6 +39,13 @@ def _env(name: str, default: Any = None) -> Any:
     return os.environ.get("IDE_" + name, default)
 
 
+def _apps_domain(value: str) -> str:
+    domain = value.strip().lower().strip(".")
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?", domain) or ".." in domain:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a domain name")
+    return domain
+
+
 def _node_path(value: str) -> str:
     """"" or a path such as ``/nodes/n1``, without a trailing slash."""
     path = value.rstrip("/")
@@ -95,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the path under which the proxy in front of several nodes reaches this one, e.g. "
                               "/nodes/n1: pages stream a console through the path of the node that runs it "
                               "(IDE_NODE_PATH)")
+    serve_p.add_argument("--apps-domain", type=_apps_domain, default=_env("APPS_DOMAIN", "localhost"),
+                         help="web apps are served at <user>.<apps domain> (IDE_APPS_DOMAIN; default localhost, "
+                              "so alice's app is http://alice.localhost:<port>/)")
+    serve_p.add_argument("--webapp-timeout", type=float, default=float(_env("WEBAPP_TIMEOUT", 300)),
+                         help="seconds the front waits for a web app's answer before a 504 "
+                              "(IDE_WEBAPP_TIMEOUT; default 300)")
 
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)
@@ -210,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
+                apps_domain=args.apps_domain, webapp_timeout=args.webapp_timeout,
                 unsafe_no_isolation=args.unsafe_no_isolation)))
         elif args.command == "user":
             asyncio.run(_user_command(args))

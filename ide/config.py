@@ -24,6 +24,10 @@ class Settings:
     node_id: str = field(default="")
     # The path under which the proxy in front of several nodes reaches this one, e.g. /nodes/n1.
     node_path: str = ""
+    # Web apps live at <user>.<apps_domain> (alice.localhost:8000 by default).
+    apps_domain: str = "localhost"
+    # How long the front waits for a web app's answer before a 504.
+    webapp_timeout: float = 300.0
 
     @property
     def homes_dir(self) -> Path:

@@ -151,6 +151,7 @@ async def serve(settings: Settings) -> None:
         await services.console_manager.listen()
         await services.console_policy.start()
         services.cpu.start()
+        await services.webapps.start()
         app = make_app(services)
         # What start-up loaded (modules, templates, routes) lives as long as the
         # server: out of the cyclic collector's sight, its full passes stay
@@ -174,6 +175,8 @@ async def serve(settings: Settings) -> None:
         await services.cpu.stop()
         await services.console_policy.stop()
         await services.console_manager.shutdown()
+        await services.webapps.close()
+        await services.supervisor.close()  # web apps keep running: a restarted node finds them
         await services.sandbox.close()
         services.files.close()
         await http_server.close_all_connections()

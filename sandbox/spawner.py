@@ -201,12 +201,14 @@ class Sandbox:
     def _own_directories(self, username: str) -> tuple[Path, ...]:
         return tuple(base / username for base in (self.homes_dir, self.log_dir, self.www_dir, self.run_dir))
 
+    @staticmethod
+    def visible_places(identity: Identity) -> Places:
+        """The user's places as they, the pages and the API name them (``/home/<u>``, ``/var/log``…)."""
+        return Places(home=identity.visible_home, log=LOG_TARGET, www=WWW_TARGET, run=RUN_TARGET)
+
     def places(self, identity: Identity) -> Places:
-        """Where the user's programs see their home, logs, WSGI files and sockets."""
-        if self.isolated:
-            return Places(home=identity.visible_home, log=LOG_TARGET, www=WWW_TARGET, run=RUN_TARGET)
-        return Places(home=str(identity.home), log=str(self.log_dir / identity.username),
-                      www=str(self.www_dir / identity.username), run=str(self.run_dir / identity.username))
+        """Where the user's programs find those places: as named when isolated, else on the host."""
+        return self.visible_places(identity) if self.isolated else self.host_places(identity)
 
     def host_places(self, identity: Identity) -> Places:
         """The same places as the server reaches them on the host."""
@@ -217,7 +219,7 @@ class Sandbox:
     def host_path(self, identity: Identity, path: str) -> Path:
         """Map a path as the user sees it (``/home/<u>/…``, ``/var/log/…``) to the host."""
         path = posixpath.normpath(path)
-        for visible, host in zip(self.places(identity), self.host_places(identity), strict=True):
+        for visible, host in zip(self.visible_places(identity), self.host_places(identity), strict=True):
             if path == visible or path.startswith(visible + "/"):
                 return Path(host) / path[len(visible):].lstrip("/")
         return Path(path)

@@ -44,6 +44,7 @@ class _Program:
     def __init__(self, spec: ProgramSpec) -> None:
         self.spec = spec
         self.process: BackgroundProcess | None = None
+        self.started_spec: ProgramSpec | None = None
         self.state = ProgramState.STOPPED
         self.wanted = False
         self.busy = False
@@ -89,6 +90,11 @@ class Supervisor:
 
     def known(self, name: str) -> bool:
         return name in self._programs
+
+    def started_spec(self, name: str) -> ProgramSpec | None:
+        """The spec the running process was started with (None when none runs)."""
+        program = self._get(name)
+        return program.started_spec if program.process is not None else None
 
     async def ensure_running(self, spec: ProgramSpec) -> ProgramStatus:
         """Make ``spec`` a wanted program and start it unless it is up or on its way.
@@ -196,8 +202,7 @@ class Supervisor:
         self._set_state(program, ProgramState.STARTING)
         spec = program.spec
         try:
-            process = await self._run(start_background, self._sandbox, spec.identity, spec.argv, spec.cwd,
-                                      spec.log, spec.env)
+            process = await self._run(_start_fresh, self._sandbox, spec)
         except SpawnError as exc:
             program.busy = False
             self._event(program, f"could not start: {exc}")
@@ -205,10 +210,10 @@ class Supervisor:
             return
         finally:
             program.busy = False
-        program.process = process
+        program.process, program.started_spec = process, spec
         program.started_at = time.monotonic()
         program.exit_status = None
-        self._event(program, f"started (pid {process.pid}): {' '.join(spec.argv)}")
+        self._event(program, f"started (pid {process.pid})")
         if not program.wanted:  # stopped while it was starting
             await self.stop(spec.name)
 
@@ -322,6 +327,16 @@ class Supervisor:
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+def _start_fresh(sandbox: Sandbox, spec: ProgramSpec) -> BackgroundProcess:
+    # A ready_path left by an earlier run would make this one look ready at once.
+    if spec.ready_path is not None:
+        try:
+            os.unlink(spec.ready_path)
+        except FileNotFoundError:
+            pass
+    return start_background(sandbox, spec.identity, spec.argv, spec.cwd, spec.log, spec.env)
 
 
 def _ready(checks: list[tuple[Path | None, float, float]]) -> list[bool]:

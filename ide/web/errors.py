@@ -31,6 +31,7 @@ from ide.files.errors import (
     TooLarge,
 )
 from ide.login_throttle import TooManyAttempts
+from ide.webapps.errors import StaticMappingNotFound, WebappInvalid, WebappNotFound
 from sandbox import SpawnError
 
 # Most specific first: the first matching class wins.
@@ -64,7 +65,10 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (TooLarge, 413),
     (QuotaExceeded, 507),
     (LintUnavailable, 503),
-    (FilesError, 400),  # malformed paths and bodies, a file where a directory was meant
+    (FilesError, 400),
+    (WebappNotFound, 404),
+    (StaticMappingNotFound, 404),
+    (WebappInvalid, 400),  # malformed paths and bodies, a file where a directory was meant
 ]
 
 
