@@ -43,9 +43,12 @@ class WebappFront(ExceptionHookHandler):
         self.body: asyncio.Queue[bytes | None] | None = None
         self.forwarding: asyncio.Task[int | None] | None = None
 
+    def check_xsrf_cookie(self) -> None:
+        """Visitors' forms are the app's business (and its own CSRF protection), not the IDE's."""
+
     async def prepare(self) -> None:
         webapps = self.services.webapps
-        webapp = await webapps.store.get(self.request.host_name.lower())
+        webapp = await webapps.store.get(self.request.host_name.lower().rstrip("."))
         if webapp is None:
             self.page(404, "No web app here", f"There is no web app at {self.request.host_name}.")
             return

@@ -240,8 +240,11 @@ class WebappService:
             raise WebappInvalid(f"{field}: {exc}") from None
 
     async def _ensure_running(self, identity: Identity, webapp: Webapp) -> None:
+        name, path = program_name(webapp), self.runtime.host_wsgi_file(identity, webapp)
+        # The version it starts with: a save from now on is a change.
+        self._wsgi_mtimes[name] = await asyncio.to_thread(_mtime, path)
+        self._wsgi_files[name] = path
         await self.supervisor.ensure_running(self.runtime.spec(identity, webapp))
-        self._wsgi_files[program_name(webapp)] = self.runtime.host_wsgi_file(identity, webapp)
         self._watch()
 
     async def _identity(self, username: str, account_type: str) -> Identity:
@@ -269,7 +272,7 @@ class WebappService:
             mtime = await asyncio.to_thread(_mtime, self._wsgi_files[name])
             previous = self._wsgi_mtimes.get(name)
             self._wsgi_mtimes[name] = mtime
-            if previous is not None and mtime != previous:
+            if mtime != previous:
                 await self.supervisor.reload(name)
 
     async def close(self) -> None:

@@ -1,0 +1,220 @@
+"""Web apps end to end: the API, the front, the app in its sandbox, and the attacks on each boundary."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import pytest
+
+from tests.ide.webapp_helpers import (
+    APP_TIMEOUT,
+    apps,
+    apps_server,
+    create_app,
+    domain_of,
+    log_file,
+    owner,
+    patch,
+    program,
+    visit,
+    write_app,
+    www_file,
+)
+
+__all__ = ["apps_server"]
+
+ECHO_APP = '''
+import json, os
+def application(environ, start_response):
+    body = environ["wsgi.input"].read()
+    answer = {key: environ.get(key, "") for key in ("HTTP_HOST", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
+                                                     "HTTP_X_FORWARDED_HOST", "wsgi.url_scheme")}
+    answer.update(length=len(body), pid=os.getpid(), method=environ["REQUEST_METHOD"], version=VERSION)
+    data = json.dumps(answer).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("X-App", "yes")])
+    return [data]
+VERSION = 1
+'''
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_create_visit_reload_on_save_and_delete(apps_server):
+    alice = owner(apps_server)
+    webapp = await create_app(alice)
+    assert {key: webapp[key] for key in ("user", "domain_name", "python_version", "source_directory",
+                                         "virtualenv_path", "password_protection_password")} == {
+        "user": alice.name, "domain_name": domain_of(alice), "python_version": "python311",
+        "source_directory": f"/home/{alice.name}", "virtualenv_path": "", "password_protection_password": ""}
+    assert isinstance(webapp["id"], int)
+    hello = await visit(apps_server, domain_of(alice))
+    assert hello.code == 200 and b"Hello from " + domain_of(alice).encode() in hello.body
+    # The IDE's own headers are not the app's.
+    assert "Content-Security-Policy" not in hello.headers
+
+    write_app(apps_server, alice, ECHO_APP)
+    for _ in range(300):  # the watcher notices the save within a second or so
+        response = await visit(apps_server, domain_of(alice), "/x?y=1")
+        if response.code == 200 and response.body.startswith(b"{"):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the saved WSGI file was not loaded")
+    response = await visit(apps_server, domain_of(alice), "/x?y=1", method="POST", body=b"z" * 5_000_000,
+                           headers={"X-Forwarded-For": "6.6.6.6"})
+    assert response.code == 200 and response.headers["X-App"] == "yes"
+    answer = json.loads(response.body)
+    assert answer["HTTP_HOST"] == f"{domain_of(alice)}:{apps_server.port}"
+    assert answer["HTTP_X_FORWARDED_FOR"] == "127.0.0.1"  # a visitor's own value is not trusted
+    assert answer["HTTP_X_FORWARDED_PROTO"] == "http" and answer["length"] == 5_000_000
+    first_pid = int(program(apps_server, webapp)["pid"])
+
+    reloaded = await alice.api.post(apps(alice) + f"{domain_of(alice)}/reload/")
+    assert reloaded.status == 200 and reloaded.json() == {"status": "OK"}
+    assert int(program(apps_server, webapp)["pid"]) == first_pid  # workers replaced, not the server
+
+    assert (await alice.api.delete(apps(alice) + f"{domain_of(alice)}/")).status == 204
+    assert (await alice.api.get(apps(alice) + f"{domain_of(alice)}/")).status == 404
+    gone = await visit(apps_server, domain_of(alice))
+    assert gone.code == 404 and b"no web app" in gone.body.lower()
+    assert www_file(apps_server, alice).exists()  # its files stay
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_limits_domains_and_versions(apps_server):
+    free = owner(apps_server)
+    paying = owner(apps_server, "hacker")
+    await create_app(free)
+    second = await free.api.post(apps(free), {"domain_name": "www.example.com", "python_version": "python311"})
+    assert second.status == 400 and "own domain" in second.json()["detail"]
+    over = await free.api.post(apps(free), {"domain_name": domain_of(free)})
+    assert over.status == 400 and "already exists" in over.json()["detail"]
+    taken = await paying.api.post(apps(paying), {"domain_name": domain_of(free)})
+    assert taken.status == 400 and "own domain" in taken.json()["detail"]
+    inside = await paying.api.post(apps(paying), {"domain_name": f"x.{domain_of(free)}"})
+    assert inside.status == 400
+    version = await paying.api.post(apps(paying), {"domain_name": domain_of(paying), "python_version": "python27"})
+    assert version.status == 400 and "python311" in version.json()["detail"]
+    await create_app(paying)
+    await create_app(paying, "www.paying-example.com")
+    third = await paying.api.post(apps(paying), {"domain_name": "third.example.org"})
+    assert third.status == 400 and "limit of 2" in third.json()["detail"]
+    assert len((await paying.api.get(apps(paying))).json()) == 2
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_another_user_cannot_read_change_reload_or_delete_an_app(apps_server):
+    alice, mallory = owner(apps_server), owner(apps_server, "hacker")
+    webapp = await create_app(alice)
+    target = f"{domain_of(alice)}/"
+    for method, suffix, body in (("GET", "", None), ("PATCH", "", {"source_directory": f"/home/{mallory.name}"}),
+                                 ("DELETE", "", None), ("POST", "reload/", None), ("POST", "disable/", None),
+                                 ("GET", "static_files/", None),
+                                 ("POST", "static_files/", {"url": "/s/", "path": f"/home/{mallory.name}"})):
+        via_own = await mallory.api.request(method, apps(mallory) + target + suffix, body)
+        assert via_own.status == 404, (method, suffix, via_own.text)
+        via_theirs = await mallory.api.request(method, apps(alice) + target + suffix, body)
+        assert via_theirs.status == 403, (method, suffix, via_theirs.text)
+    assert (await alice.api.get(apps(alice) + target)).json()["enabled"] is True
+    assert (await alice.api.get(apps(alice))).json()[0]["id"] == webapp["id"]
+    # Paths outside the owner's home are refused for the owner too.
+    for field in ("source_directory", "virtualenv_path"):
+        outside = await patch(alice.api, apps(alice) + target, {field: f"/home/{mallory.name}/venv"})
+        assert outside.status == 400, outside.text
+    escape = await alice.api.post(apps(alice) + target + "static_files/", {"url": "/s/", "path": "/etc"})
+    assert escape.status == 400
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_host_reaches_only_its_own_app(apps_server):
+    alice, bob = owner(apps_server), owner(apps_server)
+    await create_app(alice)
+    await create_app(bob)
+    write_app(apps_server, bob, 'def application(e, s):\n    s("200 OK", []); return [b"bob"]\n')
+    for host in (domain_of(alice), domain_of(alice).upper(), f"{domain_of(alice)}."):
+        response = await visit(apps_server, host)
+        assert response.code == 200 and b"bob" not in response.body, host
+    for host in (f"{bob.name}.localhost.evil", f"{bob.name}x.localhost", f"a.{domain_of(bob)}"):
+        response = await visit(apps_server, host)
+        assert b"bob" not in response.body, host
+    ide = await visit(apps_server, "localhost", "/login/")
+    assert ide.code == 200 and b"password" in ide.body.lower()  # the IDE itself
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_an_app_that_raises_gives_a_plain_page_and_keeps_running(apps_server):
+    alice = owner(apps_server)
+    webapp = await create_app(alice)
+    write_app(apps_server, alice, 'def application(environ, start_response):\n'
+                                  '    raise RuntimeError("secret-detail-in-traceback")\n')
+    first = await visit(apps_server, domain_of(alice))
+    pid = program(apps_server, webapp)["pid"]
+    for _ in range(5):
+        response = await visit(apps_server, domain_of(alice))
+        assert response.code == 500 and b"secret-detail" not in response.body
+    assert first.code == 500
+    assert program(apps_server, webapp)["pid"] == pid and program(apps_server, webapp)["state"] == "running"
+    assert "secret-detail-in-traceback" in log_file(apps_server, alice, "error").read_text()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_slow_app_gets_504_and_an_unreachable_one_502_without_a_restart(apps_server):
+    alice = owner(apps_server)
+    webapp = await create_app(alice)
+    write_app(apps_server, alice, f'import time\ndef application(e, s):\n    time.sleep({APP_TIMEOUT * 4})\n'
+                                  '    s("200 OK", []); return [b"late"]\n')
+    slow = await visit(apps_server, domain_of(alice))
+    assert slow.code == 504 and b"too long" in slow.body
+    pid = program(apps_server, webapp)["pid"]
+    socket_path = apps_server.data_dir / "run" / alice.name / f"{webapp['id']}.sock"
+    socket_path.unlink()
+    unreachable = await visit(apps_server, domain_of(alice))
+    assert unreachable.code == 502 and b"did not answer" in unreachable.body
+    record = program(apps_server, webapp)
+    assert record["pid"] == pid and record["state"] == "running"
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_a_flood_on_a_broken_app_leaves_the_ide_responsive(apps_server):
+    alice = owner(apps_server)
+    webapp = await create_app(alice)
+    write_app(apps_server, alice, "this is not python(\n")
+    floods = [asyncio.ensure_future(visit(apps_server, domain_of(alice))) for _ in range(60)]
+    listed = await alice.api.get(apps(alice))
+    assert listed.status == 200 and listed.json()[0]["domain_name"] == domain_of(alice)
+    answers = await asyncio.gather(*floods)
+    assert {answer.code for answer in answers} == {502}
+    # "could not start", or "did not answer" while gunicorn had its socket but no worker yet.
+    assert all((b"could not start" in answer.body or b"did not answer" in answer.body)
+               and b"SyntaxError" not in answer.body for answer in answers)
+    starts = log_file(apps_server, alice, "server").read_text().count("started (pid")
+    assert starts <= 5, starts  # the first start and its restarts with back-off, not one per visitor
+    status = (await alice.api.get(apps(alice) + f"{domain_of(alice)}/")).json()
+    assert status["state"] in ("backing off", "failed") and "exited with status" in status["last_error"]
+    assert "SyntaxError" in log_file(apps_server, alice, "error").read_text()
+    assert program(apps_server, webapp)["owner"] == alice.name
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_disabled_apps_and_password_protection(apps_server):
+    alice = owner(apps_server)
+    await create_app(alice)
+    target = apps(alice) + f"{domain_of(alice)}/"
+    assert (await visit(apps_server, domain_of(alice))).code == 200
+    assert (await alice.api.post(target + "disable/")).json() == {"status": "OK"}
+    disabled = await visit(apps_server, domain_of(alice))
+    assert disabled.code == 503 and b"disabled" in disabled.body
+    assert (await alice.api.get(target)).json()["state"] == "stopped"
+    await alice.api.post(target + "enable/")
+    assert (await visit(apps_server, domain_of(alice))).code == 200
+
+    changed = await patch(alice.api, target, {"password_protection_enabled": True,
+                                              "password_protection_username": "guest",
+                                              "password_protection_password": "s3cret"})
+    assert changed.status == 200 and changed.json()["password_protection_password"] == ""
+    assert (await visit(apps_server, domain_of(alice))).code == 401
+    for pair, expected in ((b"guest:wrong", 401), (b"other:s3cret", 401), (b"guest:s3cret", 200)):
+        header = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        assert (await visit(apps_server, domain_of(alice), headers=header)).code == expected, pair
+    assert (await patch(alice.api, target, {"force_https": "maybe"})).status == 400
+    assert (await patch(alice.api, target, {"domain_name_x": "1"})).status == 400
