@@ -212,8 +212,12 @@ class Sandbox:
 
     def host_places(self, identity: Identity) -> Places:
         """The same places as the server reaches them on the host."""
-        name = identity.username
-        return Places(home=str(identity.home), log=str(self.log_dir / name), www=str(self.www_dir / name),
+        return self.host_places_of(identity.username)
+
+    def host_places_of(self, name: str) -> Places:
+        """:meth:`host_places` by username (pure path arithmetic: nothing is created)."""
+        check_username(name)
+        return Places(home=str(self.homes_dir / name), log=str(self.log_dir / name), www=str(self.www_dir / name),
                       run=str(self.run_dir / name))
 
     def host_path(self, identity: Identity, path: str) -> Path:

@@ -9,6 +9,7 @@ from ide.webapps.runtime import program_name
 from ide.webapps.store import Webapp
 from supervisor import ProgramStatus
 
+
 class WebappsApiHandler(ApiHandler):
     def body_fields(self) -> dict[str, Any]:
         """The body as JSON, or as a form (what PythonAnywhere's own clients send)."""

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.ide.test_files_api import BOUNDARY, multipart
 from tests.ide.webapp_helpers import (
     APP_TIMEOUT,
     apps,
@@ -218,3 +219,42 @@ async def test_disabled_apps_and_password_protection(apps_server):
         assert (await visit(apps_server, domain_of(alice), headers=header)).code == expected, pair
     assert (await patch(alice.api, target, {"force_https": "maybe"})).status == 400
     assert (await patch(alice.api, target, {"domain_name_x": "1"})).status == 400
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_logs_and_the_wsgi_file_through_the_files_api(apps_server):
+    alice, bob = owner(apps_server), owner(apps_server)
+    await create_app(alice)
+    await create_app(bob)
+    await visit(apps_server, domain_of(alice))
+    await visit(apps_server, domain_of(bob))
+    files = alice.base() + "files/"
+    tree = (await alice.api.get(files + "tree/?path=/var/log/")).json()
+    assert f"/var/log/{domain_of(alice)}.server.log" in tree
+    assert not any(bob.name in path for path in tree)  # /var/log is always the caller's own
+    log = await alice.api.get(files + f"path/var/log/{domain_of(alice)}.server.log")
+    assert log.status == 200 and b"started (pid" in log.body
+    upload = multipart(("content", "x", b"forged\n"))
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    refused = await alice.api.post(files + f"path/var/log/{domain_of(alice)}.access.log", raw_body=upload,
+                                   headers=headers)
+    assert refused.status == 403 and "not written" in refused.json()["detail"]
+    assert (await alice.api.delete(files + f"path/var/log/{domain_of(alice)}.server.log/")).status == 204
+    assert not log_file(apps_server, alice, "server").exists()
+    assert log_file(apps_server, bob, "server").exists()
+
+    wsgi = f"path/var/www/{domain_of(alice).replace('.', '_')}_wsgi.py"
+    assert b"def application" in (await alice.api.get(files + wsgi)).body
+    saved = await alice.api.post(files + wsgi, raw_body=multipart((
+        "content", "x", b'def application(e, s):\n    s("200 OK", []); return [b"saved through the API"]\n')),
+        headers=headers)
+    assert saved.status == 200
+    for _ in range(300):
+        if (await visit(apps_server, domain_of(alice))).body == b"saved through the API":
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("saving the WSGI file did not reload the app")
+    # Bob's places are not reachable by naming them.
+    assert (await alice.api.get(alice.base() + f"files/path/home/{bob.name}/")).status in (403, 404)
+    assert (await alice.api.get(bob.base() + f"files/path/var/log/{domain_of(bob)}.error.log")).status == 403
