@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--webapp-timeout", type=float, default=float(_env("WEBAPP_TIMEOUT", 300)),
                          help="seconds the front waits for a web app's answer before a 504 "
                               "(IDE_WEBAPP_TIMEOUT; default 300)")
+    serve_p.add_argument("--stop-all", action="store_true",
+                         help="stop every program this node supervises (web apps keep running across restarts "
+                              "of the server otherwise), then exit without listening")
 
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)
@@ -223,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
-                apps_domain=args.apps_domain, webapp_timeout=args.webapp_timeout,
+                apps_domain=args.apps_domain, webapp_timeout=args.webapp_timeout, stop_all=args.stop_all,
                 unsafe_no_isolation=args.unsafe_no_isolation)))
         elif args.command == "user":
             asyncio.run(_user_command(args))

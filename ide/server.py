@@ -125,6 +125,24 @@ def listening_url(sockets: list[socket.socket]) -> str:
     return f"http://{host}:{port}/"
 
 
+async def stop_all(settings: Settings) -> None:
+    """``ide serve --stop-all``: end the programs this node supervises, then return."""
+    storage = Storage(settings)
+    try:
+        redis = await storage.open()
+        try:
+            services = build_services(settings, redis, await cookie_secret(redis))
+        except SandboxError as exc:
+            raise StartupError(str(exc)) from None
+        stopped = await services.supervisor.stop_recorded()
+        print(f"Stopped {stopped} program{'s' if stopped != 1 else ''} of this node.", flush=True)
+        await services.supervisor.close()
+        await services.sandbox.close()
+        services.files.close()
+    finally:
+        await storage.close()
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; everything started here is stopped here."""
     from ide.app import make_app
@@ -132,6 +150,9 @@ async def serve(settings: Settings) -> None:
 
     check_isolation_choice(settings, os.geteuid() == 0)
     check_data_dir(settings.data_dir)
+    if settings.stop_all:
+        await stop_all(settings)
+        return
     sockets = bind(settings)
     storage = Storage(settings)
     try:

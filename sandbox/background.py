@@ -76,12 +76,16 @@ class BackgroundProcess:
     program's PID namespace, so "the tree" is exactly what lives in it.
     """
 
-    def __init__(self, popen: subprocess.Popen[bytes], isolated: bool,
-                 on_reaped: Callable[[BackgroundProcess, float], None]) -> None:
+    UNKNOWN_STATUS = 255
+    """The exit status of an adopted program: its parent, not us, reaped it."""
+
+    def __init__(self, pid: int, isolated: bool, on_reaped: Callable[[BackgroundProcess, float], None] | None,
+                 popen: subprocess.Popen[bytes] | None = None) -> None:
         self._popen = popen
         self._isolated = isolated
         self._on_reaped: Callable[[BackgroundProcess, float], None] | None = on_reaped
-        self.pid = popen.pid
+        self.pid = pid
+        self.started = _start_time(pid)
         self.exit_status: int | None = None
         self._lock = threading.Lock()  # polled from the event loop and from stop()'s thread
 
@@ -90,7 +94,7 @@ class BackgroundProcess:
         with self._lock:
             if self.exit_status is not None:
                 return self.exit_status
-            code = self._popen.poll()
+            code = self._popen.poll() if self._popen is not None else self._adopted_status()
             if code is None:
                 return None
             self.exit_status = 128 - code if code < 0 else code
@@ -98,6 +102,22 @@ class BackgroundProcess:
         if callback is not None:
             callback(self, 0.0)
         return self.exit_status
+
+    def _adopted_status(self) -> int | None:
+        if self.started is not None and _start_time(self.pid) == self.started:
+            return None
+        return self.UNKNOWN_STATUS
+
+    @classmethod
+    def adopt(cls, pid: int, started: float, isolated: bool) -> BackgroundProcess | None:
+        """The program an earlier run of the server started, if ``pid`` is still that process.
+
+        ``started`` is its start time as recorded then: a pid reused by
+        another process never matches.  Blocking.
+        """
+        if _start_time(pid) != started:
+            return None
+        return cls(pid, isolated, None)
 
     def _signal_tree(self, signum: int) -> None:
         below = descendants_by_root([self.pid]).get(self.pid, [])
@@ -184,4 +204,12 @@ def start_background(sandbox: Sandbox, identity: Identity, argv: Sequence[str], 
         os.close(report_read)
         if report_write >= 0:
             os.close(report_write)
-    return BackgroundProcess(popen, sandbox.isolated, sandbox.reaped_callback(identity))
+    return BackgroundProcess(popen.pid, sandbox.isolated, sandbox.reaped_callback(identity), popen)
+
+
+def _start_time(pid: int) -> float | None:
+    try:
+        process = psutil.Process(pid)
+        return None if process.status() == psutil.STATUS_ZOMBIE else process.create_time()
+    except psutil.Error:
+        return None

@@ -5,7 +5,8 @@ PREFIX = "ide:"
 
 
 def program_key(name: str) -> str:
-    """Hash: owner, node, state, pid, exit_status, last_error, started, changed."""
+    """Hash: owner, node, state, pid, started (the pid's start time, to recognise it after a
+    restart), exit_status, last_error, changed."""
     return f"{PREFIX}program:{name}"
 
 

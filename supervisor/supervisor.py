@@ -107,6 +107,7 @@ class Supervisor:
         if program is None:
             program = self._programs[spec.name] = _Program(spec)
             await self._redis.sadd(node_programs_key(self._node), spec.name)
+            await self._adopt(program)
         program.spec = spec
         program.wanted = True
         if program.state in (ProgramState.STOPPED, ProgramState.FAILED) and not program.busy:
@@ -165,6 +166,41 @@ class Supervisor:
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(name) for name in list(self._programs)))
+
+    async def stop_recorded(self, grace: float = 5.0) -> int:
+        """Stop every program Redis says this node runs, this process's or an earlier run's.
+
+        For ``ide serve --stop-all``; returns how many were still running.
+        """
+        names = await self._redis.smembers(node_programs_key(self._node))
+        stopped = 0
+        for name in sorted(str(n) for n in names):
+            process = await self._recorded_process(name)
+            if process is not None:
+                await self._run(process.stop, grace)
+                stopped += 1
+            await self._redis.delete(program_key(name))
+            await self._redis.srem(node_programs_key(self._node), name)
+        return stopped
+
+    async def _recorded_process(self, name: str) -> BackgroundProcess | None:
+        record = await self._redis.hgetall(program_key(name))
+        fields = {str(k): str(v) for k, v in record.items()}
+        if fields.get("node") != self._node or not fields.get("pid") or not fields.get("started"):
+            return None
+        return await self._run(BackgroundProcess.adopt, int(fields["pid"]), float(fields["started"]),
+                               self._sandbox.isolated)
+
+    async def _adopt(self, program: _Program) -> None:
+        # Programs outlive a restart of the node: take back the one an earlier run started.
+        process = await self._recorded_process(program.spec.name)
+        if process is None:
+            return
+        program.process, program.started_spec = process, program.spec
+        program.started_at = time.monotonic()
+        program.wanted = True
+        self._event(program, f"taken over after a restart of the node (pid {process.pid})")
+        self._set_state(program, ProgramState.RUNNING)
 
     async def close(self) -> None:
         """Stop watching; the programs keep running (they survive a restart of the node)."""
@@ -296,7 +332,9 @@ class Supervisor:
             await self._redis.hset(program_key(program.spec.name), mapping={
                 "owner": program.spec.identity.username, "node": self._node, "state": status.state.value,
                 "pid": status.pid or "", "exit_status": "" if status.exit_status is None else status.exit_status,
-                "last_error": status.last_error, "changed": time.time()})
+                "last_error": status.last_error, "changed": time.time(),
+                "started": "" if program.process is None or program.process.started is None
+                else repr(program.process.started)})
 
     async def settled(self) -> None:
         """Wait for the records and log lines written so far to be done."""

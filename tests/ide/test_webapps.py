@@ -5,6 +5,7 @@ import asyncio
 import base64
 import json
 
+import psutil
 import pytest
 
 from tests.ide.test_files_api import BOUNDARY, multipart
@@ -14,6 +15,7 @@ from tests.ide.webapp_helpers import (
     apps_server,
     create_app,
     domain_of,
+    eventually,
     log_file,
     owner,
     patch,
@@ -258,3 +260,23 @@ async def test_logs_and_the_wsgi_file_through_the_files_api(apps_server):
     # Bob's places are not reachable by naming them.
     assert (await alice.api.get(alice.base() + f"files/path/home/{bob.name}/")).status in (403, 404)
     assert (await alice.api.get(bob.base() + f"files/path/var/log/{domain_of(bob)}.error.log")).status == 403
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_apps_survive_a_restart_of_the_node_and_stop_all_ends_them(apps_server):
+    alice = owner(apps_server)
+    webapp = await create_app(alice)
+    assert (await visit(apps_server, domain_of(alice))).code == 200
+    pid = int(program(apps_server, webapp)["pid"])
+    apps_server.stop()
+    assert psutil.pid_exists(pid)
+    apps_server.start()
+    again = await visit(apps_server, domain_of(alice))
+    assert again.code == 200 and b"Hello from" in again.body
+    assert int(program(apps_server, webapp)["pid"]) == pid  # the same program, taken over
+    assert "taken over after a restart" in log_file(apps_server, alice, "server").read_text()
+    apps_server.stop()
+    assert "Stopped" in apps_server.stop_programs()
+    await eventually(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie",
+                     "the app to end")
+    apps_server.start()
