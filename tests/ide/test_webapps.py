@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 
 import psutil
 import pytest
@@ -280,3 +281,40 @@ async def test_apps_survive_a_restart_of_the_node_and_stop_all_ends_them(apps_se
     await eventually(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie",
                      "the app to end")
     apps_server.start()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_static_mappings_serve_ranges_and_validators_and_refuse_escapes(apps_server, tmp_path):
+    alice = owner(apps_server)
+    webapp = await create_app(alice)
+    home = apps_server.data_dir / "home" / alice.name
+    static = home / "site" / "static"
+    static.mkdir(parents=True)
+    (static / "a.txt").write_text("abcdefgh")
+    (home / "secret.txt").write_text("not mapped")
+    root_file = tmp_path / "root-only"
+    root_file.write_text("root secret")
+    os.symlink("/etc/passwd", static / "passwd")
+    os.link(root_file, static / "hard")
+    uid, gid = home.stat().st_uid, home.stat().st_gid
+    for path in (home / "site", static, static / "a.txt", home / "secret.txt"):
+        os.chown(path, uid, gid)
+    mapping = await alice.api.post(apps(alice) + f"{domain_of(alice)}/static_files/",
+                                   {"url": "/static/", "path": f"/home/{alice.name}/site/static"})
+    assert mapping.status == 201 and isinstance(mapping.json()["id"], int)
+
+    whole = await visit(apps_server, domain_of(alice), "/static/a.txt")
+    assert whole.code == 200 and whole.body == b"abcdefgh"
+    etag, modified = whole.headers["ETag"], whole.headers["Last-Modified"]
+    assert (await visit(apps_server, domain_of(alice), "/static/a.txt", headers={"If-None-Match": etag})).code == 304
+    assert (await visit(apps_server, domain_of(alice), "/static/a.txt",
+                        headers={"If-Modified-Since": modified})).code == 304
+    part = await visit(apps_server, domain_of(alice), "/static/a.txt", headers={"Range": "bytes=2-4"})
+    assert part.code == 206 and part.body == b"cde" and part.headers["Content-Range"] == "bytes 2-4/8"
+    assert (await visit(apps_server, domain_of(alice), "/static/a.txt", headers={"Range": "bytes=9-"})).code == 416
+    for attack in ("/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%252e%252e/secret.txt",
+                   "/static/passwd", "/static/hard", "/static/..%2fsecret.txt"):
+        response = await visit(apps_server, domain_of(alice), attack)
+        assert response.code == 404 and b"root" not in response.body and b"not mapped" not in response.body, attack
+    # Static files are the front's: the app itself was never started for them.
+    assert program(apps_server, webapp) == {}
