@@ -43,9 +43,15 @@ def uwsgi_argv(directory: Path, socket: Path) -> list[str]:
             "--die-on-term", "--lazy-apps"]
 
 
-async def fetch(socket: Path) -> bytes:
-    reader, writer = await asyncio.open_unix_connection(str(socket))
-    writer.write(REQUEST)
+async def fetch(socket: Path | tuple[str, int, str]) -> bytes:
+    """One request, to a Unix socket, or through a front (address, port, Host)."""
+    if isinstance(socket, tuple):
+        address, port, host = socket
+        reader, writer = await asyncio.open_connection(address, port)
+        writer.write(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+    else:
+        reader, writer = await asyncio.open_unix_connection(str(socket))
+        writer.write(REQUEST)
     data = await reader.read()
     writer.close()
     return data
@@ -61,7 +67,7 @@ async def wait_ready(socket: Path) -> None:
         await asyncio.sleep(0.01)
 
 
-async def throughput(socket: Path, seconds: float, concurrency: int = 32) -> float:
+async def throughput(socket: Path | tuple[str, int, str], seconds: float, concurrency: int = 32) -> float:
     done = 0
     deadline = time.monotonic() + seconds
 
@@ -113,7 +119,18 @@ async def measure(name: str, argv: list[str], socket: Path, seconds: float) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--front", metavar="HOST:PORT/DOMAIN",
+                        help="instead, measure a running ide serve's front, e.g. 127.0.0.1:8000/alice.localhost "
+                             "(the app must exist; its first request starts it)")
     args = parser.parse_args()
+    if args.front:
+        address, rest = args.front.split(":", 1)
+        port, domain = rest.split("/", 1)
+        target = (address, int(port), f"{domain}:{port}")
+        asyncio.run(fetch(target))
+        rate = asyncio.run(throughput(target, args.seconds))
+        print(f"through the front: {rate:7.0f} req/s")
+        return
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         (directory / "app.py").write_text(APP)
