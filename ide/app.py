@@ -29,6 +29,7 @@ from ide.api.webapps import (
     WebappListHandler,
     WebappReloadHandler,
 )
+from ide.api.websites import API_V1, WebsiteHandler, WebsiteListHandler, WebsiteReloadHandler
 from ide.assets import STATIC_DIR, StaticHandler
 from ide.files.routes import file_routes
 from ide.routes import API_PREFIX, USER_API, Route
@@ -95,6 +96,17 @@ def api_routes(services: Services) -> list[Route]:
     ]
 
 
+def api_v1_routes(services: Services) -> list[Route]:
+    """PythonAnywhere's API v1 (websites); documented in docs/api.md."""
+    kwargs = {"services": services}
+    base = API_V1 + "/user/{owner}/websites/"
+    return [
+        Route(base, WebsiteListHandler, kwargs),
+        Route(base + "{domain}/", WebsiteHandler, kwargs),
+        Route(base + "{domain}/reload/", WebsiteReloadHandler, kwargs),
+    ]
+
+
 def page_routes(services: Services) -> list[Route]:
     kwargs = {"services": services}
     return [
@@ -123,6 +135,7 @@ def make_app(services: Services) -> tornado.web.Application:
     handlers += [
         (API_PREFIX + r"/openapi\.yaml", OpenApiHandler),
         *api_routes(services),
+        *api_v1_routes(services),
         # Whatever else is under /api/ gets a JSON 404, never a page.
         (r"/api(/.*)?$", NotFoundApi, {"services": services}),
         *page_routes(services),

@@ -74,3 +74,13 @@ def webapp_object(webapp: Webapp, status: ProgramStatus | None) -> dict[str, Any
 def static_mapping_object(owner: str, domain: str, mapping: StaticMapping) -> dict[str, Any]:
     return {"id": mapping.id, "url": mapping.url, "path": mapping.path,
             "resource_url": f"/api/v0/user/{owner}/webapps/{domain}/static_files/{mapping.id}/"}
+
+
+def website_object(site: Webapp) -> dict[str, Any]:
+    """A website as PythonAnywhere's API v1 shows it."""
+    return {
+        "domain_name": site.domain_name,
+        "enabled": site.enabled,
+        "webapp": {"command": site.command, "domains": [{"domain_name": site.domain_name, "cname": None}]},
+        "logfiles": {kind: f"/var/log/{site.domain_name}.{kind}.log" for kind in ("access", "error", "server")},
+    }

@@ -98,8 +98,12 @@ class WebappRuntime:
         places = self.sandbox.places(identity)
         domain = webapp.domain_name
         source = webapp.source_directory or identity.visible_home
+        socket_path = f"{places.run}/{webapp.id}.sock"
+        if webapp.command:
+            return self._spec(identity, webapp, ("bash", "-c", webapp.command), source,
+                              {"DOMAIN_SOCKET": socket_path})
         argv = (self.seen(identity, interpreter(webapp, self.pythons)), "-c", _LAUNCHER.format(site=GUNICORN_SITE),
-                "--bind", f"unix:{places.run}/{webapp.id}.sock",
+                "--bind", f"unix:{socket_path}",
                 "--workers", str(WORKERS.get(identity.account_type, 1)),
                 "--chdir", self.seen(identity, source),
                 "--pythonpath", places.www,
@@ -110,11 +114,15 @@ class WebappRuntime:
                 "--forwarded-allow-ips", "*",
                 "--graceful-timeout", "10",
                 f"{wsgi_module(domain)}:application")
+        return self._spec(identity, webapp, argv, source, {})
+
+    def _spec(self, identity: Identity, webapp: Webapp, argv: tuple[str, ...], cwd: str,
+              env: Mapping[str, str]) -> ProgramSpec:
         return ProgramSpec(
             name=program_name(webapp), identity=identity, argv=argv,
-            cwd=source,
+            cwd=cwd,
             log=self.host_log(identity, webapp, "error"), event_log=self.host_log(identity, webapp, "server"),
-            env={"PYTHONUNBUFFERED": "1"}, restart=RestartPolicy.ALWAYS,
+            env={"PYTHONUNBUFFERED": "1", **env}, restart=RestartPolicy.ALWAYS,
             ready_path=self.socket_path(identity, webapp), backoff=START_BACKOFF)
 
 

@@ -69,18 +69,25 @@ class WebappService:
 
     # -- the API's operations ----------------------------------------------
 
-    async def create(self, user: User, domain_name: Any, python_version: Any) -> Webapp:
+    async def create(self, user: User, domain_name: Any, python_version: Any, *, command: Any = None,
+                     enabled: Any = True) -> Webapp:
+        """A WSGI app, or with ``command`` a website (API v1) running that command."""
         domain = self._check_domain(user, domain_name)
-        version = self._check_python(python_version)
+        version = self._check_python(python_version) if command is None else ""
+        if command is not None and (not isinstance(command, str) or not command.strip()):
+            raise WebappInvalid("webapp.command must be the command that serves the site on $DOMAIN_SOCKET, "
+                                "such as: uvicorn --uds $DOMAIN_SOCKET app:app")
         identity = await self._identity(user.name, user.account_type)
         webapp = Webapp(id=0, user=user.name, domain_name=domain, python_version=version,
-                        source_directory=identity.visible_home, virtualenv_path="", enabled=True,
-                        force_https=False, password_protection_enabled=False, password_protection_username="",
-                        password_digest="", created=time.time())
+                        source_directory=identity.visible_home, virtualenv_path="",
+                        enabled=as_bool("enabled", enabled), force_https=False, password_protection_enabled=False,
+                        password_protection_username="", password_digest="", created=time.time(),
+                        command=command or "")
         webapp = await self.store.create(webapp, APP_LIMITS.get(user.account_type, 0))
         self.domains.add(domain)
-        await asyncio.to_thread(write_new_file, self.runtime.host_wsgi_file(identity, webapp),
-                                HELLO_WORLD.format(domain=domain), identity.owner)
+        if not webapp.command:
+            await asyncio.to_thread(write_new_file, self.runtime.host_wsgi_file(identity, webapp),
+                                    HELLO_WORLD.format(domain=domain), identity.owner)
         return webapp
 
     async def update(self, user: User, domain: str, changes: Mapping[str, Any]) -> Webapp:

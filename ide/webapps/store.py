@@ -46,6 +46,8 @@ class Webapp:
     password_protection_username: str
     password_digest: str
     created: float
+    command: str = ""
+    """A website's command (API v1), listening on $DOMAIN_SOCKET; empty for a WSGI app."""
 
     @classmethod
     def from_hash(cls, domain: str, fields: dict[str, str]) -> Webapp:
@@ -56,7 +58,8 @@ class Webapp:
                    enabled=fields.get("enabled", "1") == "1", force_https=fields.get("force_https") == "1",
                    password_protection_enabled=fields.get("password_protection_enabled") == "1",
                    password_protection_username=fields.get("password_protection_username", ""),
-                   password_digest=fields.get("password_digest", ""), created=float(fields.get("created", 0)))
+                   password_digest=fields.get("password_digest", ""), created=float(fields.get("created", 0)),
+                   command=fields.get("command", ""))
 
     def to_hash(self) -> dict[str, str]:
         return {"user": self.user, "python_version": self.python_version,
@@ -64,7 +67,7 @@ class Webapp:
                 "enabled": _flag(self.enabled), "force_https": _flag(self.force_https),
                 "password_protection_enabled": _flag(self.password_protection_enabled),
                 "password_protection_username": self.password_protection_username,
-                "password_digest": self.password_digest, "created": repr(self.created)}
+                "password_digest": self.password_digest, "created": repr(self.created), "command": self.command}
 
     def password_matches(self, username: str, password: str) -> bool:
         """HTTP Basic credentials against the protection's, in constant time."""

@@ -318,3 +318,36 @@ async def test_static_mappings_serve_ranges_and_validators_and_refuse_escapes(ap
         assert response.code == 404 and b"root" not in response.body and b"not mapped" not in response.body, attack
     # Static files are the front's: the app itself was never started for them.
     assert program(apps_server, webapp) == {}
+
+SOCKET_SERVER = ("import os, socketserver, http.server\n"
+                 "class H(http.server.BaseHTTPRequestHandler):\n"
+                 "    def do_GET(self):\n"
+                 "        body = b'from a command: ' + self.headers['Host'].encode()\n"
+                 "        self.send_response(200); self.send_header('Content-Length', str(len(body)))\n"
+                 "        self.end_headers(); self.wfile.write(body)\n"
+                 "    def address_string(self): return 'front'\n"
+                 "socketserver.UnixStreamServer(os.environ['DOMAIN_SOCKET'], H).serve_forever()\n")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_website_runs_any_command_on_its_domain_socket(apps_server):
+    alice = owner(apps_server, "hacker")
+    home = apps_server.data_dir / "home" / alice.name
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "serve.py").write_text(SOCKET_SERVER)
+    websites = f"/api/v1/user/{alice.name}/websites/"
+    created = await alice.api.post(websites, {"domain_name": domain_of(alice), "enabled": True,
+                                              "webapp": {"command": "python3.11 serve.py"}})
+    assert created.status == 201, created.text
+    assert created.json() == {
+        "domain_name": domain_of(alice), "enabled": True,
+        "webapp": {"command": "python3.11 serve.py", "domains": [{"domain_name": domain_of(alice), "cname": None}]},
+        "logfiles": {kind: f"/var/log/{domain_of(alice)}.{kind}.log" for kind in ("access", "error", "server")}}
+    taken = await alice.api.post(websites, {"domain_name": domain_of(alice), "webapp": {"command": "true"}})
+    assert taken.status == 400 and "domain with this domain name already exists" in taken.json()["detail"]
+    answer = await visit(apps_server, domain_of(alice))
+    assert answer.code == 200 and answer.body == f"from a command: {domain_of(alice)}:{apps_server.port}".encode()
+    assert (await alice.api.post(websites + f"{domain_of(alice)}/reload")).status == 200
+    assert (await alice.api.get(websites + f"{domain_of(alice)}/")).json()["enabled"] is True
+    assert (await alice.api.delete(websites + f"{domain_of(alice)}/")).status == 204
+    assert (await alice.api.get(websites)).json() == []
