@@ -40,6 +40,7 @@ from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
 from ide.web.fallbacks import BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi, NotFoundPage, is_api
 from ide.web.security_headers import security_headers
 from ide.web.tornado_adapter import streams_body
+from ide.web.webapp_pages import WebappsPage
 from ide.webapps.front import WebappFront
 from ide.webapps.proxy import AppProxy
 
@@ -117,6 +118,7 @@ def page_routes(services: Services) -> list[Route]:
         Route("/signup/", SignupHandler, kwargs),
         Route("/account/", AccountHandler, kwargs),
         Route("/user/{owner}/consoles/", ConsolesPage, kwargs),
+        Route("/user/{owner}/webapps/", WebappsPage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/", ConsolePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame/", FramePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame", FramePage, kwargs),

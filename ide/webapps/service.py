@@ -105,7 +105,8 @@ class WebappService:
             elif field == "password_protection_username":
                 values[field] = str(value)
             elif field == "password_protection_password":
-                values["password_digest"] = new_password_digest(str(value))
+                if value != "":  # the form's empty field leaves the password as it is
+                    values["password_digest"] = new_password_digest(str(value))
             else:
                 raise WebappInvalid(f"{field} cannot be changed here.")
         updated = _replace(webapp, values)

@@ -9,6 +9,7 @@ import os
 import psutil
 import pytest
 
+from tests.client import Client
 from tests.ide.test_files_api import BOUNDARY, multipart
 from tests.ide.webapp_helpers import (
     APP_TIMEOUT,
@@ -351,3 +352,19 @@ async def test_a_website_runs_any_command_on_its_domain_socket(apps_server):
     assert (await alice.api.get(websites + f"{domain_of(alice)}/")).json()["enabled"] is True
     assert (await alice.api.delete(websites + f"{domain_of(alice)}/")).status == 204
     assert (await alice.api.get(websites)).json() == []
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_web_page_shows_only_your_own_apps(apps_server):
+    alice, mallory = owner(apps_server), owner(apps_server)
+    await create_app(alice)
+    browser = Client(apps_server.url)
+    await browser.login(alice.name)
+    page = await browser.get(f"/user/{alice.name}/webapps/")
+    assert page.status == 200
+    assert f'data-webapp="{domain_of(alice)}"' in page.text
+    assert f"/user/{alice.name}/files/var/www/{alice.name}_localhost_wsgi.py?edit" in page.text
+    assert f"/user/{alice.name}/files/var/log/{domain_of(alice)}.error.log" in page.text
+    await browser.login(mallory.name)
+    assert (await browser.get(f"/user/{alice.name}/webapps/")).status == 403
+    assert domain_of(alice) not in (await browser.get(f"/user/{mallory.name}/webapps/")).text
