@@ -164,6 +164,14 @@ class Supervisor:
         self._event(program, f"reloaded (pid {process.pid})")
         return program.status()
 
+    def retry(self, name: str) -> ProgramStatus:
+        """Start a program that is failing (``failed`` or ``backing off``) afresh, now."""
+        program = self._get(name)
+        if program.wanted and program.state in (ProgramState.FAILED, ProgramState.BACKING_OFF):
+            program.failures = 0
+            self._schedule_start(program, 0.0)
+        return program.status()
+
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(name) for name in list(self._programs)))
 

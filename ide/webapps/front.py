@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import html
+from asyncio import Future
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +116,9 @@ class WebappFront(ExceptionHookHandler):
         for name, value in answer_headers(headers):
             self.add_header(name, value)
 
-    def on_chunk(self, data: bytes) -> None:
+    def on_chunk(self, data: bytes) -> Future[None]:
         self.write(data)
-        self.flush()
+        return self.flush()
 
     def credentials_match(self, webapp: Webapp) -> bool:
         header = self.request.headers.get("Authorization", "")

@@ -10,7 +10,7 @@ import socket
 from asyncio import Future
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.httputil import HTTPHeaders, ResponseStartLine, parse_response_start_line
@@ -45,7 +45,7 @@ class Upstream:
     """The answer as it arrives: status and headers once, then body pieces."""
 
     def __init__(self, on_head: Callable[[ResponseStartLine, HTTPHeaders], None],
-                 on_chunk: Callable[[bytes], None]) -> None:
+                 on_chunk: Callable[[bytes], Future[None]]) -> None:
         self._on_head = on_head
         self._on_chunk = on_chunk
         self._start: ResponseStartLine | None = None
@@ -62,8 +62,10 @@ class Upstream:
             self.head_sent = True
             self._on_head(self._start, self._headers)
 
-    def chunk(self, data: bytes) -> None:
-        self._on_chunk(data)
+    def chunk(self, data: bytes) -> Future[None]:
+        """Tornado's client waits for the Future this returns before it reads on: a slow
+        visitor slows the app's answer down instead of filling the server's memory."""
+        return self._on_chunk(data)
 
 
 class AppProxy:
@@ -93,7 +95,7 @@ class AppProxy:
             f"http://{host}{uri}", method=method, headers=headers, body_producer=producer,
             allow_nonstandard_methods=True, follow_redirects=False, decompress_response=False,
             connect_timeout=self.timeout, request_timeout=self.timeout,
-            header_callback=upstream.header_line, streaming_callback=upstream.chunk)
+            header_callback=upstream.header_line, streaming_callback=cast(Callable[[bytes], None], upstream.chunk))
         try:
             response: HTTPResponse = await self._client.fetch(request, raise_error=False)
         except HTTPClientError as exc:  # raise_error=False still raises for a few cases

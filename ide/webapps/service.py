@@ -275,13 +275,17 @@ class WebappService:
 
     async def _reload_changed(self) -> None:
         for name in list(self._wsgi_files):
-            if not self.supervisor.known(name) or self.supervisor.started_spec(name) is None:
+            if not self.supervisor.known(name):
                 continue
             mtime = await asyncio.to_thread(_mtime, self._wsgi_files[name])
             previous = self._wsgi_mtimes.get(name)
             self._wsgi_mtimes[name] = mtime
-            if mtime != previous:
+            if mtime == previous:
+                continue
+            if self.supervisor.started_spec(name) is not None:
                 await self.supervisor.reload(name)
+            else:  # a fix saved to a failing app: try it at once
+                self.supervisor.retry(name)
 
     async def close(self) -> None:
         for task in (self._watcher, self._domain_refresher):
