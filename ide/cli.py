@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--webapp-timeout", type=float, default=float(_env("WEBAPP_TIMEOUT", 300)),
                          help="seconds the front waits for a web app's answer before a 504 "
                               "(IDE_WEBAPP_TIMEOUT; default 300)")
+    serve_p.add_argument("--webapp-idle-stop", type=float, default=float(_env("WEBAPP_IDLE_STOP", 3600)),
+                         help="seconds without a request after which a free account's web app stops; the next "
+                              "request starts it again (IDE_WEBAPP_IDLE_STOP; default 3600)")
     serve_p.add_argument("--stop-all", action="store_true",
                          help="stop every program this node supervises (web apps keep running across restarts "
                               "of the server otherwise), then exit without listening")
@@ -227,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
                 apps_domain=args.apps_domain, webapp_timeout=args.webapp_timeout, stop_all=args.stop_all,
+                webapp_idle_stop=args.webapp_idle_stop,
                 unsafe_no_isolation=args.unsafe_no_isolation)))
         elif args.command == "user":
             asyncio.run(_user_command(args))

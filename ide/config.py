@@ -28,6 +28,8 @@ class Settings:
     apps_domain: str = "localhost"
     # How long the front waits for a web app's answer before a 504.
     webapp_timeout: float = 300.0
+    # Free accounts' web apps stop after this long without a request.
+    webapp_idle_stop: float = 3600.0
     # Stop every program this node supervises (web apps, always-on tasks) and exit, without listening.
     stop_all: bool = False
 

@@ -90,7 +90,8 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     supervisor = Supervisor(redis, sandbox, node_id)
     pythons = {f"python{m.group(1)}{m.group(2)}": m.group(0) for m in (
         re.fullmatch(r"python(3)\.(\d+)", Path(k.argv[0]).name) for k in kinds) if m}
-    webapps = WebappService(WebappStore(redis), sandbox, supervisor, pythons, settings.apps_domain)
+    webapps = WebappService(WebappStore(redis), sandbox, supervisor, pythons, settings.apps_domain,
+                            idle_stop=settings.webapp_idle_stop)
     return Services(
         settings=settings, redis=redis, cookie_secret=cookie_secret,
         accounts=accounts, tokens=TokenStore(redis), sessions=SessionStore(redis),

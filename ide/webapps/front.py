@@ -43,6 +43,7 @@ class WebappFront(ExceptionHookHandler):
         self.proxy = proxy
         self.body: asyncio.Queue[bytes | None] | None = None
         self.forwarding: asyncio.Task[int | None] | None = None
+        self.webapp: Webapp | None = None
 
     def check_xsrf_cookie(self) -> None:
         """Visitors' forms are the app's business (and its own CSRF protection), not the IDE's."""
@@ -80,6 +81,7 @@ class WebappFront(ExceptionHookHandler):
         self.start_forwarding(webapp, socket_path)
 
     def start_forwarding(self, webapp: Webapp, socket_path: Path) -> None:
+        self.webapp = webapp
         if self.request.method in _BODY_METHODS:
             self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
             self.body = asyncio.Queue(QUEUE_SIZE)
@@ -101,6 +103,8 @@ class WebappFront(ExceptionHookHandler):
             await self.body.put(None)
         assert self.forwarding is not None
         failure = await self.forwarding
+        if self.webapp is not None:
+            self.services.webapps.touch(self.webapp)
         if failure == 504:
             self.page(504, "The web app took too long", "It did not answer in time.")
         elif failure == 502:

@@ -28,6 +28,7 @@ from supervisor import ProgramFailed, ProgramState, ProgramStatus, Supervisor
 log = logging.getLogger(__name__)
 
 APP_LIMITS = {"anon": 0, "free": 1, "hacker": 2, "web_developer": 5}
+IDLE_STOP_TYPES = ("anon", "free")
 START_TIMEOUT = 30.0
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _BOOL_FIELDS = ("force_https", "password_protection_enabled")
@@ -55,7 +56,7 @@ def as_bool(field: str, value: Any) -> bool:
 
 class WebappService:
     def __init__(self, store: WebappStore, sandbox: Sandbox, supervisor: Supervisor,
-                 pythons: Mapping[str, str], apps_domain: str) -> None:
+                 pythons: Mapping[str, str], apps_domain: str, idle_stop: float = 3600.0) -> None:
         self.store = store
         self.sandbox = sandbox
         self.supervisor = supervisor
@@ -66,6 +67,10 @@ class WebappService:
         self._wsgi_files: dict[str, Path] = {}
         self._wsgi_mtimes: dict[str, int] = {}
         self._watcher: asyncio.Task[None] | None = None
+        # Free accounts' apps stop after idle_stop seconds without a request.
+        self.idle_stop = idle_stop
+        self._last_request: dict[str, float] = {}
+        self._may_idle: set[str] = set()
 
     # -- the API's operations ----------------------------------------------
 
@@ -178,6 +183,8 @@ class WebappService:
         costs the node nothing but their own error pages.
         """
         name = program_name(webapp)
+        self._last_request[name] = time.monotonic()
+        (self._may_idle.add if account_type in IDLE_STOP_TYPES else self._may_idle.discard)(name)
         identity = await self._identity(webapp.user, account_type)
         if self.supervisor.known(name):
             status = self.supervisor.status(name)
@@ -187,6 +194,10 @@ class WebappService:
             await self._ensure_running(identity, webapp)
             await self.supervisor.wait_running(name, START_TIMEOUT)
         return self.runtime.socket_path(identity, webapp)
+
+    def touch(self, webapp: Webapp) -> None:
+        """A request to the app has just ended: its idle time starts now."""
+        self._last_request[program_name(webapp)] = time.monotonic()
 
     async def static_mappings(self, user: User, domain: str) -> list[StaticMapping]:
         webapp = await self.store.owned(user.name, domain)
@@ -265,13 +276,22 @@ class WebappService:
             self._watcher = asyncio.ensure_future(self._watch_wsgi_files())
 
     async def _watch_wsgi_files(self) -> None:
-        """Saving or touching a running app's WSGI file reloads it (checked every second)."""
+        """Saving or touching a running app's WSGI file reloads it, and idle free apps stop
+        (checked every second)."""
         while True:
             await asyncio.sleep(1.0)
             try:
                 await self._reload_changed()
+                await self._stop_idle()
             except Exception:
-                log.exception("watching WSGI files failed")
+                log.exception("watching web apps failed")
+
+    async def _stop_idle(self) -> None:
+        now = time.monotonic()
+        for name in list(self._may_idle):
+            if (self.supervisor.known(name) and self.supervisor.status(name).running
+                    and now - self._last_request.get(name, now) > self.idle_stop):
+                await self.supervisor.stop(name)  # the next request starts it again
 
     async def _reload_changed(self) -> None:
         for name in list(self._wsgi_files):

@@ -13,6 +13,7 @@ from tests.client import Client
 from tests.ide.test_files_api import BOUNDARY, multipart
 from tests.ide.webapp_helpers import (
     APP_TIMEOUT,
+    IDLE_STOP,
     apps,
     apps_server,
     create_app,
@@ -380,3 +381,18 @@ async def test_the_web_page_shows_only_your_own_apps(apps_server):
     await browser.login(mallory.name)
     assert (await browser.get(f"/user/{alice.name}/webapps/")).status == 403
     assert domain_of(alice) not in (await browser.get(f"/user/{mallory.name}/webapps/")).text
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_free_accounts_idle_app_stops_and_starts_again_on_the_next_request(apps_server):
+    free, paying = owner(apps_server), owner(apps_server, "hacker")
+    free_app, paying_app = await create_app(free), await create_app(paying)
+    assert (await visit(apps_server, domain_of(free))).code == 200
+    assert (await visit(apps_server, domain_of(paying))).code == 200
+    first = program(apps_server, free_app)["pid"]
+    await eventually(lambda: program(apps_server, free_app)["state"] == "stopped", "the idle app to stop",
+                     timeout=IDLE_STOP * 5)
+    assert program(apps_server, paying_app)["state"] == "running"
+    again = await visit(apps_server, domain_of(free))
+    assert again.code == 200 and b"Hello from" in again.body
+    assert program(apps_server, free_app)["pid"] != first

@@ -15,12 +15,13 @@ from tests.ide.test_sharing import Person, person
 from tests.server import ServerProcess, unisolated_server
 
 APP_TIMEOUT = 3
+IDLE_STOP = 6
 
 
 @pytest.fixture(scope="module")
 def apps_server() -> Iterator[ServerProcess]:
     """An unisolated server whose front gives up on an app after APP_TIMEOUT seconds."""
-    with unisolated_server("--webapp-timeout", str(APP_TIMEOUT)) as server:
+    with unisolated_server("--webapp-timeout", str(APP_TIMEOUT), "--webapp-idle-stop", str(IDLE_STOP)) as server:
         yield server
 
 
