@@ -45,6 +45,10 @@ class WebappFront(ExceptionHookHandler):
         self.forwarding: asyncio.Task[int | None] | None = None
         self.webapp: Webapp | None = None
 
+    def compute_etag(self) -> None:
+        """The app's answers carry the app's own validators, never one made up here."""
+        return None
+
     def check_xsrf_cookie(self) -> None:
         """Visitors' forms are the app's business (and its own CSRF protection), not the IDE's."""
 
@@ -71,6 +75,10 @@ class WebappFront(ExceptionHookHandler):
         if found is not None and self.request.method in ("GET", "HEAD"):
             identity = await asyncio.to_thread(self.services.sandbox.identity, webapp.user, account_type)
             await serve_static(self, identity, self.services.sandbox.homes_dir, *found)
+            return
+        declared = self.request.headers.get("Content-Length", "0")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            self.page(413, "Request too large", f"A web app takes bodies up to {MAX_BODY >> 20} MB.")
             return
         try:
             socket_path = await webapps.running(webapp, account_type)

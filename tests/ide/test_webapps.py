@@ -396,3 +396,18 @@ async def test_a_free_accounts_idle_app_stops_and_starts_again_on_the_next_reque
     again = await visit(apps_server, domain_of(free))
     assert again.code == 200 and b"Hello from" in again.body
     assert program(apps_server, free_app)["pid"] != first
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_head_requests_and_bodies_over_the_limit(apps_server):
+    alice = owner(apps_server)
+    await create_app(alice)
+    head = await visit(apps_server, domain_of(alice), method="HEAD")
+    assert head.code == 200 and head.body == b"" and "Etag" not in head.headers
+    # Declared over 100 MB: refused from the headers, before a byte of the body is sent.
+    reader, writer = await asyncio.open_connection("127.0.0.1", apps_server.port)
+    writer.write(f"POST / HTTP/1.1\r\nHost: {domain_of(alice)}\r\nContent-Length: {100 * 1024 * 1024 + 1}\r\n\r\n"
+                 .encode())
+    status = await reader.readline()
+    writer.close()
+    assert status.split()[1] == b"413"
