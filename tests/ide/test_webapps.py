@@ -10,7 +10,9 @@ import psutil
 import pytest
 
 from tests.client import Client
+from tests.ide.test_consoles_api import output_until
 from tests.ide.test_files_api import BOUNDARY, multipart
+from tests.ide.test_sharing import start_console
 from tests.ide.webapp_helpers import (
     APP_TIMEOUT,
     IDLE_STOP,
@@ -185,9 +187,13 @@ async def test_a_flood_on_a_broken_app_leaves_the_ide_responsive(apps_server):
     alice = owner(apps_server)
     webapp = await create_app(alice)
     write_app(apps_server, alice, "this is not python(\n")
+    console = await start_console(alice)
     floods = [asyncio.ensure_future(visit(apps_server, domain_of(alice))) for _ in range(60)]
     listed = await alice.api.get(apps(alice))
     assert listed.status == 200 and listed.json()[0]["domain_name"] == domain_of(alice)
+    typed = await alice.api.post(alice.base() + f"consoles/{console}/send_input/", {"input": "echo $((6*7))-ok\n"})
+    assert typed.status == 200
+    assert "42-ok" in await output_until(alice.api, alice.name, console, "42-ok")
     answers = await asyncio.gather(*floods)
     assert {answer.code for answer in answers} == {502}
     # "could not start", or "did not answer" while gunicorn had its socket but no worker yet.
