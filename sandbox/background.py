@@ -156,18 +156,45 @@ class BackgroundProcess:
         assert self.exit_status is not None
         return self.exit_status
 
-    def reload(self) -> None:
-        """SIGHUP to the program itself (the namespace's init shell's child)."""
-        below = descendants_by_root([self.pid]).get(self.pid, [])
-        # Isolated: unshare → init shell → the program; else the program is the pid.
-        main = below[1] if self._isolated and len(below) > 1 else None
+    def _main(self) -> psutil.Process | None:
+        # Isolated: unshare → the namespace's init shell → the program; else the program is the pid.
         try:
-            if main is not None:
-                main.send_signal(signal.SIGHUP)
-            elif not self._isolated:
-                os.kill(self.pid, signal.SIGHUP)
-        except (ProcessLookupError, psutil.Error):
-            pass
+            if not self._isolated:
+                return psutil.Process(self.pid)
+            below = descendants_by_root([self.pid]).get(self.pid, [])
+            return below[1] if len(below) > 1 else None
+        except psutil.Error:
+            return None
+
+    def workers(self) -> set[int]:
+        """The pids of the program's own children (an app server's workers)."""
+        main = self._main()
+        try:
+            return {child.pid for child in main.children()} if main is not None else set()
+        except psutil.Error:
+            return set()
+
+    def reload(self, timeout: float) -> bool:
+        """SIGHUP to the program; True once its children are all new ones (or it has none).
+
+        An app server such as gunicorn starts new workers on SIGHUP and lets
+        the old ones finish what they are doing: when none of the old ones
+        is left, every request is answered by the new code.
+        """
+        main, before = self._main(), self.workers()
+        if main is None:
+            return False
+        try:
+            main.send_signal(signal.SIGHUP)
+        except psutil.Error:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.poll() is None:
+            now = self.workers()
+            if not before or (now and not now & before):
+                return True
+            time.sleep(_POLL_STEP)
+        return False
 
 
 def start_background(sandbox: Sandbox, identity: Identity, argv: Sequence[str], cwd: str,

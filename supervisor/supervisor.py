@@ -155,13 +155,19 @@ class Supervisor:
         await self._redis.srem(node_programs_key(self._node), name)
 
     async def reload(self, name: str) -> ProgramStatus:
-        """Ask a running program to reload (SIGHUP); start it when it is not running."""
+        """Reload a running program: SIGHUP, returning once its workers are new ones, when its
+        spec says it reloads that way; otherwise (or when it is not running) restart it."""
         program = self._get(name)
         process = program.process
         if process is None or program.state != ProgramState.RUNNING:
             return await self.ensure_running(program.spec)
-        await self._run(process.reload)
-        self._event(program, f"reloaded (pid {process.pid})")
+        if not program.spec.reloads_on_hangup:
+            await self.stop(name)
+            await self.ensure_running(program.spec)
+            return program.status()
+        replaced = await self._run(process.reload, program.spec.stop_grace * 3)
+        self._event(program, f"reloaded (pid {process.pid})" if replaced
+                    else f"reload asked (pid {process.pid}); the old workers had not all left in time")
         return program.status()
 
     def retry(self, name: str) -> ProgramStatus:

@@ -101,7 +101,7 @@ class WebappRuntime:
         socket_path = f"{places.run}/{webapp.id}.sock"
         if webapp.command:
             return self._spec(identity, webapp, ("bash", "-c", webapp.command), source,
-                              {"DOMAIN_SOCKET": socket_path})
+                              {"DOMAIN_SOCKET": socket_path}, hangup=False)
         argv = (self.seen(identity, interpreter(webapp, self.pythons)), "-c", _LAUNCHER.format(site=GUNICORN_SITE),
                 "--bind", f"unix:{socket_path}",
                 "--workers", str(WORKERS.get(identity.account_type, 1)),
@@ -114,16 +114,16 @@ class WebappRuntime:
                 "--forwarded-allow-ips", "*",
                 "--graceful-timeout", "10",
                 f"{wsgi_module(domain)}:application")
-        return self._spec(identity, webapp, argv, source, {})
+        return self._spec(identity, webapp, argv, source, {}, hangup=True)
 
     def _spec(self, identity: Identity, webapp: Webapp, argv: tuple[str, ...], cwd: str,
-              env: Mapping[str, str]) -> ProgramSpec:
+              env: Mapping[str, str], *, hangup: bool) -> ProgramSpec:
         return ProgramSpec(
             name=program_name(webapp), identity=identity, argv=argv,
             cwd=cwd,
             log=self.host_log(identity, webapp, "error"), event_log=self.host_log(identity, webapp, "server"),
             env={"PYTHONUNBUFFERED": "1", **env}, restart=RestartPolicy.ALWAYS,
-            ready_path=self.socket_path(identity, webapp), backoff=START_BACKOFF)
+            ready_path=self.socket_path(identity, webapp), backoff=START_BACKOFF, reloads_on_hangup=hangup)
 
 
 def write_new_file(path: Path, text: str, owner: tuple[int, int] | None) -> bool:

@@ -142,8 +142,11 @@ class WebappService:
         if self.supervisor.known(name):
             started = self.supervisor.started_spec(name)
             if started is not None and started.argv == spec.argv and started.cwd == spec.cwd:
-                return await self.supervisor.reload(name)
-            await self.supervisor.stop(name)
+                status = await self.supervisor.reload(name)
+                if status.running:
+                    return status
+            else:
+                await self.supervisor.stop(name)
         await self._ensure_running(identity, webapp)
         try:
             return await self.supervisor.wait_running(name, START_TIMEOUT)

@@ -76,10 +76,13 @@ async def test_create_visit_reload_on_save_and_delete(apps_server):
     assert answer["HTTP_X_FORWARDED_FOR"] == "127.0.0.1"  # a visitor's own value is not trusted
     assert answer["HTTP_X_FORWARDED_PROTO"] == "http" and answer["length"] == 5_000_000
     first_pid = int(program(apps_server, webapp)["pid"])
+    workers = {child.pid for child in psutil.Process(first_pid).children()}
 
     reloaded = await alice.api.post(apps(alice) + f"{domain_of(alice)}/reload/")
     assert reloaded.status == 200 and reloaded.json() == {"status": "OK"}
     assert int(program(apps_server, webapp)["pid"]) == first_pid  # workers replaced, not the server
+    now = {child.pid for child in psutil.Process(first_pid).children()}
+    assert now and not now & workers, (workers, now)
 
     assert (await alice.api.delete(apps(alice) + f"{domain_of(alice)}/")).status == 204
     assert (await alice.api.get(apps(alice) + f"{domain_of(alice)}/")).status == 404
