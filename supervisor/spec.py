@@ -64,6 +64,8 @@ class ProgramSpec:
     ready_path: Path | None = None
     ready_seconds: float = 1.0
     stop_grace: float = 5.0
+    rotate_logs: tuple[Path, ...] = ()
+    """Logs rotated (``supervisor/logs.py``) before each start."""
     reloads_on_hangup: bool = False
     """SIGHUP reloads it in place (an app server); otherwise a reload is a restart."""
     backoff: Backoff = Backoff()

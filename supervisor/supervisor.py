@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TypeVar
 
 import redis.asyncio as aioredis
 
-from sandbox import Identity, Sandbox, SpawnError
-from sandbox.background import BackgroundProcess, open_log, start_background
+from sandbox import Sandbox, SpawnError
+from sandbox.background import BackgroundProcess
 from supervisor.keys import node_programs_key, program_key
 from supervisor.spec import ProgramSpec, ProgramState, ProgramStatus, RestartPolicy
+from supervisor.work import append_line, ready_checks, start_fresh
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +251,7 @@ class Supervisor:
         self._set_state(program, ProgramState.STARTING)
         spec = program.spec
         try:
-            process = await self._run(_start_fresh, self._sandbox, spec)
+            process = await self._run(start_fresh, self._sandbox, spec)
         except SpawnError as exc:
             program.busy = False
             self._event(program, f"could not start: {exc}")
@@ -310,7 +309,7 @@ class Supervisor:
             elif program.state == ProgramState.STARTING:
                 starting.append(program)
         if starting:
-            ready = await self._run(_ready, [(p.spec.ready_path, p.started_at, p.spec.ready_seconds)
+            ready = await self._run(ready_checks, [(p.spec.ready_path, p.started_at, p.spec.ready_seconds)
                                              for p in starting])
             for program, is_ready in zip(starting, ready, strict=True):
                 if is_ready and program.process is not None and program.state == ProgramState.STARTING:
@@ -360,7 +359,7 @@ class Supervisor:
         if path is not None:
             stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
             self._keep(asyncio.wrap_future(self._executor.submit(
-                _append, path, program.spec.identity, f"{stamp} {line}\n")))
+                append_line, path, program.spec.identity, f"{stamp} {line}\n")))
 
     def _keep(self, future: asyncio.Future[object]) -> None:
         self._background.add(future)
@@ -379,31 +378,3 @@ class Supervisor:
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
-
-
-def _start_fresh(sandbox: Sandbox, spec: ProgramSpec) -> BackgroundProcess:
-    # A ready_path left by an earlier run would make this one look ready at once.
-    if spec.ready_path is not None:
-        try:
-            os.unlink(spec.ready_path)
-        except FileNotFoundError:
-            pass
-    return start_background(sandbox, spec.identity, spec.argv, spec.cwd, spec.log, spec.env)
-
-
-def _ready(checks: list[tuple[Path | None, float, float]]) -> list[bool]:
-    now = time.monotonic()
-    return [os.path.exists(path) if path is not None else now - started >= seconds
-            for path, started, seconds in checks]
-
-
-def _append(path: Path, identity: Identity, line: str) -> None:
-    try:
-        fd = open_log(path, identity.owner)
-    except SpawnError as exc:
-        log.warning("cannot write %s: %s", path, exc)
-        return
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)

@@ -123,7 +123,8 @@ class WebappRuntime:
             cwd=cwd,
             log=self.host_log(identity, webapp, "error"), event_log=self.host_log(identity, webapp, "server"),
             env={"PYTHONUNBUFFERED": "1", **env}, restart=RestartPolicy.ALWAYS,
-            ready_path=self.socket_path(identity, webapp), backoff=START_BACKOFF, reloads_on_hangup=hangup)
+            ready_path=self.socket_path(identity, webapp), backoff=START_BACKOFF, reloads_on_hangup=hangup,
+            rotate_logs=tuple(self.host_log(identity, webapp, kind) for kind in ("access", "error", "server")))
 
 
 def write_new_file(path: Path, text: str, owner: tuple[int, int] | None) -> bool:
