@@ -253,7 +253,6 @@ class Supervisor:
         try:
             process = await self._run(start_fresh, self._sandbox, spec)
         except SpawnError as exc:
-            program.busy = False
             self._event(program, f"could not start: {exc}")
             self._failed(program, str(exc))
             return
