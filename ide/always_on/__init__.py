@@ -1,0 +1,1 @@
+"""Always-on tasks: a user's command kept running by the supervisor."""
