@@ -21,7 +21,8 @@ MAX_BODY = 100 * 1024 * 1024
 """A web app's request bodies, streamed (the IDE's own routes take far less)."""
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                "transfer-encoding", "upgrade", "proxy-connection"}
-_QUEUED_CHUNKS = 4
+QUEUE_SIZE = 4
+"""Body chunks a visitor may send ahead of the app reading them (Tornado then stops reading)."""
 
 
 class _SocketResolver(Resolver):
@@ -145,5 +146,3 @@ def answer_headers(headers: HTTPHeaders) -> list[tuple[str, str]]:
     return [(name, value) for name, value in headers.get_all()
             if name.lower() not in _HOP_BY_HOP and name.lower() not in connection_named]
 
-
-QUEUE_SIZE = _QUEUED_CHUNKS

@@ -244,6 +244,10 @@ async def test_disabled_apps_and_password_protection(apps_server):
         header = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
         assert (await visit(apps_server, domain_of(alice), headers=header)).code == expected, pair
     assert (await patch(alice.api, target, {"force_https": "maybe"})).status == 400
+    assert (await patch(alice.api, target, {"force_https": True, "password_protection_enabled": False})).status == 200
+    redirected = await visit(apps_server, domain_of(alice), "/page?x=1")
+    assert redirected.code == 301
+    assert redirected.headers["Location"] == f"https://{domain_of(alice)}:{apps_server.port}/page?x=1"
     assert (await patch(alice.api, target, {"domain_name_x": "1"})).status == 400
 
 
