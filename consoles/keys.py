@@ -122,17 +122,3 @@ def webapp_static_key(domain: str) -> str:
 def user_webapps_key(username: str) -> str:
     """Set of the user's web app domains."""
     return f"{PREFIX}user:{username}:webapps"
-
-
-# Always-on tasks (``ide/always_on/``).
-ALWAYS_ON_NEXT_ID = PREFIX + "alwayson:next_id"
-
-
-def always_on_key(task_id: int) -> str:
-    """Hash: user, command, description, enabled, created."""
-    return f"{PREFIX}alwayson:{task_id}"
-
-
-def user_always_on_key(username: str) -> str:
-    """Set of the user's always-on task ids."""
-    return f"{PREFIX}user:{username}:alwayson"

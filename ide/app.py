@@ -7,7 +7,6 @@ import tornado.web
 from tornado.httputil import HTTPServerRequest
 
 from consoles import STREAM_PATH, make_console_router
-from ide.api.always_on import AlwaysOnHandler, AlwaysOnListHandler, AlwaysOnRestartHandler
 from ide.api.consoles import (
     ConsoleHandler,
     ConsoleListHandler,
@@ -88,9 +87,6 @@ def api_routes(services: Services) -> list[Route]:
         Route(USER_API + "/processes/{pid}/", ProcessHandler, kwargs),
         Route(USER_API + "/teacher/", TeacherHandler, kwargs),
         *sharing_routes(services)[0],
-        Route(USER_API + "/always_on/", AlwaysOnListHandler, kwargs),
-        Route(USER_API + "/always_on/{task_id}/", AlwaysOnHandler, kwargs),
-        Route(USER_API + "/always_on/{task_id}/restart/", AlwaysOnRestartHandler, kwargs),
         Route(USER_API + "/webapps/", WebappListHandler, kwargs),
         Route(USER_API + "/webapps/{domain}/", WebappHandler, kwargs),
         Route(USER_API + "/webapps/{domain}/reload/", WebappReloadHandler, kwargs),

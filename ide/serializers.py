@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consoles import STREAM_PATH, ConsoleRecord
-from ide.always_on.service import AlwaysOnTask
 from ide.cpu import CpuUsage
 from ide.webapps.store import StaticMapping, Webapp
 from supervisor import ProgramStatus
@@ -84,13 +83,4 @@ def website_object(site: Webapp) -> dict[str, Any]:
         "enabled": site.enabled,
         "webapp": {"command": site.command, "domains": [{"domain_name": site.domain_name, "cname": None}]},
         "logfiles": {kind: f"/var/log/{site.domain_name}.{kind}.log" for kind in ("access", "error", "server")},
-    }
-
-
-def always_on_object(task: AlwaysOnTask, status: ProgramStatus | None) -> dict[str, Any]:
-    """An always-on task as PythonAnywhere's API shows it."""
-    return {
-        "id": task.id, "user": task.user, "command": task.command, "description": task.description,
-        "enabled": task.enabled, "state": status.state.value if status is not None else "stopped",
-        "logfile": task.logfile, "url": f"/api/v0/user/{task.user}/always_on/{task.id}/",
     }

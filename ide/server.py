@@ -173,7 +173,6 @@ async def serve(settings: Settings) -> None:
         await services.console_policy.start()
         services.cpu.start()
         await services.webapps.start()
-        await services.always_on.start()
         app = make_app(services)
         # What start-up loaded (modules, templates, routes) lives as long as the
         # server: out of the cyclic collector's sight, its full passes stay

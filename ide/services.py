@@ -12,7 +12,6 @@ import redis.asyncio as aioredis
 
 from consoles import ConsoleManager, LauncherStore, discover_kinds
 from ide.accounts import AccountStore
-from ide.always_on.service import AlwaysOnService
 from ide.assets import ROOT, AssetManifest
 from ide.auth import Authenticator
 from ide.class_store import ClassStore
@@ -52,7 +51,6 @@ class Services:
     files: FileService
     supervisor: Supervisor
     webapps: WebappService
-    always_on: AlwaysOnService
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
     authenticator: Authenticator = field(init=False)
@@ -102,6 +100,5 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
         files=files, supervisor=supervisor, webapps=webapps,
-        always_on=AlwaysOnService(redis, sandbox, supervisor, accounts),
         sandbox_status=None if status.isolated else status.summary,
         pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

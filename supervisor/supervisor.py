@@ -90,13 +90,6 @@ class Supervisor:
     def known(self, name: str) -> bool:
         return name in self._programs
 
-    async def runs_elsewhere(self, name: str) -> bool:
-        """Whether Redis says another node runs the program (so this one must not start it)."""
-        record = await self._redis.hgetall(program_key(name))
-        fields = {str(k): str(v) for k, v in record.items()}
-        return bool(fields.get("node")) and fields["node"] != self._node and fields.get("state") in (
-            ProgramState.STARTING, ProgramState.RUNNING, ProgramState.BACKING_OFF)
-
     def started_spec(self, name: str) -> ProgramSpec | None:
         """The spec the running process was started with (None when none runs)."""
         program = self._get(name)

@@ -16,7 +16,6 @@ from consoles import (
 from consoles.node_link import NodeUnavailable, RemoteError
 from consoles.sharing import ConsoleGone, ShareModeInvalid
 from ide.accounts import AccountError, UserExists, UserNotFound
-from ide.always_on.service import TaskInvalid, TaskNotFound
 from ide.class_store import NotInClass
 from ide.console_service import ConsoleNotFound, ConsoleRequestInvalid
 from ide.console_sharing import NotATeacher, NotConsoleOwner, ShareNotFound
@@ -69,9 +68,7 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (FilesError, 400),
     (WebappNotFound, 404),
     (StaticMappingNotFound, 404),
-    (WebappInvalid, 400),
-    (TaskNotFound, 404),
-    (TaskInvalid, 400),  # malformed paths and bodies, a file where a directory was meant
+    (WebappInvalid, 400),  # malformed paths and bodies, a file where a directory was meant
 ]
 
 

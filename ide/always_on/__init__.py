@@ -1,1 +1,0 @@
-"""Always-on tasks: a user's command kept running by the supervisor."""
