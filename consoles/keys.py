@@ -99,3 +99,23 @@ NODE_CHANNEL_PREFIX = PREFIX + "node:"
 """Requests to one node: ``ide:node:<node id>``."""
 NODE_REPLY_PREFIX = PREFIX + "node-reply:"
 """One-off lists a node pushes its answer to."""
+
+
+# Scheduled tasks.
+
+TASK_IDS = PREFIX + "task:ids"
+"""Counter: the last scheduled task id given out (ids are integers, as PythonAnywhere's)."""
+TASKS_DUE = PREFIX + "tasks:due"
+"""Sorted set: task id scored by its next due time (epoch seconds); only enabled tasks."""
+TASKS_CHANNEL = PREFIX + "tasks"
+"""Wakes the schedulers of every node when a task's next due time changed."""
+
+
+def task_key(task_id: int | str) -> str:
+    """Hash: owner, command, description, enabled, interval, hour, minute, created, expiry, last_* ."""
+    return f"{PREFIX}task:{task_id}"
+
+
+def user_tasks_key(username: str) -> str:
+    """Set of a user's scheduled task ids."""
+    return f"{PREFIX}user:{username}:tasks"

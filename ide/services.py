@@ -25,6 +25,7 @@ from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
 from sandbox import DEFAULT_LIMITS, Sandbox
+from tasks.store import TaskStore
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Services:
     console_service: ConsoleService
     cpu: CpuAllowance
     files: FileService
+    tasks: TaskStore
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
     authenticator: Authenticator = field(init=False)
@@ -87,6 +89,6 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         sandbox=sandbox, console_manager=manager, launchers=launchers,
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
-        files=files,
+        files=files, tasks=TaskStore(redis),
         sandbox_status=None if status.isolated else status.summary,
         pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

@@ -32,6 +32,8 @@ from ide.files.errors import (
 )
 from ide.login_throttle import TooManyAttempts
 from sandbox import SpawnError
+from tasks.store import TaskNotFound
+from tasks.timing import TaskInvalid
 
 # Most specific first: the first matching class wins.
 _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
@@ -64,6 +66,8 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (TooLarge, 413),
     (QuotaExceeded, 507),
     (LintUnavailable, 503),
+    (TaskNotFound, 404),
+    (TaskInvalid, 400),  # TaskLimitReached too: the message says to delete one or upgrade
     (FilesError, 400),  # malformed paths and bodies, a file where a directory was meant
 ]
 
