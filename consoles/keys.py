@@ -119,3 +119,10 @@ def task_key(task_id: int | str) -> str:
 def user_tasks_key(username: str) -> str:
     """Set of a user's scheduled task ids."""
     return f"{PREFIX}user:{username}:tasks"
+CLOCK_OFFSET = PREFIX + "clock:offset"
+"""Seconds added to the schedulers' clock, read only by servers started with ``--adjustable-clock``."""
+
+
+def task_running_key(task_id: int | str) -> str:
+    """String: the node running the task now; a lease the node renews, so a dead node's run ends."""
+    return f"{PREFIX}task:{task_id}:running"

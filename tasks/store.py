@@ -143,6 +143,13 @@ class TaskStore:
             raise TaskNotFound()
         return ScheduledTask.from_hash(task_id, raw, await self.redis.zscore(TASKS_DUE, str(task_id)))
 
+    async def find(self, task_id: int) -> ScheduledTask:
+        """Any user's task, for the scheduler (never for a request: use :meth:`get`)."""
+        raw = cast(dict[str, str], await self.redis.hgetall(task_key(task_id)))
+        if "owner" not in raw:
+            raise TaskNotFound()
+        return ScheduledTask.from_hash(task_id, raw, await self.redis.zscore(TASKS_DUE, str(task_id)))
+
     async def list(self, owner: str) -> list[ScheduledTask]:
         ids = sorted(int(i) for i in await self.redis.smembers(user_tasks_key(owner)))
         found = []
