@@ -30,6 +30,7 @@ from ide.web.auth_pages import LoginHandler, LogoutHandler, SignupHandler
 from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
 from ide.web.fallbacks import BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi, NotFoundPage, is_api
 from ide.web.security_headers import security_headers
+from ide.web.task_pages import TasksPage
 from ide.web.tornado_adapter import streams_body
 
 
@@ -89,6 +90,7 @@ def page_routes(services: Services) -> list[Route]:
         Route("/user/{owner}/consoles/{console_id}/", ConsolePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame/", FramePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame", FramePage, kwargs),
+        Route("/user/{owner}/tasks/", TasksPage, kwargs),
         *sharing_routes(services)[1],
     ]
 

@@ -65,7 +65,8 @@ def test_no_page_trips_the_policy(ide_server, page: Page):
     page.goto(ide_server.url + f"/user/{teacher}/files{home}/")
     expect(page.get_by_text("csp.py").first).to_be_visible(timeout=WAIT_MS)
 
-    for path in ("/", "/account/", f"/user/{teacher}/students/", f"/user/{teacher}/consoles/"):
+    for path in ("/", "/account/", f"/user/{teacher}/students/", f"/user/{teacher}/consoles/",
+                 f"/user/{teacher}/tasks/"):
         response = page.goto(ide_server.url + path)
         assert response is not None and response.status == 200, path
         assert "script-src 'self'" in response.headers["content-security-policy"]
