@@ -126,3 +126,26 @@ CLOCK_OFFSET = PREFIX + "clock:offset"
 def task_running_key(task_id: int | str) -> str:
     """String: the node running the task now; a lease the node renews, so a dead node's run ends."""
     return f"{PREFIX}task:{task_id}:running"
+
+
+# Always-on tasks.
+
+ALWAYS_ON_IDS = PREFIX + "alwayson:ids"
+"""Counter: the last always-on task id given out."""
+ALWAYS_ON_CHANNEL = PREFIX + "alwayson"
+"""Carries an always-on task's id when it changed, so the node that keeps it reconciles it with Redis."""
+
+
+def always_on_key(task_id: int | str) -> str:
+    """Hash: owner, command, description, enabled, node, created, restarts_requested."""
+    return f"{PREFIX}alwayson:{task_id}"
+
+
+def user_always_on_key(username: str) -> str:
+    """Set of a user's always-on task ids."""
+    return f"{PREFIX}user:{username}:alwayson"
+
+
+def node_always_on_key(node: str) -> str:
+    """Set of the always-on task ids a node keeps running."""
+    return f"{PREFIX}node:{node}:alwayson"

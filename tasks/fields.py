@@ -10,7 +10,7 @@ MAX_COMMAND = 4000
 MAX_DESCRIPTION = 200
 
 
-def _flag(name: str, value: Any) -> bool:
+def flag_field(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false", "on", "off", "1", "0"):
@@ -18,7 +18,7 @@ def _flag(name: str, value: Any) -> bool:
     raise TaskInvalid(f"{name} must be true or false.")
 
 
-def _command(value: Any) -> str:
+def command_field(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise TaskInvalid("command must be a non-empty string, e.g. \"python3 ~/backup.py\".")
     if "\0" in value:
@@ -28,7 +28,7 @@ def _command(value: Any) -> str:
     return value.strip()
 
 
-def _description(value: Any) -> str:
+def description_field(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -56,8 +56,8 @@ class TaskFields:
             if required not in body:
                 raise TaskInvalid(f"{required} is required.")
         interval = body.get("interval", "daily" if body.get("hour") not in (None, "") else "hourly")
-        return cls(command=_command(body["command"]), description=_description(body.get("description")),
-                   enabled=_flag("enabled", body.get("enabled", True)),
+        return cls(command=command_field(body["command"]), description=description_field(body.get("description")),
+                   enabled=flag_field("enabled", body.get("enabled", True)),
                    timing=Timing.parse(interval, body.get("hour"), body["minute"]))
 
     def changed_by(self, body: dict[str, Any]) -> TaskFields:
@@ -68,7 +68,7 @@ class TaskFields:
         interval = body.get("interval", self.timing.interval)
         hour = body.get("hour", self.timing.hour)
         return TaskFields(
-            command=_command(body["command"]) if "command" in body else self.command,
-            description=_description(body["description"]) if "description" in body else self.description,
-            enabled=_flag("enabled", body["enabled"]) if "enabled" in body else self.enabled,
+            command=command_field(body["command"]) if "command" in body else self.command,
+            description=description_field(body["description"]) if "description" in body else self.description,
+            enabled=flag_field("enabled", body["enabled"]) if "enabled" in body else self.enabled,
             timing=Timing.parse(interval, hour, body.get("minute", self.timing.minute)))
