@@ -1,4 +1,5 @@
-"""A real external Redis as docs/deploy.md asks for one: TLS only, a password, client certificates.
+"""A real external Redis as docs/deploy.md asks for one: TLS only, an ACL user with a password
+(the default user off), client certificates.
 
 Debian's Redis (built with TLS) runs from the ``redis-tools`` package, which
 holds the server binary without the ``redis-server`` package's service: its
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import redis
 
-PASSWORD = "correct horse battery staple"
+USER = "ide"
+PASSWORD = "ide-test-password-81c3f0e2b7"
 # Debian's redis-tools: the server under another name (redis-server is a symlink to it).
 _MULTI_CALL_BINARY = "/usr/bin/redis-check-rdb"
 
@@ -31,7 +33,8 @@ tls-cert-file {dir}/server.pem
 tls-key-file {dir}/server.key
 tls-ca-cert-file {dir}/ca.pem
 tls-auth-clients yes
-requirepass "{password}"
+user default off
+user {user} on >{password} ~ide:* &ide:* +@all -@admin -@dangerous
 save ""
 appendonly no
 dir {dir}
@@ -81,7 +84,7 @@ def free_port() -> int:
 
 @dataclass
 class TlsRedis:
-    """A running TLS Redis with a password; ``url`` carries the password."""
+    """A running TLS Redis with an ACL user; ``url`` carries its name and password."""
 
     directory: Path
     port: int
@@ -99,12 +102,12 @@ class TlsRedis:
     def client_key(self) -> Path:
         return self.directory / "client.key"
 
-    def url(self, password: str | None = PASSWORD) -> str:
-        auth = f":{password}@" if password is not None else ""
+    def url(self, password: str | None = PASSWORD, user: str = USER) -> str:
+        auth = f"{user}:{password}@" if password is not None else ""
         return f"rediss://{auth}127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        """A client with the password and the client certificate (anything that reached Redis)."""
+        """A client with the user's password and a client certificate (anything that reached Redis)."""
         return redis.Redis.from_url(self.url(), ssl_ca_certs=str(self.ca), ssl_certfile=str(self.client_cert),
                                     ssl_keyfile=str(self.client_key), decode_responses=True)
 
@@ -126,7 +129,7 @@ def start_tls_redis() -> TlsRedis:
     issue(directory, "client", ca, "extendedKeyUsage=clientAuth")
     port = free_port()
     config = directory / "redis.conf"
-    config.write_text(_CONFIG.format(port=port, dir=directory, password=PASSWORD))
+    config.write_text(_CONFIG.format(port=port, dir=directory, user=USER, password=PASSWORD))
     executable, name = _redis_server()
     process = subprocess.Popen([name, str(config)], executable=executable, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -17,7 +17,7 @@ import pytest
 from ide.credentials import PASSWORD_CHANGED
 from tests.client import Client
 from tests.consoles.sockjs_client import connect
-from tests.external_redis import PASSWORD, TlsRedis, make_ca, start_tls_redis
+from tests.external_redis import PASSWORD, USER, TlsRedis, make_ca, start_tls_redis
 from tests.ide.test_cli import run_ide
 from tests.ide.test_two_nodes import latest_output
 from tests.server import UNISOLATED, ServerProcess, reachable_dir
@@ -157,11 +157,14 @@ def test_a_wrong_password_an_untrusted_certificate_or_a_missing_secret_is_one_li
     short.write_text("tooshort")
     short.chmod(0o600)
     good = deployment_env(tls_redis, secret_file)
-    shown = f"rediss://:***@127.0.0.1:{tls_redis.port}/0"
+    shown = f"rediss://{USER}:***@127.0.0.1:{tls_redis.port}/0"
     cases = {
         "wrong password": ({**good, "IDE_REDIS_URL": tls_redis.url("wrong")},
                            f"Redis at {shown} refused the user or password in --redis-url "
                            "(invalid username-password pair or user is disabled.)"),
+        "the default user": ({**good, "IDE_REDIS_URL": tls_redis.url(PASSWORD, user="")},
+                             f"Redis at rediss://:***@127.0.0.1:{tls_redis.port}/0 refused the user or password "
+                             "in --redis-url (invalid username-password pair or user is disabled.)"),
         "no password": ({**good, "IDE_REDIS_URL": tls_redis.url(None)},
                         f"Redis at rediss://127.0.0.1:{tls_redis.port}/0 requires a password: give it in "
                         "--redis-url (redis://:PASSWORD@host:port/db, or USER:PASSWORD@ for an ACL user)"),
@@ -179,7 +182,7 @@ def test_a_wrong_password_an_untrusted_certificate_or_a_missing_secret_is_one_li
         "short secret": ({**good, "IDE_NODE_SECRET_FILE": str(short)},
                          f"the node secret in {short} is too short (8 bytes, at least 32): make one with "
                          "openssl rand -hex 32 > FILE; chmod 600 FILE"),
-        "TLS files without TLS": ({**good, "IDE_REDIS_URL": f"redis://:{PASSWORD}@127.0.0.1:{tls_redis.port}/0"},
+        "TLS files without TLS": ({**good, "IDE_REDIS_URL": tls_redis.url().replace("rediss:", "redis:")},
                                   "--redis-ca, --redis-cert, --redis-key only apply to TLS: use a rediss:// URL"),
         "not a Redis URL": ({**good, "IDE_REDIS_URL": f"http://:{PASSWORD}@127.0.0.1/"},
                             "--redis-url must start with redis://, rediss:// (TLS) or unix://, "
