@@ -1,4 +1,4 @@
-"""A real external Redis as docs/deploy.md asks for one: TLS only, an ACL user with a password
+"""A real external Redis as docs/deploy.md asks for one: TLS only, ACL users with passwords
 (the default user off), client certificates.
 
 Debian's Redis (built with TLS) runs from the ``redis-tools`` package, which
@@ -22,6 +22,7 @@ import redis
 
 USER = "ide"
 PASSWORD = "ide-test-password-81c3f0e2b7"
+ADMIN_PASSWORD = "ide-test-admin-password-5d09a6"
 # Debian's redis-tools: the server under another name (redis-server is a symlink to it).
 _MULTI_CALL_BINARY = "/usr/bin/redis-check-rdb"
 
@@ -35,6 +36,7 @@ tls-ca-cert-file {dir}/ca.pem
 tls-auth-clients yes
 user default off
 user {user} on >{password} ~ide:* &ide:* +@all -@admin -@dangerous
+user admin on >{admin_password} ~* &* +@all
 save ""
 appendonly no
 dir {dir}
@@ -129,7 +131,8 @@ def start_tls_redis() -> TlsRedis:
     issue(directory, "client", ca, "extendedKeyUsage=clientAuth")
     port = free_port()
     config = directory / "redis.conf"
-    config.write_text(_CONFIG.format(port=port, dir=directory, user=USER, password=PASSWORD))
+    config.write_text(_CONFIG.format(port=port, dir=directory, user=USER, password=PASSWORD,
+                                      admin_password=ADMIN_PASSWORD))
     executable, name = _redis_server()
     process = subprocess.Popen([name, str(config)], executable=executable, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

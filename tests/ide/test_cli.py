@@ -72,6 +72,7 @@ def test_unreachable_redis_is_one_clear_line(tmp_path):
                      "--node-secret-file", str(secret))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"ide: error: cannot reach Redis at redis://127.0.0.1:{port}/0")
+    assert f"Redis at redis://127.0.0.1:{port}/0 is reached without TLS and a password" in result.stderr
 
 
 def test_flags_come_from_the_environment_too(tmp_path):

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from ide.credentials import PASSWORD_CHANGED
 from tests.client import Client
 from tests.consoles.sockjs_client import connect
-from tests.external_redis import PASSWORD, USER, TlsRedis, make_ca, start_tls_redis
+from tests.external_redis import ADMIN_PASSWORD, PASSWORD, USER, TlsRedis, make_ca, start_tls_redis
 from tests.ide.test_cli import run_ide
 from tests.ide.test_two_nodes import latest_output
 from tests.server import UNISOLATED, ServerProcess, reachable_dir
@@ -195,3 +196,25 @@ def test_a_wrong_password_an_untrusted_certificate_or_a_missing_secret_is_one_li
             assert result.stderr.strip().splitlines()[-1] == f"ide: error: {message}", (what, command)
             assert "Traceback" not in result.stderr and PASSWORD not in result.stderr, (what, command)
     assert not os.path.exists(tmp_path / "data" / "node-secret")  # with --redis-url none is ever made
+
+
+def test_rotating_the_password_as_deploy_md_says_never_locks_the_deployment_out(secret_file, tmp_path):
+    redis_server = start_tls_redis()  # its own: the password changes
+    try:
+        old = deployment_env(redis_server, secret_file)
+        new = {**old, "IDE_REDIS_URL": redis_server.url("the-new-password-0d1e")}
+
+        def user_list(env: dict[str, str]):
+            return run_ide("user", "list", "--data-dir", str(tmp_path / "data"), env=env)
+
+        with redis.Redis.from_url(redis_server.url(ADMIN_PASSWORD, user="admin"), ssl_ca_certs=str(redis_server.ca),
+                                  ssl_certfile=str(redis_server.client_cert),
+                                  ssl_keyfile=str(redis_server.client_key)) as admin:
+            admin.execute_command("ACL", "SETUSER", USER, ">the-new-password-0d1e")
+            assert user_list(old).returncode == 0 and user_list(new).returncode == 0
+            admin.execute_command("ACL", "SETUSER", USER, f"<{PASSWORD}")
+        refused = user_list(old)
+        assert refused.returncode == 1 and "refused the user or password" in refused.stderr
+        assert user_list(new).returncode == 0
+    finally:
+        redis_server.stop()
