@@ -24,6 +24,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from consoles.keys import CONTROL_CHANNEL, console_key, console_shares_key, shared_with_me_key
+from consoles.signing import NodeKey
 
 READ_ONLY = "ro"
 READ_WRITE = "rw"
@@ -182,7 +183,8 @@ Recheck = Callable[[AccessChange], Awaitable[object]]
 """Makes every node ask again about the connections an access change concerns
 (:meth:`AccessControl.publish` on a node, :func:`announce` elsewhere)."""
 
-async def announce(redis: aioredis.Redis, change: AccessChange, sender: str) -> None:
-    """Tell every node about ``change`` (a process without consoles, such as the CLI, calls
-    only this; a node applies its own changes at once, see :meth:`AccessControl.publish`)."""
-    await redis.publish(CONTROL_CHANNEL, change.to_json(sender))
+async def announce(redis: aioredis.Redis, change: AccessChange, sender: str, key: NodeKey) -> None:
+    """Tell every node about ``change``, sealed with the deployment's ``key`` (a process
+    without consoles, such as the CLI, calls only this; a node applies its own changes at
+    once, see :meth:`AccessControl.publish`)."""
+    await redis.publish(CONTROL_CHANNEL, key.seal(CONTROL_CHANNEL, change.to_json(sender)))

@@ -25,8 +25,8 @@ from ide.classes import Classroom
 from ide.config import Settings
 from ide.credentials import CredentialService
 from ide.files.shares import FileShares
-from ide.redis_server import RedisUnavailable
-from ide.server import StartupError, Storage, check_data_dir, serve
+from ide.redis_client import RedisUnavailable
+from ide.server import StartupError, Storage, check_data_dir, load_node_key, serve
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
 
@@ -37,6 +37,17 @@ _NODE_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
 def _env(name: str, default: Any = None) -> Any:
     return os.environ.get("IDE_" + name, default)
+
+
+def _path_env(name: str) -> Path | None:
+    value = _env(name)
+    return Path(value) if value else None
+
+
+def _storage_settings(args: argparse.Namespace, **more: Any) -> Settings:
+    return Settings(data_dir=args.data_dir, redis_url=args.redis_url, redis_ca=args.redis_ca,
+                    redis_cert=args.redis_cert, redis_key=args.redis_key,
+                    node_secret_file=args.node_secret_file, **more)
 
 
 def _node_path(value: str) -> str:
@@ -56,7 +67,20 @@ def _add_storage_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")),
                         help="where users' files and the embedded Redis live (IDE_DATA_DIR; default ./data)")
     parser.add_argument("--redis-url", default=_env("REDIS_URL"),
-                        help="use this Redis instead of the embedded one, e.g. redis://host:6379/0 (IDE_REDIS_URL)")
+                        help="use this Redis instead of the embedded one: rediss://[user]:password@host:port/db "
+                             "(TLS), redis://... or unix://[[user]:password@]/path; prefer IDE_REDIS_URL, which "
+                             "other accounts cannot read in the process list")
+    parser.add_argument("--redis-ca", type=Path, default=_path_env("REDIS_CA"),
+                        help="with rediss://, the CA certificate(s) to trust Redis's certificate by, PEM "
+                             "(IDE_REDIS_CA; default the system's)")
+    parser.add_argument("--redis-cert", type=Path, default=_path_env("REDIS_CERT"),
+                        help="with rediss://, the client certificate to show Redis, PEM (IDE_REDIS_CERT)")
+    parser.add_argument("--redis-key", type=Path, default=_path_env("REDIS_KEY"),
+                        help="the private key of --redis-cert, PEM (IDE_REDIS_KEY)")
+    parser.add_argument("--node-secret-file", type=Path, default=_path_env("NODE_SECRET_FILE"),
+                        help="the secret, shared by every node and ide command of a deployment, that signs "
+                             "their messages over Redis; required with --redis-url (IDE_NODE_SECRET_FILE; "
+                             "default with the embedded Redis: made once in the data dir)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,15 +166,17 @@ UserAction = Callable[[AccountStore, CredentialService, Classroom], Awaitable[No
 
 
 async def _with_accounts(args: argparse.Namespace, action: UserAction) -> None:
-    settings = Settings(data_dir=args.data_dir, redis_url=args.redis_url)
+    settings = _storage_settings(args)
     if settings.redis_url is None:
         check_data_dir(settings.data_dir)
+    # Running servers hear about what changed on the channel their own changes use,
+    # signed as theirs are: they ignore anything else.
+    key = load_node_key(settings)
     storage = Storage(settings)
     try:
         redis = await storage.open()
         accounts = AccountStore(redis)
-        # Running servers hear about what changed on the channel their own changes use.
-        announce_change = functools.partial(announce, redis, sender=CLI_SENDER)
+        announce_change = functools.partial(announce, redis, sender=CLI_SENDER, key=key)
         credentials = CredentialService(accounts, SessionStore(redis), TokenStore(redis),
                                         announce=announce_change)
         classes = Classroom(accounts, ClassStore(redis), FileShares(redis), announce_change)
@@ -204,9 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "serve":
-            asyncio.run(serve(Settings(
-                port=args.port, address=args.address, data_dir=args.data_dir,
-                redis_url=args.redis_url, allow_signup=args.allow_signup,
+            asyncio.run(serve(_storage_settings(
+                args, port=args.port, address=args.address, allow_signup=args.allow_signup,
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,

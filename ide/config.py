@@ -13,6 +13,12 @@ class Settings:
     address: str = "127.0.0.1"
     data_dir: Path = Path("data")
     redis_url: str | None = None
+    # TLS files for a rediss:// URL: the CA to trust, and the client certificate with its key.
+    redis_ca: Path | None = None
+    redis_cert: Path | None = None
+    redis_key: Path | None = None
+    # The secret nodes sign their messages with (required with redis_url; else made in data_dir).
+    node_secret_file: Path | None = None
     allow_signup: bool = False
     secure_cookies: bool = False
     sandbox: str = "auto"

@@ -17,10 +17,13 @@ import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.netutil
 
+from consoles import NodeKey
 from consoles.keys import COOKIE_SECRET
 from ide.assets import MissingBundle
 from ide.config import Settings
-from ide.redis_server import EmbeddedRedis, connect
+from ide.node_secret import NodeSecretError, node_key
+from ide.redis_client import RedisTarget, connect
+from ide.redis_server import EmbeddedRedis
 from ide.services import build_services
 from sandbox import SHARED_ACCOUNT, SandboxError
 
@@ -55,16 +58,19 @@ class Storage:
         self.redis: aioredis.Redis | None = None
 
     async def open(self) -> aioredis.Redis:
-        url = self.settings.redis_url
-        if url is None:
-            embedded = EmbeddedRedis(self.settings.redis_dir)
+        settings = self.settings
+        if settings.redis_url is not None:
+            target = RedisTarget(settings.redis_url, settings.redis_ca, settings.redis_cert, settings.redis_key)
+            target.warn_if_open()
+        else:
+            embedded = EmbeddedRedis(settings.redis_dir)
             # A server already running on this data dir owns its Redis: the
             # CLI then shares it rather than starting a second one.
             if not await self._reuse_running(embedded):
                 await embedded.start()
                 self.embedded = embedded
-            url = embedded.url
-        self.redis = await connect(url)
+            target = RedisTarget(embedded.url)
+        self.redis = await connect(target)
         return self.redis
 
     @staticmethod
@@ -73,7 +79,7 @@ class Storage:
         if not Path(embedded.socket_path).exists():
             return False
         try:
-            client = await connect(embedded.url)
+            client = await connect(RedisTarget(embedded.url))
         except Exception:
             return False
         await client.aclose()
@@ -84,6 +90,14 @@ class Storage:
             await self.redis.aclose()
         if self.embedded is not None:
             self.embedded.stop()
+
+
+def load_node_key(settings: Settings) -> NodeKey:
+    """The key this node signs and checks messages between nodes with."""
+    try:
+        return node_key(settings)
+    except NodeSecretError as exc:
+        raise StartupError(str(exc)) from None
 
 
 async def cookie_secret(redis: aioredis.Redis) -> str:
@@ -132,12 +146,13 @@ async def serve(settings: Settings) -> None:
 
     check_isolation_choice(settings, os.geteuid() == 0)
     check_data_dir(settings.data_dir)
+    key = load_node_key(settings)
     sockets = bind(settings)
     storage = Storage(settings)
     try:
         redis = await storage.open()
         try:
-            services = build_services(settings, redis, await cookie_secret(redis))
+            services = build_services(settings, redis, await cookie_secret(redis), key)
         except MissingBundle as exc:
             raise StartupError(str(exc)) from None
         except SandboxError as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import jinja2
 import redis.asyncio as aioredis
 
-from consoles import ConsoleManager, LauncherStore, discover_kinds
+from consoles import ConsoleManager, LauncherStore, NodeKey, discover_kinds
 from ide.accounts import AccountStore
 from ide.assets import ROOT, AssetManifest
 from ide.auth import Authenticator
@@ -69,14 +69,14 @@ def template_environment() -> jinja2.Environment:
                               autoescape=True, auto_reload=False)
 
 
-def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str) -> Services:
+def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str, node_key: NodeKey) -> Services:
     sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox, cgroup_base=settings.cgroup_base,
                       uid_prefix=settings.uid_prefix, shared_account=settings.unsafe_no_isolation)
     status = sandbox.status()
     # A restarted server must recognise its own consoles to mark them ended:
     # the default name is stable across restarts (not the port, which may be 0).
     node_id = settings.node_id or f"{socket.gethostname()}:{settings.data_dir.resolve()}"
-    manager = ConsoleManager(redis, sandbox, node_id, node_path=settings.node_path)
+    manager = ConsoleManager(redis, sandbox, node_id, node_key, node_path=settings.node_path)
     launchers = LauncherStore(redis)
     kinds = discover_kinds(path=sandbox.program_search_path())
     accounts = AccountStore(redis)
