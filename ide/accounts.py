@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import time
@@ -18,6 +19,7 @@ import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
 from consoles.keys import USERS, pending_key, user_key
+from consoles.sharing import AccountTypeChange, announce
 
 ACCOUNT_TYPES = ("anon", "free", "hacker", "web_developer")
 USERNAME_RULE = "1–30 characters of a-z, 0-9 and _, starting with a letter"
@@ -157,8 +159,13 @@ class AccountStore:
                               mapping={"salt": salt.hex(), "password": digest.hex()})
 
     async def set_type(self, name: str, account_type: str) -> None:
+        """Change the account type and tell every node: each gives the programs the user
+        runs there the new type's network egress at once (a downgrade ends direct
+        connections already open), whoever asked for the change."""
         user = await self.require(name)
         await self.redis.hset(user_key(user.name), "type", check_account_type(account_type))
+        await announce(self.redis, AccountTypeChange(username=user.name, account_type=account_type),
+                       sender=f"accounts:{os.getpid()}")
 
     async def set_default_python(self, name: str, executable: str | None) -> None:
         user = await self.require(name)

@@ -29,6 +29,9 @@ from ide.redis_server import RedisUnavailable
 from ide.server import StartupError, Storage, check_data_dir, serve
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
+from sandbox.network import DEFAULT_ALLOW_LIST_PORT, DEFAULT_OPEN_PORT, DEFAULT_POOL
+from sandbox.network.addresses import parse_pool
+from sandbox.network.policy import parse_cidr
 
 CLI_SENDER = f"cli:{os.getpid()}"
 
@@ -46,6 +49,16 @@ def _node_path(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not a path like /nodes/n1 (letters, digits, "
                                          f"'.', '_', '~', '-' between slashes)")
     return path
+
+
+def _argument(parse: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse type from a parser that raises ValueError with a message."""
+    def parsed(value: str) -> str:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parsed
 
 
 def _env_flag(name: str) -> bool:
@@ -96,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "/nodes/n1: pages stream a console through the path of the node that runs it "
                               "(IDE_NODE_PATH)")
 
+    _add_network_flags(serve_p)
+
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)
     add = user_cmds.add_parser("add", help="create an account")
@@ -124,7 +139,34 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cmds = sandbox_p.add_subparsers(dest="sandbox_command", required=True)
     check = sandbox_cmds.add_parser("check", help="what isolation this machine offers and what the server will use")
     _add_storage_flags(check)
+    check.add_argument("--sandbox-network", type=_argument(lambda value: str(parse_pool(value))),
+                       default=_env("SANDBOX_NETWORK", DEFAULT_POOL), help="as for ide serve")
     return parser
+
+
+def _add_network_flags(serve_p: argparse.ArgumentParser) -> None:
+    serve_p.add_argument("--sandbox-network", type=_argument(lambda value: str(parse_pool(value))), default=_env("SANDBOX_NETWORK", DEFAULT_POOL),
+                         help="IPv4 pool of users' network namespaces; its first address is this server's gateway, "
+                              "where the egress proxy listens; each server on a node needs its own "
+                              f"(IDE_SANDBOX_NETWORK; default {DEFAULT_POOL})")
+    serve_p.add_argument("--egress-allow-cidr", action="append", type=_argument(parse_cidr), dest="egress_allow_cidrs",
+                         default=[c for c in _env("EGRESS_ALLOW_CIDRS", "").split(",") if c],
+                         help="a private range paying users' programs may reach directly and the proxy may fetch "
+                              "from (repeatable; IDE_EGRESS_ALLOW_CIDRS, comma-separated)")
+    serve_p.add_argument("--egress-allow-list", type=Path, default=_env("EGRESS_ALLOW_LIST"),
+                         help="file of domains (one a line) free accounts may fetch through the proxy "
+                              "(IDE_EGRESS_ALLOW_LIST; default: the list shipped with the server)")
+    serve_p.add_argument("--proxy-port", type=int, default=int(_env("PROXY_PORT", DEFAULT_ALLOW_LIST_PORT)),
+                         help="the egress proxy's allow-list port on the gateway, the one programs are given "
+                              f"(IDE_PROXY_PORT; default {DEFAULT_ALLOW_LIST_PORT})")
+    serve_p.add_argument("--proxy-open-port", type=int, default=int(_env("PROXY_OPEN_PORT", DEFAULT_OPEN_PORT)),
+                         help="the egress proxy's port for paying accounts, to any public address "
+                              f"(IDE_PROXY_OPEN_PORT; default {DEFAULT_OPEN_PORT})")
+    serve_p.add_argument("--unsafe-shared-network", action="store_true", default=_env_flag("UNSAFE_SHARED_NETWORK"),
+                         help="as root with full isolation, let users' programs share the node's network (they "
+                              "reach the server, Redis and every service of the node); without it such a server "
+                              "refuses to start unless it can give each user their own network namespace "
+                              "(IDE_UNSAFE_SHARED_NETWORK)")
 
 
 def _read_password(given: str | None) -> str:
@@ -210,12 +252,15 @@ def main(argv: list[str] | None = None) -> int:
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
-                unsafe_no_isolation=args.unsafe_no_isolation)))
+                unsafe_no_isolation=args.unsafe_no_isolation, sandbox_network=args.sandbox_network,
+                egress_allow_cidrs=tuple(args.egress_allow_cidrs), egress_allow_list=args.egress_allow_list,
+                proxy_port=args.proxy_port, proxy_open_port=args.proxy_open_port,
+                unsafe_shared_network=args.unsafe_shared_network)))
         elif args.command == "user":
             asyncio.run(_user_command(args))
         elif args.command == "sandbox":
             from sandbox.check import report
-            print(report(Settings(data_dir=args.data_dir).homes_dir))
+            print(report(Settings(data_dir=args.data_dir).homes_dir, pool=args.sandbox_network))
         return 0
     except (StartupError, RedisUnavailable, AccountError) as exc:
         print(f"ide: error: {exc}", file=sys.stderr)

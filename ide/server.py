@@ -21,8 +21,8 @@ from consoles.keys import COOKIE_SECRET
 from ide.assets import MissingBundle
 from ide.config import Settings
 from ide.redis_server import EmbeddedRedis, connect
-from ide.services import build_services
-from sandbox import SHARED_ACCOUNT, SandboxError
+from ide.services import build_services, network_settings
+from sandbox import SHARED_ACCOUNT, NetworkIsolationUnavailable, SandboxError
 
 log = logging.getLogger("ide")
 
@@ -131,6 +131,12 @@ async def serve(settings: Settings) -> None:
     from ide.web.fallbacks import BODY_LIMIT
 
     check_isolation_choice(settings, os.geteuid() == 0)
+    try:
+        network_settings(settings)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    if settings.egress_allow_list is not None and not settings.egress_allow_list.is_file():
+        raise StartupError(f"--egress-allow-list {settings.egress_allow_list}: no such file")
     check_data_dir(settings.data_dir)
     sockets = bind(settings)
     storage = Storage(settings)
@@ -140,6 +146,9 @@ async def serve(settings: Settings) -> None:
             services = build_services(settings, redis, await cookie_secret(redis))
         except MissingBundle as exc:
             raise StartupError(str(exc)) from None
+        except NetworkIsolationUnavailable as exc:
+            raise StartupError(f"{exc}; as root the server starts only when each user's programs get "
+                               "their own network namespace (or with --unsafe-shared-network)") from None
         except SandboxError as exc:
             hint = ("; as root the server starts only when it can isolate users' programs fully "
                     "(or with --unsafe-no-isolation)" if os.geteuid() == 0 else "")
@@ -147,6 +156,8 @@ async def serve(settings: Settings) -> None:
         if services.sandbox_status:
             unsafe = "UNSAFE (--unsafe-no-isolation): " if settings.unsafe_no_isolation else ""
             log.warning("%s%s", unsafe, services.sandbox_status)
+        elif settings.unsafe_shared_network:
+            log.warning("UNSAFE (--unsafe-shared-network): %s", services.sandbox.status().summary)
         await services.console_manager.mark_orphans()
         await services.console_manager.listen()
         await services.console_policy.start()

@@ -21,7 +21,7 @@ from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
 from sandbox.child_setup import ChildSetup, PrivateMounts, WorkingDirectory
 from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
-from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
+from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, SandboxError, SpawnError
 from sandbox.host import HostCapabilities, current_user, detect_host
 from sandbox.identity import Identity, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
@@ -139,7 +139,7 @@ class Sandbox:
             assert self._cgroups is not None
             self._cgroups.teardown()
             self._cgroups = None
-            raise IsolationUnavailable(f"network isolation is not possible here: {exc} "
+            raise NetworkIsolationUnavailable(f"network isolation is not possible here: {exc} "
                                        "(run `ide sandbox check` for details)") from None
         return network
 
