@@ -61,6 +61,10 @@ def _argument(parse: Callable[[str], str]) -> Callable[[str], str]:
     return parsed
 
 
+def _pool(value: str) -> str:
+    return str(parse_pool(value))
+
+
 def _env_flag(name: str) -> bool:
     return _env(name, "").lower() in ("1", "true", "yes", "on")
 
@@ -139,13 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cmds = sandbox_p.add_subparsers(dest="sandbox_command", required=True)
     check = sandbox_cmds.add_parser("check", help="what isolation this machine offers and what the server will use")
     _add_storage_flags(check)
-    check.add_argument("--sandbox-network", type=_argument(lambda value: str(parse_pool(value))),
+    check.add_argument("--sandbox-network", type=_argument(_pool),
                        default=_env("SANDBOX_NETWORK", DEFAULT_POOL), help="as for ide serve")
     return parser
 
 
 def _add_network_flags(serve_p: argparse.ArgumentParser) -> None:
-    serve_p.add_argument("--sandbox-network", type=_argument(lambda value: str(parse_pool(value))), default=_env("SANDBOX_NETWORK", DEFAULT_POOL),
+    serve_p.add_argument("--sandbox-network", type=_argument(_pool), default=_env("SANDBOX_NETWORK", DEFAULT_POOL),
                          help="IPv4 pool of users' network namespaces; its first address is this server's gateway, "
                               "where the egress proxy listens; each server on a node needs its own "
                               f"(IDE_SANDBOX_NETWORK; default {DEFAULT_POOL})")

@@ -14,5 +14,5 @@ from sandbox.status import SandboxStatus
 from sandbox.unix_users import SHARED_ACCOUNT
 
 __all__ = ["DEFAULT_LIMITS", "SHARED_ACCOUNT", "AccountLimits", "Identity", "IsolationUnavailable",
-           "NetworkIsolationUnavailable", "Sandbox", "SandboxError", "SandboxStatus", "SandboxedProcess", "SpawnError", "descendants_by_root",
-           "trees_by_root"]
+           "NetworkIsolationUnavailable", "Sandbox", "SandboxError", "SandboxStatus", "SandboxedProcess",
+           "SpawnError", "descendants_by_root", "trees_by_root"]
