@@ -21,9 +21,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from sandbox.network.addresses import AddressPlan
 from tests.client import Client
 from tests.ide.test_sandboxed_server import run_in_console
-from sandbox.network.addresses import AddressPlan
 from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot, cgroup_groups, network_leftovers
 from tests.sandbox.network_hosts import ECHO_PORT, FORWARDING, HTTP_PORT, NetHost, free_pool, route_device
 from tests.server import ROOT, ServerProcess

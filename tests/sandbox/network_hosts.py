@@ -20,21 +20,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.sandbox.leftovers import TEST_NETWORK_TAG, TEST_UID_PREFIX
+
 HTTP_PORT = 8080
 ECHO_PORT = 7007
 FORWARDING = Path("/proc/sys/net/ipv4/ip_forward")
 
-_ECHO = """
+_ECHO = f"""
 import socket, threading
 server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("0.0.0.0", %d)); server.listen(16)
+server.bind(("0.0.0.0", {ECHO_PORT})); server.listen(16)
 def serve(conn):
     with conn:
         while data := conn.recv(4096):
             conn.sendall(data)
 while True:
     threading.Thread(target=serve, args=(server.accept()[0],), daemon=True).start()
-""" % ECHO_PORT
+"""
 
 
 def ip(*args: str) -> str:
