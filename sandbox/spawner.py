@@ -25,7 +25,7 @@ from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, Sa
 from sandbox.host import HostCapabilities, current_user, detect_host
 from sandbox.identity import Identity, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
-from sandbox.network import NetworkError, NetworkIsolation, NetworkSettings
+from sandbox.network import NetworkError, NetworkIsolation, NetworkSettings, start_network
 from sandbox.ownership import chown_inside, hand_over
 from sandbox.process import SandboxedProcess, UnbufferedPty
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
@@ -118,8 +118,12 @@ class Sandbox:
             except (CgroupError, OSError) as exc:
                 problems = [f"cgroups unusable: {exc}"]
             else:
+                try:
+                    self._network = start_network(network, self.uid_prefix, cgroup_base) if network else None
+                except NetworkIsolationUnavailable:
+                    cgroups.teardown()
+                    raise
                 self._cgroups, self._tools = cgroups, host.tools
-                self._network = self._start_network(network, cgroup_base)
                 return full_status(isolation, host.user, cgroups.version, cgroups.controllers,
                                    self._network.summary if self._network else None)
         if isolation == "full" or (host.is_root and not shared_account):
@@ -128,20 +132,6 @@ class Sandbox:
         if host.is_root:
             return self._use_shared_account(isolation, problems)
         return limited_status(isolation, host.user, problems)
-
-    def _start_network(self, settings: NetworkSettings | None, cgroup_base: str) -> NetworkIsolation | None:
-        if settings is None:
-            return None
-        network = NetworkIsolation(settings, uid_prefix=self.uid_prefix, cgroup_base=cgroup_base)
-        try:
-            network.start()
-        except NetworkError as exc:
-            assert self._cgroups is not None
-            self._cgroups.teardown()
-            self._cgroups = None
-            raise NetworkIsolationUnavailable(f"network isolation is not possible here: {exc} "
-                                       "(run `ide sandbox check` for details)") from None
-        return network
 
     def _use_shared_account(self, isolation: str, problems: Sequence[str]) -> SandboxStatus:
         """Run every unisolated program as ``<uid_prefix>all-users`` (root only)."""
@@ -454,7 +444,12 @@ class Sandbox:
         programs (their next spawn gets the rest)."""
         limits_for(self.limits, account_type)
         if self._network is not None:
-            await self._run(self._network.set_account_type, unix_name(self.uid_prefix, username), account_type)
+            await self._run(self._change_egress_blocking, username, account_type)
+
+    def _change_egress_blocking(self, username: str, account_type: str) -> None:
+        assert self._network is not None
+        with self._user_lock(username):
+            self._network.set_account_type(unix_name(self.uid_prefix, username), account_type)
 
     def is_tarpitted(self, username: str) -> bool:
         return username in self._tarpitted

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.errors import NetworkIsolationUnavailable
 from sandbox.network import namespaces
 from sandbox.network.addresses import DEFAULT_POOL, AddressPlan, NetworkError
 from sandbox.network.firewall import Firewall
@@ -92,41 +93,38 @@ class NetworkIsolation:
     # -- users ------------------------------------------------------------------
 
     def network_for(self, unix_name: str, uid: int, account_type: str) -> UserNetwork:
-        """The user's namespace, made on first use, in the class of ``account_type``.
+        """The user's namespace, made (or found again, after a restart) on first use.
 
-        The caller holds the user's lock: one user's namespace is never made twice at once.
+        Its class comes from ``account_type`` then, unless a change of type was
+        heard first; after that only :meth:`set_account_type` changes it, so a
+        spawn that read the type just before a downgrade cannot undo it.  The
+        caller holds the user's lock: one namespace is never made twice at once.
         """
-        paying = has_direct_egress(account_type)
         with self._guard:
             known = self._networks.get(unix_name)
-            same_class = self._paying.get(unix_name) == paying
-        if known is not None and same_class:
+            paying = self._paying.setdefault(unix_name, has_direct_egress(account_type))
+        if known is not None:
             return known
-        network = known or UserNetwork(name=unix_name, interface=self.plan.veth_for(uid),
-                                       address=self.plan.address_for(uid))
-        if known is None and not namespaces.exists(network):
+        network = UserNetwork(name=unix_name, interface=self.plan.veth_for(uid), address=self.plan.address_for(uid))
+        if namespaces.exists(network):
+            self._admit(network, paying)
+        else:
             namespaces.create(network)
             self._admit(network, paying)
             namespaces.bring_up(network, self.plan.gateway)
-        else:
-            self._admit(network, paying)
         with self._guard:
             self._networks[unix_name] = network
-            self._paying[unix_name] = paying
         return network
 
-    def set_account_type(self, unix_name: str, account_type: str) -> bool:
-        """Give a running namespace the egress of its new account type at once; False if
-        the user has none here (their next spawn gets the right one)."""
+    def set_account_type(self, unix_name: str, account_type: str) -> None:
+        """Give the user's namespace, if there is one, the egress of their new account
+        type at once; remembered for the namespace's making otherwise."""
+        paying = has_direct_egress(account_type)
         with self._guard:
             network = self._networks.get(unix_name)
-        if network is None:
-            return False
-        paying = has_direct_egress(account_type)
-        self._admit(network, paying)
-        with self._guard:
             self._paying[unix_name] = paying
-        return True
+        if network is not None:
+            self._admit(network, paying)
 
     def _admit(self, network: UserNetwork, paying: bool) -> None:
         if paying:
@@ -163,3 +161,14 @@ def _enable_forwarding() -> None:
     if _FORWARDING.read_text().strip() != "1":
         _FORWARDING.write_text("1")
         log.warning("turned on IPv4 forwarding (net.ipv4.ip_forward=1) for paying users' direct egress")
+
+
+def start_network(settings: NetworkSettings, uid_prefix: str, cgroup_base: str) -> NetworkIsolation:
+    """A server's network isolation, set up; NetworkIsolationUnavailable saying why not."""
+    network = NetworkIsolation(settings, uid_prefix=uid_prefix, cgroup_base=cgroup_base)
+    try:
+        network.start()
+    except NetworkError as exc:
+        raise NetworkIsolationUnavailable(f"network isolation is not possible here: {exc} "
+                                          "(run `ide sandbox check` for details)") from None
+    return network

@@ -54,20 +54,24 @@ class NodeListener:
 
 
 @pytest.fixture(scope="module")
-def test_host() -> Iterator[NetHost]:
+def pool() -> str:
+    return free_pool()
+
+
+@pytest.fixture(scope="module")
+def test_host(pool: str) -> Iterator[NetHost]:
     forwarding = FORWARDING.read_text()
-    host = NetHost("net", [PUBLIC, METADATA, ADMITTED]).start()
+    host = NetHost("net", [PUBLIC, METADATA, ADMITTED], sources=pool).start()
     yield host
     host.stop()
     FORWARDING.write_text(forwarding)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, test_host: NetHost) -> Iterator[ServerProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory, test_host: NetHost, pool: str) -> Iterator[ServerProcess]:
     base = f"ide-test-net-{os.getpid()}"
     snapshot = HostSnapshot.take()
     data_dir = tmp_path_factory.mktemp("network")
-    pool = free_pool()
     server = ServerProcess(data_dir, "--sandbox", "full", "--uid-prefix", TEST_UID_PREFIX,
                            "--cgroup-base", base, "--sandbox-network", pool,
                            "--egress-allow-cidr", ADMITTED_RANGE).start()
@@ -112,6 +116,10 @@ class Console:
         pool = self.server.pool  # type: ignore[attr-defined]
         return str(pool.network_address + 2 + self.uid)
 
+    def routed_to(self, address: str) -> str:
+        """Where the node forwards this console's packets to ``address``."""
+        return route_device(address, self.address(), f"{TEST_UID_PREFIX[:4]}v{self.uid}")
+
 
 def refused(output: str) -> bool:
     """curl failed to connect or timed out: never an answer."""
@@ -122,7 +130,7 @@ def refused(output: str) -> bool:
 async def test_a_paying_console_reaches_public_hosts_directly_and_a_free_one_nothing(server, test_host):
     paying = await Console.open(server, "hacker")
     free = await Console.open(server, "free")
-    assert route_device(PUBLIC) == route_device(ADMITTED) == test_host.node_interface
+    assert paying.routed_to(PUBLIC) == paying.routed_to(ADMITTED) == test_host.node_interface
     inside = await paying.run("ip -4 -o addr show dev eth0")
     assert f"{paying.address()}/32" in inside, "the console is not in its own network namespace"
 
@@ -146,7 +154,7 @@ async def test_no_console_reaches_the_node_other_users_or_the_metadata_address(s
         if "Directory listing" in own:
             break
     assert "Directory listing" in own
-    assert route_device(METADATA) == test_host.node_interface
+    assert paying.routed_to(METADATA) == free.routed_to(METADATA) == test_host.node_interface
     pool = server.pool  # type: ignore[attr-defined]
     node_listeners = [NodeListener(str(pool.network_address + 1)), NodeListener(test_host.node_address)]
     socket_path = re.search(r"^unixsocket (.+)$", (server.data_dir / "redis" / "redis.conf").read_text(),

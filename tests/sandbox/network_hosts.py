@@ -2,14 +2,17 @@
 namespaces of the test's own, the only machines tests may send packets to.
 
 A :class:`NetHost` is a network namespace with a veth to the node and a
-tiny HTTP server (plus a TCP echo service) on every address it is given;
-the node routes each of those addresses (/32) to it, and the test checks
-with ``ip route get`` that they lead there before any console is told to
-connect.  So a public-looking address (TEST-NET-3) plays the internet,
-and 169.254.169.254 plays the cloud's metadata service.
+tiny HTTP server (plus a TCP echo service) on every address it is given.
+Packets from one pool (the test server's users) to those addresses are
+routed to it by a table and a rule of its own, so that other tests on the
+machine may route the same addresses elsewhere at the same time; the test
+checks with ``ip route get`` that they lead there before any console is
+told to connect.  So a public-looking address (TEST-NET-3) plays the
+internet, and 169.254.169.254 plays the cloud's metadata service.
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -62,24 +65,33 @@ def free_pool() -> str:
     raise RuntimeError("no free 10.200-239.0.0/16 pool for a test server")
 
 
-def route_device(address: str) -> str:
-    """The interface the node sends ``address``'s packets out of."""
-    return json.loads(ip("-j", "route", "get", address))[0]["dev"]
+def route_device(address: str, source: str, arriving_on: str) -> str:
+    """The interface the node forwards a packet from ``source`` to ``address`` out of."""
+    return json.loads(ip("-j", "route", "get", address, "from", source, "iif", arriving_on))[0]["dev"]
 
 
 class NetHost:
     """A namespace of the test's own serving HTTP ("<name>-ANSWER") and TCP echo on ``addresses``."""
 
-    def __init__(self, key: str, addresses: Sequence[str]) -> None:
+    def __init__(self, key: str, addresses: Sequence[str], sources: str) -> None:
         self.name = f"{TEST_UID_PREFIX}host-{key}-{os.getpid()}"
         self.node_interface = f"{TEST_NETWORK_TAG}x{key[:2]}{os.getpid() % 100000}"
-        self.node_address = f"10.252.{os.getpid() % 250}.{1 + sum(map(ord, key)) % 250}"
+        self.node_address = f"10.253.{os.getpid() % 250}.{1 + sum(map(ord, key)) % 250}"
+        self.sources = sources
+        self.table = str(100000 + int(hashlib.sha256(self.name.encode()).hexdigest(), 16) % 1000000)
         self.addresses = list(addresses)
         self.answer = f"{key}-ANSWER"
         self._servers: list[subprocess.Popen[bytes]] = []
         self._directory = Path(f"/tmp/{self.name}")
 
     def start(self) -> NetHost:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> NetHost:
         ip("netns", "add", self.name)
         ip("link", "add", self.node_interface, "type", "veth", "peer", "name", "eth0", "netns", self.name)
         ip("addr", "add", f"{self.node_address}/32", "dev", self.node_interface)
@@ -89,10 +101,13 @@ class NetHost:
                         ["route", "add", f"{self.node_address}/32", "dev", "eth0"],
                         ["route", "add", "default", "via", self.node_address, "dev", "eth0"]):
             subprocess.run([*inside, *command], check=True)
+        ip("rule", "add", "from", self.sources, "lookup", self.table, "priority", "1000")
         for address in self.addresses:
             subprocess.run([*inside, "addr", "add", f"{address}/32", "dev", "eth0"], check=True)
-            ip("route", "add", f"{address}/32", "dev", self.node_interface)
-            assert route_device(address) == self.node_interface, f"{address} is not routed to the test host"
+            ip("route", "add", f"{address}/32", "dev", self.node_interface, "table", self.table)
+            source = str(ipaddress.IPv4Network(self.sources).network_address + 2)
+            assert route_device(address, source, self.node_interface) == self.node_interface, \
+                f"{address} is not routed to the test host"
         self._directory.mkdir(exist_ok=True)
         (self._directory / "index.html").write_text(self.answer + "\n")
         run_inside = ["ip", "netns", "exec", self.name, sys.executable]
@@ -118,9 +133,9 @@ class NetHost:
         for server in self._servers:
             server.kill()
             server.wait()
-        for address in self.addresses:
-            subprocess.run(["ip", "route", "del", f"{address}/32", "dev", self.node_interface],
-                           capture_output=True)
+        subprocess.run(["ip", "rule", "del", "from", self.sources, "lookup", self.table, "priority", "1000"],
+                       capture_output=True)
+        subprocess.run(["ip", "route", "flush", "table", self.table], capture_output=True)
         subprocess.run(["ip", "link", "del", self.node_interface], capture_output=True)
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         (self._directory / "index.html").unlink(missing_ok=True)

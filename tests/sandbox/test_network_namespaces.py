@@ -70,7 +70,7 @@ print("echo:", conn.recv(100).decode().strip(), flush=True)
 def test_a_restarted_server_reapplies_its_rules_without_breaking_running_namespaces(networked):
     sandbox, base, pool = networked
     forwarding = FORWARDING.read_text()
-    host = NetHost("rs", [PUBLIC]).start()
+    host = NetHost("rs", [PUBLIC], sources=pool).start()
     try:
         identity = sandbox.identity("sbxn_paying", "hacker")
         process = run(sandbox.spawn(identity, ["python3", "-c", _WAITS_THEN_TALKS], identity.visible_home))
