@@ -206,6 +206,7 @@ except OSError as exc:
 @pytest.mark.gen_test(timeout=180)
 async def test_a_downgrade_cuts_running_programs_off_at_once_and_an_upgrade_lets_them_out(server, test_host):
     user = await Console.open(server, "hacker")
+    assert user.routed_to(PUBLIC) == test_host.node_interface
     home = server.data_dir / "home" / user.name
     await user.client.put(f"/api/v0/user/{user.name}/files/path/home/{user.name}/talk.py",
                           {"content": _KEEPS_TALKING})

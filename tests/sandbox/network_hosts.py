@@ -82,6 +82,7 @@ class NetHost:
         self.addresses = list(addresses)
         self.answer = f"{key}-ANSWER"
         self._servers: list[subprocess.Popen[bytes]] = []
+        self._guards: list[str] = []
         self._directory = Path(f"/tmp/{self.name}")
 
     def start(self) -> NetHost:
@@ -108,6 +109,11 @@ class NetHost:
             source = str(ipaddress.IPv4Network(self.sources).network_address + 2)
             assert route_device(address, source, self.node_interface) == self.node_interface, \
                 f"{address} is not routed to the test host"
+            # Anything else on the node (a console sharing its network) is refused
+            # rather than sent to the default route, unless another test routes it.
+            if not ip("route", "show", "exact", f"{address}/32").strip():
+                ip("route", "add", "prohibit", f"{address}/32")
+                self._guards.append(address)
         self._directory.mkdir(exist_ok=True)
         (self._directory / "index.html").write_text(self.answer + "\n")
         run_inside = ["ip", "netns", "exec", self.name, sys.executable]
@@ -136,6 +142,8 @@ class NetHost:
         subprocess.run(["ip", "rule", "del", "from", self.sources, "lookup", self.table, "priority", "1000"],
                        capture_output=True)
         subprocess.run(["ip", "route", "flush", "table", self.table], capture_output=True)
+        for address in self._guards:
+            subprocess.run(["ip", "route", "del", "prohibit", f"{address}/32"], capture_output=True)
         subprocess.run(["ip", "link", "del", self.node_interface], capture_output=True)
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         (self._directory / "index.html").unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from sandbox.network.addresses import AddressPlan
 from sandbox.unix_users import delete_unix_user, unix_name
 from tests.sandbox.conftest import TEST_LIMITS
 from tests.sandbox.leftovers import TEST_UID_PREFIX, network_leftovers
-from tests.sandbox.network_hosts import ECHO_PORT, FORWARDING, NetHost, free_pool
+from tests.sandbox.network_hosts import ECHO_PORT, FORWARDING, NetHost, free_pool, route_device
 from tests.sandbox.ptys import read_until, run, run_script, wait_exit
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
@@ -73,6 +73,11 @@ def test_a_restarted_server_reapplies_its_rules_without_breaking_running_namespa
     host = NetHost("rs", [PUBLIC], sources=pool).start()
     try:
         identity = sandbox.identity("sbxn_paying", "hacker")
+        assert run_script(sandbox, identity, "true")[0] == 0  # the namespace exists: check its route
+        assert sandbox._network is not None
+        veth = sandbox._network.plan.veth_for(identity.uid or 0)
+        address = str(sandbox._network.plan.address_for(identity.uid or 0))
+        assert route_device(PUBLIC, address, veth) == host.node_interface
         process = run(sandbox.spawn(identity, ["python3", "-c", _WAITS_THEN_TALKS], identity.visible_home))
         read_until(process, "connected")
         # What a restarted server does first: the same table, applied again in one transaction.
@@ -80,8 +85,6 @@ def test_a_restarted_server_reapplies_its_rules_without_breaking_running_namespa
         table = AddressPlan.for_server(pool, TEST_UID_PREFIX, base).table
         paying = json.loads(subprocess.run(["nft", "-j", "list", "set", "inet", table, "paying"],
                                            capture_output=True, text=True, check=True).stdout)
-        assert sandbox._network is not None
-        veth = sandbox._network.plan.veth_for(identity.uid or 0)
         assert veth in str(paying["nftables"])
         os.write(process.fd, b"go\n")
         assert "echo: still-there" in read_until(process, "echo:")
