@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 TIMEOUT = 30.0
 
 
@@ -113,3 +115,23 @@ class CountingListener:
         self.socket.shutdown(socket.SHUT_RDWR)
         self.socket.close()
         self._thread.join()
+
+
+class RssPeak:
+    """Samples a process's resident memory on a thread until stopped; keeps the largest."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+import psutil
 import pytest
 
 from sandbox.network.allow_list import AllowList
@@ -29,6 +30,7 @@ from tests.sandbox.package_index import PROJECT, WHEEL, build_index
 from tests.sandbox.proxy_clients import (
     TIMEOUT,
     CountingListener,
+    RssPeak,
     connect_request,
     curl,
     exchange,
@@ -221,6 +223,21 @@ def test_ports_outside_the_rules_are_refused(site: Site) -> None:
     assert shell.status == 403 and PORT_REFUSED in shell.body
     ftp = exchange(site.proxy.allow_list_port, get_request("ftp://pkg.test/"))
     assert ftp.status == 403 and "relays HTTP and HTTPS only" in ftp.body
+
+
+def test_a_200_mb_download_streams_through_squid_without_its_memory_growing(site: Site) -> None:
+    """The client reads at half the host's pace: a proxy that buffered ahead would grow by the difference."""
+    size = 200 * 1024 * 1024
+    assert site.proxy.pid is not None
+    before = psutil.Process(site.proxy.pid).memory_info().rss
+    sampler = RssPeak(site.proxy.pid)
+    result = subprocess.run(["curl", "-q", "-sS", "--noproxy", "", "-x", site.proxy.open_url(), "-o", os.devnull,
+                             "--limit-rate", "100M",
+                             "-w", "%{size_download}", f"http://{site.network.host_address}/bytes/{size}"],
+                            capture_output=True, text=True, timeout=300)
+    peak = sampler.stop()
+    assert result.stdout == str(size), result.stderr
+    assert peak - before < 16 * 1024 * 1024, f"Squid grew from {before} to {peak} bytes"
 
 
 def test_destination_sees_neither_via_nor_forwarded_for(site: Site) -> None:
