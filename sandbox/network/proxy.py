@@ -102,12 +102,17 @@ class EgressProxy:
                  hosts_file: Path | None = None, dns_servers: Sequence[str] = ()) -> None:
         """``dns_servers`` replaces the host's resolvers for Squid (tests point it at their own)."""
         try:
-            ipaddress.ip_address(listen_address)
+            listen = ipaddress.ip_address(listen_address)
             admitted = parse_cidrs(allowed_cidrs)
             for server in dns_servers:
                 ipaddress.ip_address(server)
         except ValueError as error:
             raise ProxyError(f"egress proxy: {error}") from None
+        if listen.is_unspecified:
+            raise ProxyError(f"egress proxy: listening on {listen_address} would open the proxy to every "
+                             "network the node is on; give the gateway address users' namespaces reach")
+        if hosts_file is not None and not hosts_file.is_file():
+            raise ProxyError(f"egress proxy: the hosts file {hosts_file} does not exist")
         for port in (allow_list_port, open_port):
             if not 0 < port < 65536:
                 raise ProxyError(f"egress proxy: port {port} is not between 1 and 65535")

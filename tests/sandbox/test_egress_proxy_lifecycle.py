@@ -135,6 +135,9 @@ def test_killed_squid_is_reported_to_the_owner_and_can_be_restarted(root: Path) 
     ({"allowed_cidrs": ["10.1.2.3/8"]}, "not a network in CIDR form"),
     ({"allowed_cidrs": ["mirror.internal"]}, "not a network in CIDR form"),
     ({"listen_address": "localhost"}, "does not appear to be an IPv4 or IPv6 address"),
+    ({"listen_address": "0.0.0.0"}, "would open the proxy to every network"),
+    ({"listen_address": "::"}, "would open the proxy to every network"),
+    ({"hosts_file": Path("/nonexistent/hosts")}, "does not exist"),
     ({"open_port": 0}, "not between 1 and 65535"),
     ({"allow_list_port": 3128, "open_port": 3128}, "must differ"),
 ])
