@@ -160,6 +160,13 @@ def _add_network_flags(serve_p: argparse.ArgumentParser) -> None:
     serve_p.add_argument("--egress-allow-list", type=Path, default=_env("EGRESS_ALLOW_LIST"),
                          help="file of domains (one a line) free accounts may fetch through the proxy "
                               "(IDE_EGRESS_ALLOW_LIST; default: the list shipped with the server)")
+    serve_p.add_argument("--egress-dns-server", action="append", dest="egress_dns_servers",
+                         default=[a for a in _env("EGRESS_DNS_SERVERS", "").split(",") if a],
+                         help="a resolver for the egress proxy instead of those in /etc/resolv.conf (repeatable; "
+                              "IDE_EGRESS_DNS_SERVERS, comma-separated)")
+    serve_p.add_argument("--egress-hosts-file", type=Path, default=_env("EGRESS_HOSTS_FILE"),
+                         help="a hosts file the egress proxy reads before DNS, e.g. for an internal mirror's name "
+                              "(IDE_EGRESS_HOSTS_FILE)")
     serve_p.add_argument("--proxy-port", type=int, default=int(_env("PROXY_PORT", DEFAULT_ALLOW_LIST_PORT)),
                          help="the egress proxy's allow-list port on the gateway, the one programs are given "
                               f"(IDE_PROXY_PORT; default {DEFAULT_ALLOW_LIST_PORT})")
@@ -258,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
                 unsafe_no_isolation=args.unsafe_no_isolation, sandbox_network=args.sandbox_network,
                 egress_allow_cidrs=tuple(args.egress_allow_cidrs), egress_allow_list=args.egress_allow_list,
+                egress_dns_servers=tuple(args.egress_dns_servers), egress_hosts_file=args.egress_hosts_file,
                 proxy_port=args.proxy_port, proxy_open_port=args.proxy_open_port,
                 unsafe_shared_network=args.unsafe_shared_network)))
         elif args.command == "user":

@@ -31,6 +31,9 @@ class Settings:
     sandbox_network: str = DEFAULT_POOL
     egress_allow_cidrs: tuple[str, ...] = ()
     egress_allow_list: Path | None = None
+    # The proxy's resolvers (default the node's) and a hosts file it reads first.
+    egress_dns_servers: tuple[str, ...] = ()
+    egress_hosts_file: Path | None = None
     proxy_port: int = DEFAULT_ALLOW_LIST_PORT
     proxy_open_port: int = DEFAULT_OPEN_PORT
     # As root with full isolation: let users' programs share the node's network.

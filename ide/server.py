@@ -20,9 +20,11 @@ import tornado.netutil
 from consoles.keys import COOKIE_SECRET
 from ide.assets import MissingBundle
 from ide.config import Settings
+from ide.egress import EgressService, allow_list
 from ide.redis_server import EmbeddedRedis, connect
 from ide.services import build_services, network_settings
 from sandbox import SHARED_ACCOUNT, NetworkIsolationUnavailable, SandboxError
+from sandbox.network.proxy import ProxyError
 
 log = logging.getLogger("ide")
 
@@ -133,10 +135,9 @@ async def serve(settings: Settings) -> None:
     check_isolation_choice(settings, os.geteuid() == 0)
     try:
         network_settings(settings)
+        allow_list(settings)
     except ValueError as exc:
         raise StartupError(str(exc)) from None
-    if settings.egress_allow_list is not None and not settings.egress_allow_list.is_file():
-        raise StartupError(f"--egress-allow-list {settings.egress_allow_list}: no such file")
     check_data_dir(settings.data_dir)
     sockets = bind(settings)
     storage = Storage(settings)
@@ -158,6 +159,12 @@ async def serve(settings: Settings) -> None:
             log.warning("%s%s", unsafe, services.sandbox_status)
         elif settings.unsafe_shared_network:
             log.warning("UNSAFE (--unsafe-shared-network): %s", services.sandbox.status().summary)
+        try:
+            egress = EgressService(settings, services.sandbox)
+            await egress.start()
+        except ProxyError as exc:
+            await services.sandbox.close()
+            raise StartupError(f"the egress proxy could not start: {exc}") from None
         await services.console_manager.mark_orphans()
         await services.console_manager.listen()
         await services.console_policy.start()
@@ -185,6 +192,7 @@ async def serve(settings: Settings) -> None:
         await services.cpu.stop()
         await services.console_policy.stop()
         await services.console_manager.shutdown()
+        await egress.stop()
         await services.sandbox.close()
         services.files.close()
         await http_server.close_all_connections()

@@ -152,6 +152,11 @@ class Sandbox:
         return self._cgroups is not None
 
     @property
+    def network(self) -> NetworkIsolation | None:
+        """Users' network namespaces and the server's firewall, when users have them."""
+        return self._network
+
+    @property
     def _drops_root(self) -> bool:
         return self._cgroups is not None or self._shared is not None
 

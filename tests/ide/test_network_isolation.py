@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import ipaddress
+import json
 import os
 import pwd
 import re
@@ -26,7 +27,7 @@ from tests.client import Client
 from tests.ide.test_sandboxed_server import run_in_console
 from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot, cgroup_groups, network_leftovers
 from tests.sandbox.network_hosts import ECHO_PORT, FORWARDING, HTTP_PORT, NetHost, free_pool, route_device
-from tests.server import ROOT, ServerProcess
+from tests.server import PROXY_DNS, ROOT, ServerProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 
@@ -61,7 +62,7 @@ def pool() -> str:
 @pytest.fixture(scope="module")
 def test_host(pool: str) -> Iterator[NetHost]:
     forwarding = FORWARDING.read_text()
-    host = NetHost("net", [PUBLIC, METADATA, ADMITTED], sources=pool).start()
+    host = NetHost("net", [PUBLIC, METADATA, ADMITTED], sources=pool, from_node=[ADMITTED]).start()
     yield host
     host.stop()
     FORWARDING.write_text(forwarding)
@@ -74,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, test_host: NetHost, pool: s
     data_dir = tmp_path_factory.mktemp("network")
     server = ServerProcess(data_dir, "--sandbox", "full", "--uid-prefix", TEST_UID_PREFIX,
                            "--cgroup-base", base, "--sandbox-network", pool,
-                           "--egress-allow-cidr", ADMITTED_RANGE).start()
+                           "--egress-allow-cidr", ADMITTED_RANGE, *PROXY_DNS).start()
     server.pool = ipaddress.IPv4Network(pool)  # type: ignore[attr-defined]
     yield server
     server.stop()
@@ -106,7 +107,7 @@ class Console:
 
     async def fetch(self, url: str) -> str:
         """What a direct (never proxied) HTTP GET prints, errors included; 3 s at most."""
-        return await self.run(f"curl -sS --noproxy '*' --max-time 3 {url} 2>&1 | head -c 300")
+        return await self.run(f"curl -sS --noproxy '*' --max-time 3 {url} 2>&1 | head -c 300; echo")
 
     @property
     def uid(self) -> int:
@@ -140,6 +141,24 @@ async def test_a_paying_console_reaches_public_hosts_directly_and_a_free_one_not
         assert refused(await free.fetch(url)), url
     # No IPv6 but the link-local address facing the node, which has none on its side.
     assert (await paying.run("ip -6 route show default; ip -6 addr show scope global")).strip() == ""
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_programs_are_sent_to_the_egress_proxy_on_the_port_of_their_account_type(server, test_host):
+    """Both go to the allow-list port their environment names; the firewall redirects a
+    paying user's connection to the open port, which fetches from an admitted range
+    (the allow-list port never fetches an address)."""
+    paying = await Console.open(server, "hacker")
+    free = await Console.open(server, "free")
+    assert json.loads(subprocess.run(["ip", "-j", "route", "get", ADMITTED], capture_output=True, text=True,
+                                     check=True).stdout)[0]["dev"] == test_host.node_interface
+    gateway = server.pool.network_address + 1  # type: ignore[attr-defined]
+    assert f"http://{gateway}:3128" in await free.run("echo $http_proxy")
+    proxied = "curl -sS --max-time 10 http://{}:{}/ 2>&1 | head -c 300; echo"
+    assert test_host.answer in await paying.run(proxied.format(ADMITTED, HTTP_PORT))
+    refusal = await free.run(proxied.format(ADMITTED, HTTP_PORT))
+    assert "is not on this server's allow-list for free accounts" in refusal and test_host.answer not in refusal
+    assert refused(await free.fetch(f"http://{gateway}:3129/"))  # the open port, directly
 
 
 @pytest.mark.gen_test(timeout=180)

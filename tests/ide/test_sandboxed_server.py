@@ -15,7 +15,7 @@ from tests.client import Client
 from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot, cgroup_dir
 from tests.sandbox.network_hosts import free_pool
 from tests.sandbox.ptys import wait_for
-from tests.server import ROOT, ServerProcess, reachable_dir
+from tests.server import PROXY_DNS, ROOT, ServerProcess, reachable_dir
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
 
@@ -29,7 +29,7 @@ def sandboxed_server(tmp_path_factory):
     # child binds the home after it has left that directory.
     server = ServerProcess(data_dir, "--sandbox", "full", "--uid-prefix", TEST_UID_PREFIX,
                            "--cgroup-base", base, "--data-dir", data_dir.name, "--sandbox-network", free_pool(),
-                           cwd=data_dir.parent).start()
+                           *PROXY_DNS, cwd=data_dir.parent).start()
     server.cgroup_base = base  # type: ignore[attr-defined]
     yield server
     server.stop()

@@ -73,11 +73,14 @@ def route_device(address: str, source: str, arriving_on: str) -> str:
 class NetHost:
     """A namespace of the test's own serving HTTP ("<name>-ANSWER") and TCP echo on ``addresses``."""
 
-    def __init__(self, key: str, addresses: Sequence[str], sources: str) -> None:
+    def __init__(self, key: str, addresses: Sequence[str], sources: str,
+                 from_node: Sequence[str] = ()) -> None:
+        """``from_node``: those of ``addresses`` the node itself (the egress proxy) reaches too."""
         self.name = f"{TEST_UID_PREFIX}host-{key}-{os.getpid()}"
         self.node_interface = f"{TEST_NETWORK_TAG}x{key[:2]}{os.getpid() % 100000}"
         self.node_address = f"10.253.{os.getpid() % 250}.{1 + sum(map(ord, key)) % 250}"
         self.sources = sources
+        self.from_node = list(from_node)
         self.table = str(100000 + int(hashlib.sha256(self.name.encode()).hexdigest(), 16) % 1000000)
         self.addresses = list(addresses)
         self.answer = f"{key}-ANSWER"
@@ -112,7 +115,10 @@ class NetHost:
             # Anything else on the node (a console sharing its network) is refused
             # rather than sent to the default route, unless another test routes it.
             if not ip("route", "show", "exact", f"{address}/32").strip():
-                ip("route", "add", "prohibit", f"{address}/32")
+                if address in self.from_node:
+                    ip("route", "add", f"{address}/32", "dev", self.node_interface)
+                else:
+                    ip("route", "add", "prohibit", f"{address}/32")
                 self._guards.append(address)
         self._directory.mkdir(exist_ok=True)
         (self._directory / "index.html").write_text(self.answer + "\n")
@@ -143,7 +149,7 @@ class NetHost:
                        capture_output=True)
         subprocess.run(["ip", "route", "flush", "table", self.table], capture_output=True)
         for address in self._guards:
-            subprocess.run(["ip", "route", "del", "prohibit", f"{address}/32"], capture_output=True)
+            subprocess.run(["ip", "route", "del", f"{address}/32"], capture_output=True)
         subprocess.run(["ip", "link", "del", self.node_interface], capture_output=True)
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         (self._directory / "index.html").unlink(missing_ok=True)
