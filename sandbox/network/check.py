@@ -36,8 +36,12 @@ def network_problem(is_root: bool, unshare: str | None) -> str | None:
     return f"cannot create network namespaces: {failure}" if failure else None
 
 
+def _which(name: str) -> str:
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin") or "MISSING"
+
+
 def network_lines(pool: str, problem: str | None) -> list[str]:
-    tools = ", ".join(f"{name} {shutil.which(name) or 'MISSING'}" for name in TOOLS)
+    tools = ", ".join(f"{name} {_which(name)}" for name in (*TOOLS, "squid"))
     plan = AddressPlan.for_server(pool, "ide-", "ide")
     lines = [f"network:     {tools}; " + (problem or "network namespaces and nftables work")]
     try:

@@ -23,6 +23,7 @@ from sandbox.network.policy import NO_PROXY, EgressPolicy, has_direct_egress
 log = logging.getLogger(__name__)
 
 TOOLS = ("ip", "nft")
+"""What users' namespaces and the firewall are made with (the egress proxy checks for Squid)."""
 _FORWARDING = Path("/proc/sys/net/ipv4/ip_forward")
 
 
