@@ -291,3 +291,15 @@ def test_sandbox_check_reports_users_network_namespaces():
     assert "network:     ip " in result.stdout and "network namespaces and nftables work" in result.stdout
     assert (f"a private network namespace per user ({pool}, gateway {pool.network_address + 1})"
             in result.stdout.splitlines()[-1])
+
+
+def test_a_bad_allow_list_stops_the_server_with_the_line_at_fault(tmp_path):
+    allow_list = tmp_path / "allow.txt"
+    allow_list.write_text("pypi.org\nnot a domain\n")
+    result = _serve("--data-dir", str(tmp_path), "--egress-allow-list", str(allow_list))
+    assert result.returncode == 1 and "Listening" not in result.stdout
+    assert result.stderr.startswith(f"ide: error: {allow_list}, line 2: ")
+    nowhere = tmp_path / "nowhere.txt"
+    missing = _serve("--data-dir", str(tmp_path), "--egress-allow-list", str(nowhere))
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"ide: error: --egress-allow-list {nowhere}: No such file or directory"
