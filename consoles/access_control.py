@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 
 from consoles.access import Access
 from consoles.keys import CONTROL_CHANNEL
-from consoles.sharing import AccessChange, announce
+from consoles.sharing import AccessChange, AccountTypeChange, announce
 from consoles.subscription import Subscription
 
 if TYPE_CHECKING:
@@ -96,7 +96,11 @@ class AccessControl:
             return
         try:
             message = json.loads(payload)
-            if message.get("type") != "access" or message.get("node") == self._manager.node_id:
+            kind = message.get("type")
+            if kind == "account_type":
+                await self._account_type_changed(AccountTypeChange.from_message(message))
+                return
+            if kind != "access" or message.get("node") == self._manager.node_id:
                 return  # another kind of control event, or our own (applied when published)
             change = AccessChange.from_message(message)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -106,3 +110,9 @@ class AccessControl:
             await self.apply(change)
         except Exception:
             log.exception("applying an access change from another node failed")
+
+    async def _account_type_changed(self, change: AccountTypeChange) -> None:
+        try:
+            await self._manager.account_type_changed(change.username, change.account_type)
+        except Exception:
+            log.exception("applying %s's new account type failed", change.username)

@@ -234,6 +234,10 @@ class ConsoleManager:
             # The request's name on the wire stays "kill_all": nodes of two versions must understand it.
             await self._ask(node, "kill_all", username=username)
 
+    async def account_type_changed(self, username: str, account_type: str) -> None:
+        """Give the programs ``username`` runs on this node what their new account type allows."""
+        await self._sandbox.change_account_type(username, account_type)
+
     async def _processes_here(self, username: str) -> list[ProcessInfo]:
         return await list_processes(self.root_pids(username))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from consoles.sharing import announce
+from ide.account_types import AccountTypes
 from ide.accounts import ACCOUNT_TYPES, AccountError, AccountStore
 from ide.class_store import ClassStore
 from ide.classes import Classroom
@@ -29,6 +30,9 @@ from ide.redis_client import RedisUnavailable
 from ide.server import StartupError, Storage, check_data_dir, load_node_key, serve
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
+from sandbox.network import DEFAULT_ALLOW_LIST_PORT, DEFAULT_OPEN_PORT, DEFAULT_POOL
+from sandbox.network.addresses import parse_pool
+from sandbox.network.policy import parse_cidr
 
 CLI_SENDER = f"cli:{os.getpid()}"
 
@@ -57,6 +61,20 @@ def _node_path(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not a path like /nodes/n1 (letters, digits, "
                                          f"'.', '_', '~', '-' between slashes)")
     return path
+
+
+def _argument(parse: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse type from a parser that raises ValueError with a message."""
+    def parsed(value: str) -> str:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parsed
+
+
+def _pool(value: str) -> str:
+    return str(parse_pool(value))
 
 
 def _env_flag(name: str) -> bool:
@@ -120,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "/nodes/n1: pages stream a console through the path of the node that runs it "
                               "(IDE_NODE_PATH)")
 
+    _add_network_flags(serve_p)
+
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)
     add = user_cmds.add_parser("add", help="create an account")
@@ -148,7 +168,41 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cmds = sandbox_p.add_subparsers(dest="sandbox_command", required=True)
     check = sandbox_cmds.add_parser("check", help="what isolation this machine offers and what the server will use")
     _add_storage_flags(check)
+    check.add_argument("--sandbox-network", type=_argument(_pool),
+                       default=_env("SANDBOX_NETWORK", DEFAULT_POOL), help="as for ide serve")
     return parser
+
+
+def _add_network_flags(serve_p: argparse.ArgumentParser) -> None:
+    serve_p.add_argument("--sandbox-network", type=_argument(_pool), default=_env("SANDBOX_NETWORK", DEFAULT_POOL),
+                         help="IPv4 pool of users' network namespaces; its first address is this server's gateway, "
+                              "where the egress proxy listens; each server on a node needs its own "
+                              f"(IDE_SANDBOX_NETWORK; default {DEFAULT_POOL})")
+    serve_p.add_argument("--egress-allow-cidr", action="append", type=_argument(parse_cidr), dest="egress_allow_cidrs",
+                         default=[c for c in _env("EGRESS_ALLOW_CIDRS", "").split(",") if c],
+                         help="a private range paying users' programs may reach directly and the proxy may fetch "
+                              "from (repeatable; IDE_EGRESS_ALLOW_CIDRS, comma-separated)")
+    serve_p.add_argument("--egress-allow-list", type=Path, default=_env("EGRESS_ALLOW_LIST"),
+                         help="file of domains (one a line) free accounts may fetch through the proxy "
+                              "(IDE_EGRESS_ALLOW_LIST; default: the list shipped with the server)")
+    serve_p.add_argument("--egress-dns-server", action="append", dest="egress_dns_servers",
+                         default=[a for a in _env("EGRESS_DNS_SERVERS", "").split(",") if a],
+                         help="a resolver for the egress proxy instead of those in /etc/resolv.conf (repeatable; "
+                              "IDE_EGRESS_DNS_SERVERS, comma-separated)")
+    serve_p.add_argument("--egress-hosts-file", type=Path, default=_env("EGRESS_HOSTS_FILE"),
+                         help="a hosts file the egress proxy reads before DNS, e.g. for an internal mirror's name "
+                              "(IDE_EGRESS_HOSTS_FILE)")
+    serve_p.add_argument("--proxy-port", type=int, default=int(_env("PROXY_PORT", DEFAULT_ALLOW_LIST_PORT)),
+                         help="the egress proxy's allow-list port on the gateway, the one programs are given "
+                              f"(IDE_PROXY_PORT; default {DEFAULT_ALLOW_LIST_PORT})")
+    serve_p.add_argument("--proxy-open-port", type=int, default=int(_env("PROXY_OPEN_PORT", DEFAULT_OPEN_PORT)),
+                         help="the egress proxy's port for paying accounts, to any public address "
+                              f"(IDE_PROXY_OPEN_PORT; default {DEFAULT_OPEN_PORT})")
+    serve_p.add_argument("--unsafe-shared-network", action="store_true", default=_env_flag("UNSAFE_SHARED_NETWORK"),
+                         help="as root with full isolation, let users' programs share the node's network (they "
+                              "reach the server, Redis and every service of the node); without it such a server "
+                              "refuses to start unless it can give each user their own network namespace "
+                              "(IDE_UNSAFE_SHARED_NETWORK)")
 
 
 def _read_password(given: str | None) -> str:
@@ -162,7 +216,7 @@ def _read_password(given: str | None) -> str:
     return first
 
 
-UserAction = Callable[[AccountStore, CredentialService, Classroom], Awaitable[None]]
+UserAction = Callable[[AccountStore, CredentialService, Classroom, AccountTypes], Awaitable[None]]
 
 
 async def _with_accounts(args: argparse.Namespace, action: UserAction) -> None:
@@ -180,13 +234,15 @@ async def _with_accounts(args: argparse.Namespace, action: UserAction) -> None:
         credentials = CredentialService(accounts, SessionStore(redis), TokenStore(redis),
                                         announce=announce_change)
         classes = Classroom(accounts, ClassStore(redis), FileShares(redis), announce_change)
-        await action(accounts, credentials, classes)
+        types = AccountTypes(accounts, announce_change)
+        await action(accounts, credentials, classes, types)
     finally:
         await storage.close()
 
 
 async def _user_command(args: argparse.Namespace) -> None:
-    async def add(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
+    async def add(accounts: AccountStore, credentials: CredentialService, classes: Classroom,
+                  types: AccountTypes) -> None:
         if args.teacher:
             await accounts.require(args.teacher)
         user = await accounts.create(args.name, _read_password(args.password), args.type)
@@ -194,10 +250,11 @@ async def _user_command(args: argparse.Namespace) -> None:
             await classes.enrol(args.teacher, user.name)
         print(f"created {user.name} ({user.account_type})")
 
-    async def change(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
+    async def change(accounts: AccountStore, credentials: CredentialService, classes: Classroom,
+                     types: AccountTypes) -> None:
         user = await accounts.require(args.name)
         if args.type:
-            await accounts.set_type(user.name, args.type)
+            await types.change(user.name, args.type)
         if args.teacher:
             await classes.enrol(args.teacher, user.name)
         elif args.no_teacher:
@@ -208,11 +265,13 @@ async def _user_command(args: argparse.Namespace) -> None:
             await credentials.change_password(user.name, args.password, revoke_token=not args.keep_token)
         print(f"updated {user.name}")
 
-    async def token(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
+    async def token(accounts: AccountStore, credentials: CredentialService, classes: Classroom,
+                    types: AccountTypes) -> None:
         user = await accounts.require(args.name)
         print(await credentials.new_token(user.name))
 
-    async def listing(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
+    async def listing(accounts: AccountStore, credentials: CredentialService, classes: Classroom,
+                      types: AccountTypes) -> None:
         print(f"{'name':<30} {'type':<14} {'teacher':<30} created")
         for user in await accounts.all_users():
             created = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d %H:%M")
@@ -235,12 +294,16 @@ def main(argv: list[str] | None = None) -> int:
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
-                unsafe_no_isolation=args.unsafe_no_isolation)))
+                unsafe_no_isolation=args.unsafe_no_isolation, sandbox_network=args.sandbox_network,
+                egress_allow_cidrs=tuple(args.egress_allow_cidrs), egress_allow_list=args.egress_allow_list,
+                egress_dns_servers=tuple(args.egress_dns_servers), egress_hosts_file=args.egress_hosts_file,
+                proxy_port=args.proxy_port, proxy_open_port=args.proxy_open_port,
+                unsafe_shared_network=args.unsafe_shared_network)))
         elif args.command == "user":
             asyncio.run(_user_command(args))
         elif args.command == "sandbox":
             from sandbox.check import report
-            print(report(Settings(data_dir=args.data_dir).homes_dir))
+            print(report(Settings(data_dir=args.data_dir).homes_dir, pool=args.sandbox_network))
         return 0
     except (StartupError, RedisUnavailable, AccountError) as exc:
         print(f"ide: error: {exc}", file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.network import DEFAULT_ALLOW_LIST_PORT, DEFAULT_OPEN_PORT, DEFAULT_POOL
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -30,6 +32,18 @@ class Settings:
     node_id: str = field(default="")
     # The path under which the proxy in front of several nodes reaches this one, e.g. /nodes/n1.
     node_path: str = ""
+    # Users' network namespaces: their pool, what paying users may reach besides the
+    # internet, and the egress proxy on the pool's gateway.
+    sandbox_network: str = DEFAULT_POOL
+    egress_allow_cidrs: tuple[str, ...] = ()
+    egress_allow_list: Path | None = None
+    # The proxy's resolvers (default the node's) and a hosts file it reads first.
+    egress_dns_servers: tuple[str, ...] = ()
+    egress_hosts_file: Path | None = None
+    proxy_port: int = DEFAULT_ALLOW_LIST_PORT
+    proxy_open_port: int = DEFAULT_OPEN_PORT
+    # As root with full isolation: let users' programs share the node's network.
+    unsafe_shared_network: bool = False
 
     @property
     def homes_dir(self) -> Path:

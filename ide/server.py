@@ -21,11 +21,13 @@ from consoles import NodeKey
 from consoles.keys import COOKIE_SECRET
 from ide.assets import MissingBundle
 from ide.config import Settings
+from ide.egress import EgressService, allow_list
 from ide.node_secret import NodeSecretError, node_key
 from ide.redis_client import RedisTarget, connect
 from ide.redis_server import EmbeddedRedis
-from ide.services import build_services
-from sandbox import SHARED_ACCOUNT, SandboxError
+from ide.services import build_services, network_settings
+from sandbox import SHARED_ACCOUNT, NetworkIsolationUnavailable, SandboxError
+from sandbox.network.proxy import ProxyError
 
 log = logging.getLogger("ide")
 
@@ -145,6 +147,11 @@ async def serve(settings: Settings) -> None:
     from ide.web.fallbacks import BODY_LIMIT
 
     check_isolation_choice(settings, os.geteuid() == 0)
+    try:
+        network_settings(settings)
+        allow_list(settings)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
     check_data_dir(settings.data_dir)
     key = load_node_key(settings)
     sockets = bind(settings)
@@ -155,6 +162,9 @@ async def serve(settings: Settings) -> None:
             services = build_services(settings, redis, await cookie_secret(redis), key)
         except MissingBundle as exc:
             raise StartupError(str(exc)) from None
+        except NetworkIsolationUnavailable as exc:
+            raise StartupError(f"{exc}; as root the server starts only when each user's programs get "
+                               "their own network namespace (or with --unsafe-shared-network)") from None
         except SandboxError as exc:
             hint = ("; as root the server starts only when it can isolate users' programs fully "
                     "(or with --unsafe-no-isolation)" if os.geteuid() == 0 else "")
@@ -162,6 +172,14 @@ async def serve(settings: Settings) -> None:
         if services.sandbox_status:
             unsafe = "UNSAFE (--unsafe-no-isolation): " if settings.unsafe_no_isolation else ""
             log.warning("%s%s", unsafe, services.sandbox_status)
+        elif settings.unsafe_shared_network:
+            log.warning("UNSAFE (--unsafe-shared-network): %s", services.sandbox.status().summary)
+        try:
+            egress = EgressService(settings, services.sandbox)
+            await egress.start()
+        except ProxyError as exc:
+            await services.sandbox.close()
+            raise StartupError(f"the egress proxy could not start: {exc}") from None
         await services.console_manager.mark_orphans()
         await services.console_manager.listen()
         await services.console_policy.start()
@@ -189,6 +207,7 @@ async def serve(settings: Settings) -> None:
         await services.cpu.stop()
         await services.console_policy.stop()
         await services.console_manager.shutdown()
+        await egress.stop()
         await services.sandbox.close()
         services.files.close()
         await http_server.close_all_connections()

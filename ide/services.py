@@ -25,6 +25,7 @@ from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
 from sandbox import DEFAULT_LIMITS, Sandbox
+from sandbox.network import EgressPolicy, NetworkSettings
 from tasks.store import TaskStore
 
 
@@ -69,9 +70,20 @@ def template_environment() -> jinja2.Environment:
                               autoescape=True, auto_reload=False)
 
 
+def network_settings(settings: Settings) -> NetworkSettings | None:
+    """Users' own network namespaces, unless the operator let them share the node's;
+    ValueError for ports that cannot work."""
+    if settings.unsafe_shared_network:
+        return None
+    policy = EgressPolicy.build(settings.egress_allow_cidrs, allow_list_port=settings.proxy_port,
+                                open_port=settings.proxy_open_port)
+    return NetworkSettings(pool=settings.sandbox_network, policy=policy)
+
+
 def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str, node_key: NodeKey) -> Services:
     sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox, cgroup_base=settings.cgroup_base,
-                      uid_prefix=settings.uid_prefix, shared_account=settings.unsafe_no_isolation)
+                      uid_prefix=settings.uid_prefix, shared_account=settings.unsafe_no_isolation,
+                      network=network_settings(settings))
     status = sandbox.status()
     # A restarted server must recognise its own consoles to mark them ended:
     # the default name is stable across restarts (not the port, which may be 0).

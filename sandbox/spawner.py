@@ -21,10 +21,11 @@ from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
 from sandbox.child_setup import ChildSetup, PrivateMounts, WorkingDirectory
 from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
-from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
+from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, SandboxError, SpawnError
 from sandbox.host import HostCapabilities, current_user, detect_host
 from sandbox.identity import Identity, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
+from sandbox.network import NetworkError, NetworkIsolation, NetworkSettings, start_network
 from sandbox.ownership import chown_inside, hand_over
 from sandbox.process import SandboxedProcess, UnbufferedPty
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
@@ -57,6 +58,8 @@ class Sandbox:
     ``isolation`` is ``"off"`` (plain processes, for tests and development),
     ``"rlimits"``, ``"full"`` (own uid, cgroups, namespaces, or fail) or
     ``"auto"`` (full when running as root on a capable kernel, else rlimits).
+    With ``network``, full isolation also gives each user their own network
+    namespace behind the server's firewall (or fails, like the rest of it).
 
     As root, programs must never keep root.  ``"auto"`` then means full
     isolation or an :class:`IsolationUnavailable` naming what is missing,
@@ -73,7 +76,7 @@ class Sandbox:
     def __init__(self, homes_dir: Path, *, isolation: str = "off", cgroup_base: str | None = None,
                  uid_prefix: str = "ide-", limits: Mapping[str, AccountLimits] | None = None,
                  tmp_dir: Path | None = None, host: HostCapabilities | None = None,
-                 shared_account: bool = False) -> None:
+                 shared_account: bool = False, network: NetworkSettings | None = None) -> None:
         if isolation not in ISOLATION_CHOICES:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATION_CHOICES)}, not {isolation!r}")
         if not _UID_PREFIX.fullmatch(uid_prefix) or len(uid_prefix) > MAX_UNIX_NAME - 10:
@@ -96,10 +99,11 @@ class Sandbox:
         self._cgroups: UserCgroups | None = None
         self._tools: dict[str, str | None] = {}
         self._shared: tuple[int, int] | None = None
-        self._status = self._choose_isolation(isolation, cgroup_base or "ide", host, shared_account)
+        self._network: NetworkIsolation | None = None
+        self._status = self._choose_isolation(isolation, cgroup_base or "ide", host, shared_account, network)
 
     def _choose_isolation(self, isolation: str, cgroup_base: str, host: HostCapabilities | None,
-                          shared_account: bool) -> SandboxStatus:
+                          shared_account: bool, network: NetworkSettings | None) -> SandboxStatus:
         if isolation in ("off", "rlimits"):
             if shared_account and os.geteuid() == 0:
                 return self._use_shared_account(isolation, ())
@@ -114,8 +118,14 @@ class Sandbox:
             except (CgroupError, OSError) as exc:
                 problems = [f"cgroups unusable: {exc}"]
             else:
+                try:
+                    self._network = start_network(network, self.uid_prefix, cgroup_base) if network else None
+                except NetworkIsolationUnavailable:
+                    cgroups.teardown()
+                    raise
                 self._cgroups, self._tools = cgroups, host.tools
-                return full_status(isolation, host.user, cgroups.version, cgroups.controllers)
+                return full_status(isolation, host.user, cgroups.version, cgroups.controllers,
+                                   self._network.summary if self._network else None)
         if isolation == "full" or (host.is_root and not shared_account):
             raise IsolationUnavailable("full isolation is not possible here: " + "; ".join(problems)
                                        + " (run `ide sandbox check` for details)")
@@ -140,6 +150,11 @@ class Sandbox:
     def isolated(self) -> bool:
         """True when users run as their own uid in cgroups and namespaces."""
         return self._cgroups is not None
+
+    @property
+    def network(self) -> NetworkIsolation | None:
+        """Users' network namespaces and the server's firewall, when users have them."""
+        return self._network
 
     @property
     def _drops_root(self) -> bool:
@@ -209,7 +224,8 @@ class Sandbox:
     def environment(self, identity: Identity, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """What the user's programs start with; HOME is where they see their home."""
         home = identity.visible_home if self.isolated else str(identity.home)
-        return user_environment(identity.username, home, self._drops_root, extra)
+        proxy = self._network.proxy_environment() if self._network is not None else {}
+        return user_environment(identity.username, home, self._drops_root, {**proxy, **(extra or {})})
 
     # -- spawning ------------------------------------------------------------
 
@@ -259,19 +275,28 @@ class Sandbox:
 
     def _spawn_isolated(self, identity: Identity, argv: list[str], cwd: str,
                         env: dict[str, str], rows: int, cols: int, limits: AccountLimits) -> PtyProcess:
-        assert self._cgroups is not None and identity.uid is not None and identity.gid is not None
-        try:
-            procs = self._cgroups.join_targets(identity.username, limits,
-                                               identity.username in self._tarpitted)
-        except CgroupError as exc:
-            raise SpawnError(f"could not set up limits for {identity.username}: {exc}") from None
-        setup = ChildSetup(
-            cgroup_procs=procs, rlimits=isolated_rlimits(limits, self._cgroups.controllers),
-            mounts=PrivateMounts(home_source=identity.home, home_target=identity.visible_home,
-                                 tmp_source=self.tmp_dir / identity.username))
+        setup = self._isolated_setup(identity, limits)
+        assert identity.uid is not None and identity.gid is not None
         wrapped = isolating_argv(argv, cwd=cwd, unshare=str(self._tools["unshare"]),
                                  setpriv=str(self._tools["setpriv"]), uid=identity.uid, gid=identity.gid)
         return self._start(wrapped, env, rows, cols, setup, program=argv[0])
+
+    def _isolated_setup(self, identity: Identity, limits: AccountLimits) -> ChildSetup:
+        """What every isolated child does before it runs the user's program (caller holds the
+        user's lock): cgroups, rlimits, the user's network namespace, private mounts."""
+        assert self._cgroups is not None and identity.uid is not None
+        try:
+            procs = self._cgroups.join_targets(identity.username, limits,
+                                               identity.username in self._tarpitted)
+            network = (self._network.network_for(unix_name(self.uid_prefix, identity.username),
+                                                 identity.uid, identity.account_type).path
+                       if self._network is not None else None)
+        except (CgroupError, NetworkError) as exc:
+            raise SpawnError(f"could not set up the sandbox of {identity.username}: {exc}") from None
+        return ChildSetup(
+            cgroup_procs=procs, rlimits=isolated_rlimits(limits, self._cgroups.controllers), network=network,
+            mounts=PrivateMounts(home_source=identity.home, home_target=identity.visible_home,
+                                 tmp_source=self.tmp_dir / identity.username))
 
     @staticmethod
     def _start(argv: list[str], env: dict[str, str], rows: int, cols: int,
@@ -344,6 +369,8 @@ class Sandbox:
         with self._user_lock(username):
             if self._cgroups is not None:
                 self._cgroups.remove_if_empty(username)
+                if self._network is not None:
+                    self._network.remove(unix_name(self.uid_prefix, username))
                 delete_unix_user(unix_name(self.uid_prefix, username))
                 shutil.rmtree(self.tmp_dir / username, ignore_errors=True)
             if delete_home:
@@ -417,6 +444,18 @@ class Sandbox:
                 (self._tarpitted.discard if tarpitted else self._tarpitted.add)(username)
                 raise SandboxError(f"could not move {username}'s processes: {exc}") from None
 
+    async def change_account_type(self, username: str, account_type: str) -> None:
+        """Apply what a new account type changes at once: the egress of the user's running
+        programs (their next spawn gets the rest)."""
+        limits_for(self.limits, account_type)
+        if self._network is not None:
+            await self._run(self._change_egress_blocking, username, account_type)
+
+    def _change_egress_blocking(self, username: str, account_type: str) -> None:
+        assert self._network is not None
+        with self._user_lock(username):
+            self._network.set_account_type(unix_name(self.uid_prefix, username), account_type)
+
     def is_tarpitted(self, username: str) -> bool:
         return username in self._tarpitted
 
@@ -431,6 +470,10 @@ class Sandbox:
             all_gone = await self._run(self._cgroups.teardown)
             if not all_gone:
                 log.warning("sandbox cgroups left in place: some users still have processes")
+            if self._network is not None:
+                busy = {unix_name(self.uid_prefix, name) for name in self._cgroups.existing_users()}
+                if not await self._run(self._network.close, busy):
+                    log.warning("network namespaces left in place: some users still have processes")
         self._executor.shutdown(wait=False)
 
     def _user_lock(self, username: str) -> threading.Lock:
