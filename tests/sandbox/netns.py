@@ -119,6 +119,15 @@ class ScratchNetwork:
         """A private address routed into the namespace, never admitted."""
         return f"10.99.{self.index}.7"
 
+    @property
+    def host_address6(self) -> str:
+        """The test host's IPv6 address: unique-local (fc00::/7), so refused unless admitted."""
+        return f"fd99:252:{self.index}::2"
+
+    @property
+    def node_address6(self) -> str:
+        return f"fd99:252:{self.index}::1"
+
     metadata_address: str = "169.254.169.254"
     """The cloud metadata address; another link-local one if a concurrent test holds its route."""
 
@@ -152,6 +161,8 @@ class ScratchNetwork:
         sh(*self.run("ip", "link", "set", "lo", "up"))
         sh(*self.run("ip", "addr", "add", f"{self.host_address}/24", "dev", inner))
         sh(*self.run("ip", "link", "set", inner, "up"))
+        sh("ip", "-6", "addr", "add", f"{self.node_address6}/64", "dev", self.host_interface, "nodad")
+        sh(*self.run("ip", "-6", "addr", "add", f"{self.host_address6}/64", "dev", inner, "nodad"))
         self._route_in(self.private_address)
         deadline = time.monotonic() + 20
         while not self._route_in(self.metadata_address, may_be_taken=True):

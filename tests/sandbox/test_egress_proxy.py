@@ -70,7 +70,8 @@ def _hosts_file(path: Path, network: ScratchNetwork) -> Path:
         f"{network.private_address} rebind.pkg.test rebind.test\n"
         f"{network.metadata_address} metadata.pkg.test\n"
         f"{network.host_address} mixed.pkg.test\n"
-        f"{network.private_address} mixed.pkg.test\n")
+        f"{network.private_address} mixed.pkg.test\n"
+        f"{network.host_address6} ula.pkg.test\n")
     return path
 
 
@@ -101,12 +102,12 @@ def site() -> Iterator[Site]:
 
         proxy = start(root / "proxy", [network.subnet])
         admitting = start(root / "admitting", [network.subnet, f"{network.private_address}/32",
-                                               f"{network.metadata_address}/32"])
+                                               f"{network.metadata_address}/32", f"{network.host_address6}/128"])
         yield Site(loop, network, web, dns, cert, wheel, proxy, admitting)
 
 
 def connections_to(host: HostProcess, address: str) -> list[str]:
-    return [line for line in host.events() if line.startswith(f"CONNECTION {address}:")]
+    return [line for line in host.events() if line.startswith("CONNECTION ") and line.split()[1] == address]
 
 
 def queries(dns: HostProcess) -> list[str]:
@@ -118,7 +119,7 @@ def test_allow_listed_name_answers_over_http_and_https(site: Site) -> None:
     assert plain.status == 200 and WHEEL in plain.body
     tls = curl(site.proxy.proxy_url(), "https://files.pkg.test/simple/", ca=site.cert)
     assert tls.status == 200 and PROJECT in tls.body
-    assert connections_to(site.web, f"{site.network.host_address}")
+    assert connections_to(site.web, site.network.host_address)
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
@@ -177,13 +178,15 @@ def test_both_ports_refuse_the_node_itself(site: Site, where: str) -> None:
         listener.close()
 
 
-@pytest.mark.parametrize("which", ["private", "metadata"])
+@pytest.mark.parametrize("which", ["private", "metadata", "unique-local IPv6"])
 def test_internal_addresses_are_refused_unless_admitted(site: Site, which: str) -> None:
-    address = site.network.private_address if which == "private" else site.network.metadata_address
-    name = "rebind.pkg.test" if which == "private" else "metadata.pkg.test"
+    address, name = {"private": (site.network.private_address, "rebind.pkg.test"),
+                     "metadata": (site.network.metadata_address, "metadata.pkg.test"),
+                     "unique-local IPv6": (site.network.host_address6, "ula.pkg.test")}[which]
     assert "dev egt" in subprocess.run(["ip", "route", "get", address], capture_output=True, text=True).stdout
-    requests = [(site.proxy.open_port, get_request(f"http://{address}/headers")),
-                (site.proxy.open_port, connect_request(f"{address}:443")),
+    literal = f"[{address}]" if ":" in address else address
+    requests = [(site.proxy.open_port, get_request(f"http://{literal}/headers")),
+                (site.proxy.open_port, connect_request(f"{literal}:443")),
                 (site.proxy.open_port, get_request(f"http://{name}/headers")),
                 (site.proxy.allow_list_port, get_request(f"http://{name}/headers")),
                 (site.proxy.allow_list_port, connect_request(f"{name}:443"))]
