@@ -74,7 +74,7 @@ def _unreachable_by(path: Path, uid: int, gid: int) -> Path | None:
     return None
 
 
-_ACCEPTING = re.compile(r"Accepting HTTP Socket connections at .* local=\[?([0-9a-fA-F.:]+?)\]?:(\d+)")
+_ACCEPTING = re.compile(r"Accepting HTTP Socket connections at \S+ local=\S+:(\d+) ")
 _PROBLEM = re.compile(r"(FATAL|ERROR|Cannot|Bungled|unrecognized|Unknown)", re.IGNORECASE)
 _BIND_FAILED = re.compile(r"Cannot bind socket")
 """Squid keeps running when one of its ports cannot be bound; for us that is a failed start."""
@@ -210,7 +210,7 @@ class EgressProxy:
             log = await asyncio.to_thread(_read_from, self.files.cache_log, log_start)
             if _BIND_FAILED.search(log):
                 raise ProxyError("Squid could not open its ports")
-            if wanted <= {int(port) for _, port in _ACCEPTING.findall(log)} and await self._accepting():
+            if wanted <= {int(port) for port in _ACCEPTING.findall(log)} and await self._accepting():
                 return
             await asyncio.sleep(_POLL)
 
@@ -226,7 +226,7 @@ class EgressProxy:
         return True
 
     async def wait(self) -> int:
-        """Squid's exit status, once it has exited (stopped, crashed or killed).
+        """Squid's exit status once it has exited (stopped, crashed or killed: minus the signal's number).
 
         The owner awaits this in a task of its own; if it returns while the
         owner still wants the proxy, Squid died and should be restarted.
