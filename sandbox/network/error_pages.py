@@ -40,6 +40,13 @@ PAGES = {
         "to any port but 25 (SMTP; send mail through a provider's submission port 465 or 587). "
         "Plain HTTP goes to ports 80, 443 and 1025 to 65535.",
     ),
+    "ERR_TOO_MANY_CONNECTIONS": (
+        "Too many connections",
+        "Your programs hold more than {limit} connections open through this proxy at once, "
+        "so this one (to %H) was refused.",
+        "Close connections you no longer use, or reuse them (HTTP keep-alive, a session object), "
+        "and try again.",
+    ),
     "ERR_PROTOCOL_REFUSED": (
         "Protocol refused",
         "The proxy relays HTTP and HTTPS only, not the protocol of this request for %H.",
@@ -48,7 +55,8 @@ PAGES = {
 }
 
 
-def write_error_pages(directory: Path) -> None:
+def write_error_pages(directory: Path, connection_limit: int) -> None:
     """Write every page of ``PAGES`` into Squid's ``error_directory``."""
     for name, (title, first, second) in PAGES.items():
-        (directory / name).write_text(_PAGE.format(title=title, first=first, second=second))
+        page = _PAGE.format(title=title, first=first.format(limit=connection_limit), second=second)
+        (directory / name).write_text(page)

@@ -2,7 +2,9 @@
 
 The rules, in the order Squid checks them (first match wins):
 
-1. the cache manager is refused (it would show every user's traffic);
+1. a client address holding more than ``MAX_CONNECTIONS_PER_CLIENT``
+   connections is refused, and so is the cache manager (it would show every
+   user's traffic);
 2. anything but HTTP, HTTPS and CONNECT is refused (no FTP, gopher, ...);
 3. on the allow-list port, a host name not on the list is refused. This rule
    only compares names (``dstdomain -n``), so a refused name is never looked up;
@@ -31,6 +33,10 @@ from pathlib import Path
 from sandbox.network.allow_list import AllowList
 from sandbox.network.destinations import REFUSED_NETWORKS, Network
 from sandbox.network.error_pages import write_error_pages
+
+MAX_CONNECTIONS_PER_CLIENT = 256
+"""Connections one client address (one user's namespace) may hold open through the proxy at once,
+so that one program cannot use up Squid's file descriptors for everyone."""
 
 STOCK_ERROR_TEMPLATES = Path("/usr/share/squid/errors/templates")
 """Squid's English error pages; copied next to ours since ``error_directory`` replaces them all."""
@@ -131,6 +137,7 @@ def render(settings: SquidSettings, files: SquidFiles) -> str:
         *([f"dns_nameservers {' '.join(settings.dns_servers)}"] if settings.dns_servers else []),
         "negative_dns_ttl 1 minute",
         "",
+        f"acl crowded maxconn {MAX_CONNECTIONS_PER_CLIENT}",
         "acl CONNECT method CONNECT",
         "acl port_allow_list myportname allow_list",
         "acl port_open myportname open",
@@ -143,6 +150,7 @@ def render(settings: SquidSettings, files: SquidFiles) -> str:
         f"acl internal_range dst {_networks(REFUSED_NETWORKS)}",
         *([f"acl admitted dst {_networks(settings.admitted)}"] if settings.admitted else []),
         "",
+        "deny_info ERR_TOO_MANY_CONNECTIONS crowded",
         "deny_info ERR_PROTOCOL_REFUSED web_proto",
         "deny_info ERR_NOT_ON_ALLOW_LIST listed",
         "deny_info ERR_PORT_REFUSED tls_port",
@@ -152,6 +160,7 @@ def render(settings: SquidSettings, files: SquidFiles) -> str:
         "deny_info ERR_DESTINATION_REFUSED internal_range",
         *(["deny_info ERR_DESTINATION_REFUSED admitted"] if settings.admitted else []),
         "",
+        "http_access deny crowded",
         "http_access deny manager",
         "http_access deny !CONNECT !web_proto",
         "http_access deny port_allow_list !listed",
@@ -183,6 +192,6 @@ def write_files(settings: SquidSettings, files: SquidFiles, uid: int | None, gid
     if files.errors.exists():
         shutil.rmtree(files.errors)
     shutil.copytree(STOCK_ERROR_TEMPLATES, files.errors)
-    write_error_pages(files.errors)
+    write_error_pages(files.errors, MAX_CONNECTIONS_PER_CLIENT)
     files.allow_list.write_text("".join(f".{domain}\n" for domain in settings.allow_list.without_covered()))
     files.config.write_text(render(settings, files))

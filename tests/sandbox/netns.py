@@ -2,10 +2,11 @@
 
 The namespace is held by a ``sleep`` process (``unshare --net``), so it
 leaves no mount behind and disappears with that process; a veth pair joins
-it to the node, with IPv4 and unique-local IPv6 addresses at both ends. Inside, on every address the namespace has, run the web test
-host (80 and 443) and a DNS recorder; extra addresses (a private one, the
-cloud metadata one) are routed from the node into it, so that a refused
-destination is a real listener that would log the connection.
+it to the node, with IPv4 and unique-local IPv6 addresses at both ends.
+Inside, on every address the namespace has, run the web test host (80 and
+443) and a DNS recorder; extra addresses (a private one, the cloud metadata
+one) are routed from the node into it, so that a refused destination is a
+real listener that would log the connection.
 """
 from __future__ import annotations
 

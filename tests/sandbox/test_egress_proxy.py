@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import pytest
 
 from sandbox.network.allow_list import AllowList
 from sandbox.network.proxy import EgressProxy
+from sandbox.network.squid_config import MAX_CONNECTIONS_PER_CLIENT
 from tests.sandbox.netns import HostProcess, LoopThread, ScratchNetwork, make_certificate, require_tools
 from tests.sandbox.package_index import PROJECT, WHEEL, build_index
 from tests.sandbox.proxy_clients import (
@@ -274,6 +276,23 @@ def test_malformed_and_stalled_clients_get_errors_and_others_are_served(site: Si
         stalled.close()
     assert site.proxy.running
     assert curl(site.proxy.proxy_url(), "http://pkg.test/simple/").status == 200
+
+
+def test_one_client_cannot_hold_more_than_its_share_of_connections(site: Site) -> None:
+    port = site.proxy.allow_list_port
+    held = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            for _ in range(MAX_CONNECTIONS_PER_CLIENT)]
+    try:
+        crowded = exchange(port, get_request("http://pkg.test/simple/"))
+        assert crowded.status == 403
+        assert f"more than {MAX_CONNECTIONS_PER_CLIENT} connections open" in crowded.body
+    finally:
+        for connection in held:
+            connection.close()
+    deadline = time.monotonic() + TIMEOUT
+    while (answer := exchange(port, get_request("http://pkg.test/simple/"))).status != 200:
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.05)
 
 
 def test_no_dns_query_was_made_for_names_from_the_hosts_file(site: Site) -> None:
