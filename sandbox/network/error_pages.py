@@ -36,7 +36,8 @@ PAGES = {
     "ERR_PORT_REFUSED": (
         "Port refused",
         "The proxy does not connect to port %p of %H for this kind of request (%M).",
-        "HTTPS tunnels (CONNECT) from free accounts go to port 443 only; paid accounts may tunnel "
+        "HTTPS tunnels (CONNECT) from free accounts go to port 443 only (any port of a host the "
+        "operator admitted); paid accounts may tunnel "
         "to any port but 25 (SMTP; send mail through a provider's submission port 465 or 587). "
         "Plain HTTP goes to ports 80, 443 and 1025 to 65535.",
     ),

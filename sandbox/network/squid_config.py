@@ -8,8 +8,10 @@ The rules, in the order Squid checks them (first match wins):
 2. anything but HTTP, HTTPS and CONNECT is refused (no FTP, gopher, ...);
 3. on the allow-list port, a host name not on the list is refused. This rule
    only compares names (``dstdomain -n``), so a refused name is never looked up;
-4. CONNECT is admitted to port 443 only on the allow-list port, and to any
-   port but 25 (SMTP, the spam vector) on the open port; plain HTTP goes to
+4. CONNECT is admitted to port 443 only on the allow-list port (any port of
+   an address inside an admitted CIDR: an operator's mirror may listen
+   anywhere), and to any port but 25 (SMTP, the spam vector) on the open
+   port; plain HTTP goes to
    ports 80, 443 and 1025-65535, as in Squid's stock rules against sending
    HTTP to mail or shell services;
 5. destinations resolving to one of the node's own addresses are refused;
@@ -104,6 +106,7 @@ def _networks(networks: Sequence[Network]) -> str:
 def render(settings: SquidSettings, files: SquidFiles) -> str:
     """The text of ``squid.conf``."""
     admitted = " !admitted" if settings.admitted else ""
+    tunnel_admitted = " !tunnel_admitted" if settings.admitted else ""
     lines = [
         "# Written by sandbox/network/squid_config.py at each start of the proxy; edits are lost.",
         "visible_hostname egress-proxy",
@@ -148,12 +151,14 @@ def render(settings: SquidSettings, files: SquidFiles) -> str:
         "acl http_ports port 80 443 1025-65535",
         f"acl node_address dst {_networks(settings.node_addresses)}",
         f"acl internal_range dst {_networks(REFUSED_NETWORKS)}",
-        *([f"acl admitted dst {_networks(settings.admitted)}"] if settings.admitted else []),
+        *([f"acl admitted dst {_networks(settings.admitted)}",
+           f"acl tunnel_admitted dst {_networks(settings.admitted)}"] if settings.admitted else []),
         "",
         "deny_info ERR_TOO_MANY_CONNECTIONS crowded",
         "deny_info ERR_PROTOCOL_REFUSED web_proto",
         "deny_info ERR_NOT_ON_ALLOW_LIST listed",
         "deny_info ERR_PORT_REFUSED tls_port",
+        *(["deny_info ERR_PORT_REFUSED tunnel_admitted"] if settings.admitted else []),
         "deny_info ERR_PORT_REFUSED smtp_port",
         "deny_info ERR_PORT_REFUSED http_ports",
         "deny_info ERR_DESTINATION_REFUSED node_address",
@@ -164,7 +169,7 @@ def render(settings: SquidSettings, files: SquidFiles) -> str:
         "http_access deny manager",
         "http_access deny !CONNECT !web_proto",
         "http_access deny port_allow_list !listed",
-        "http_access deny CONNECT port_allow_list !tls_port",
+        f"http_access deny CONNECT port_allow_list !tls_port{tunnel_admitted}",
         "http_access deny CONNECT smtp_port",
         "http_access deny !CONNECT !http_ports",
         "http_access deny node_address",

@@ -3,7 +3,7 @@
     python netns_servers.py web --directory D [--tls-cert C --tls-key K]
     python netns_servers.py dns --address A
 
-``web`` serves D on port 80 (and on 443 with TLS when given a certificate) on
+``web`` serves D on port 80 (and on 443 and 8443 with TLS when given a certificate) on
 every address of the namespace, plus ``/bytes/<n>`` (n zero bytes, streamed) and ``/headers`` (the request's
 headers, as received).
 ``dns`` answers every query on A:53 with NXDOMAIN. Both print ``READY`` once
@@ -79,11 +79,12 @@ def web(arguments: argparse.Namespace) -> None:
     handler = functools.partial(Handler, directory=arguments.directory)
     servers = [Server(("::", 80), handler)]
     if arguments.tls_cert:
-        tls = Server(("::", 443), handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(arguments.tls_cert, arguments.tls_key)
-        tls.socket = context.wrap_socket(tls.socket, server_side=True)
-        servers.append(tls)
+        for port in (443, 8443):
+            tls = Server(("::", port), handler)
+            tls.socket = context.wrap_socket(tls.socket, server_side=True)
+            servers.append(tls)
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     say("READY")

@@ -1,8 +1,8 @@
 """The egress proxy's rules, attacked through a real Squid against test hosts in a namespace of our own.
 
-The test host (10.252.n.2, admitted) serves HTTP, HTTPS and a package index;
-a private address (10.99.n.7) and 169.254.169.254 are routed into the same
-namespace and answered by the same host, which logs every connection, so a
+The test host answers on an admitted address (10.252.n.2), a public one
+(192.88.99.n), a private one (10.99.n.7), 169.254.169.254 and a unique-local
+IPv6 one, all routed into the same namespace, and logs every connection: a
 refusal is proved by a listener that saw nothing, next to a second proxy that
 admits those addresses and does reach it. Names come from the proxy's hosts
 file; the only resolver Squid knows is a recorder in the namespace, so a DNS
@@ -73,7 +73,8 @@ def _hosts_file(path: Path, network: ScratchNetwork) -> Path:
         f"{network.metadata_address} metadata.pkg.test\n"
         f"{network.host_address} mixed.pkg.test\n"
         f"{network.private_address} mixed.pkg.test\n"
-        f"{network.host_address6} ula.pkg.test\n")
+        f"{network.host_address6} ula.pkg.test\n"
+        f"{network.public_address} public.pkg.test public.example\n")
     return path
 
 
@@ -87,7 +88,8 @@ def site() -> Iterator[Site]:
         network = ScratchNetwork.create()
         cleanup.callback(network.destroy)
         wheel = build_index(root / "www")
-        cert, key = make_certificate(root, ["pkg.test", "files.pkg.test", "open.example"], network.host_address)
+        cert, key = make_certificate(root, ["pkg.test", "files.pkg.test", "open.example", "public.pkg.test",
+                                            "public.example"], network.host_address)
         web = network.start_host("web", "--directory", str(root / "www"), "--tls-cert", str(cert),
                                  "--tls-key", str(key))
         dns = network.start_host("dns", "--address", network.host_address)
@@ -219,13 +221,31 @@ def test_dns_rebinding_name_on_the_list_is_refused(site: Site) -> None:
     assert curl(site.admitting.proxy_url(), "http://rebind.test/").status == 200
 
 
-def test_ports_outside_the_rules_are_refused(site: Site) -> None:
-    free_tunnel = exchange(site.proxy.allow_list_port, connect_request("pkg.test:8443"))
-    assert free_tunnel.status == 403 and f"{PORT_REFUSED} 8443 of pkg.test" in free_tunnel.body
-    smtp = exchange(site.proxy.open_port, connect_request(f"{site.network.host_address}:25"))
+def test_a_public_address_is_reached_through_both_ports_without_being_admitted(site: Site) -> None:
+    public = site.network.public_address
+    assert "dev egt" in subprocess.run(["ip", "route", "get", public], capture_output=True, text=True).stdout
+    assert curl(site.proxy.open_url(), f"http://{public}/headers").status == 200
+    assert curl(site.proxy.open_url(), "https://public.example/simple/", ca=site.cert).status == 200
+    assert curl(site.proxy.proxy_url(), "http://public.pkg.test/simple/").status == 200
+    assert curl(site.proxy.proxy_url(), "https://public.pkg.test/simple/", ca=site.cert).status == 200
+    assert connections_to(site.web, public)
+
+
+def test_tunnel_ports_follow_the_rules(site: Site) -> None:
+    """Free accounts tunnel to 443 (any port of an admitted host), paid ones to any port but 25."""
+    before = len(connections_to(site.web, site.network.public_address))
+    free_tunnel = exchange(site.proxy.allow_list_port, connect_request("public.pkg.test:8443"))
+    assert free_tunnel.status == 403 and f"{PORT_REFUSED} 8443 of public.pkg.test" in free_tunnel.body
+    assert len(connections_to(site.web, site.network.public_address)) == before
+    assert curl(site.proxy.proxy_url(), "https://pkg.test:8443/simple/", ca=site.cert).status == 200
+    assert curl(site.proxy.open_url(), "https://public.example:8443/simple/", ca=site.cert).status == 200
+    smtp = exchange(site.proxy.open_port, connect_request("public.example:25"))
     assert smtp.status == 403 and PORT_REFUSED in smtp.body
-    shell = exchange(site.proxy.open_port, get_request("http://open.example:22/"))
-    assert shell.status == 403 and PORT_REFUSED in shell.body
+
+
+def test_plain_http_to_service_ports_and_other_protocols_is_refused(site: Site) -> None:
+    shell = exchange(site.proxy.open_port, get_request("http://public.example:22/"))
+    assert shell.status == 403 and f"{PORT_REFUSED} 22 of public.example" in shell.body
     ftp = exchange(site.proxy.allow_list_port, get_request("ftp://pkg.test/"))
     assert ftp.status == 403 and "relays HTTP and HTTPS only" in ftp.body
 
