@@ -273,6 +273,13 @@ def test_destination_sees_neither_via_nor_forwarded_for(site: Site) -> None:
     assert "127.0.0.1" not in headers
 
 
+def test_a_host_header_cannot_front_for_a_name_off_the_list(site: Site) -> None:
+    """Plain HTTP goes to the URL's host and tells it that name, whatever Host the client wrote."""
+    request = b"GET http://pkg.test/headers HTTP/1.1\r\nHost: nowhere.example\r\nConnection: close\r\n\r\n"
+    answer = exchange(site.proxy.allow_list_port, request)
+    assert answer.status == 200 and "Host: pkg.test" in answer.body and "nowhere.example" not in answer.body
+
+
 def test_cache_manager_is_refused(site: Site) -> None:
     for port in (site.proxy.allow_list_port, site.proxy.open_port):
         answer = exchange(port, f"GET /squid-internal-mgr/menu HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
