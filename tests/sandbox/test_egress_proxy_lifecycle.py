@@ -131,6 +131,28 @@ def test_killed_squid_is_reported_to_the_owner_and_can_be_restarted(root: Path) 
     run(scenario())
 
 
+def test_squid_left_by_a_server_that_died_is_replaced_on_the_next_start(root: Path) -> None:
+    first = make_proxy(root)
+    run(first.start())  # its loop ends here without stop(): the server "died"
+    leftover = first.pid
+    assert leftover is not None and psutil.pid_exists(leftover)
+    second = make_proxy(root, allow_list_port=first.allow_list_port, open_port=first.open_port)
+
+    async def scenario() -> None:
+        await second.start()
+        try:
+            assert second.pid != leftover and accepts(second.allow_list_port)
+        finally:
+            await second.stop()
+
+    try:
+        run(scenario())
+    finally:
+        if psutil.pid_exists(leftover) and squids_using(second.files.config):
+            os.kill(leftover, signal.SIGKILL)
+    assert squids_using(second.files.config) == []
+
+
 @pytest.mark.parametrize(("changes", "complaint"), [
     ({"allowed_cidrs": ["10.1.2.3/8"]}, "not a network in CIDR form"),
     ({"allowed_cidrs": ["mirror.internal"]}, "not a network in CIDR form"),
