@@ -2,8 +2,10 @@
 
 They are Squid error templates: ``%H`` is the host the program asked for,
 ``%p`` its port, ``%M`` the method, ``%%`` a literal percent sign. Each is a
-short HTML page whose text also reads plainly in a terminal (``curl``) or a
-log (``pip``'s "Tunnel connection failed: 403" comes with this body).
+short HTML page whose text also reads plainly in a terminal. A refused plain
+HTTP request gets it as its response; for a refused tunnel (CONNECT) most
+clients show only the status, "Tunnel connection failed: 403 Forbidden", and
+the page's name in the ``X-Squid-Error`` header (``curl -v``).
 """
 from __future__ import annotations
 

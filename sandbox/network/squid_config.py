@@ -11,9 +11,8 @@ The rules, in the order Squid checks them (first match wins):
 4. CONNECT is admitted to port 443 only on the allow-list port (any port of
    an address inside an admitted CIDR: an operator's mirror may listen
    anywhere), and to any port but 25 (SMTP, the spam vector) on the open
-   port; plain HTTP goes to
-   ports 80, 443 and 1025-65535, as in Squid's stock rules against sending
-   HTTP to mail or shell services;
+   port; plain HTTP goes to ports 80, 443 and 1025-65535, as in Squid's stock
+   rules against sending HTTP to mail or shell services;
 5. destinations resolving to one of the node's own addresses are refused;
 6. destinations resolving into internal ranges (``destinations.REFUSED_NETWORKS``)
    are refused unless an admitted CIDR contains them. ``dst`` matches if *any*
