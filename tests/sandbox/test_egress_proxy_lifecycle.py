@@ -19,7 +19,7 @@ import pytest
 
 from sandbox.network.allow_list import AllowList
 from sandbox.network.proxy import EgressProxy, ProxyError
-from tests.sandbox.proxy_clients import free_port
+from tests.sandbox.proxy_clients import exchange, free_port, get_request
 from tests.sandbox.ptys import run
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="Squid switches to the proxy account only as root")
@@ -151,6 +151,21 @@ def test_squid_left_by_a_server_that_died_is_replaced_on_the_next_start(root: Pa
         if psutil.pid_exists(leftover) and squids_using(second.files.config):
             os.kill(leftover, signal.SIGKILL)
     assert squids_using(second.files.config) == []
+
+
+def test_an_empty_allow_list_refuses_every_name(root: Path) -> None:
+    """An operator may give free accounts no sites at all; Squid must still start and refuse by name."""
+    proxy = make_proxy(root, allow_list=AllowList(()))
+
+    async def scenario() -> None:
+        await proxy.start()
+        try:
+            answer = await asyncio.to_thread(exchange, proxy.allow_list_port, get_request("http://pypi.org/"))
+            assert answer.status == 403 and "pypi.org is not on this server's allow-list" in answer.body
+        finally:
+            await proxy.stop()
+
+    run(scenario())
 
 
 @pytest.mark.parametrize(("changes", "complaint"), [
