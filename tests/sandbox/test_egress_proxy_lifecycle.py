@@ -80,6 +80,21 @@ def test_start_opens_both_ports_as_the_proxy_account_and_stop_closes_them(root: 
     assert squids_using(proxy.files.config) == []
 
 
+def test_an_ipv6_listen_address_works(root: Path) -> None:
+    proxy = make_proxy(root, listen_address="::1", allow_list_port=free_port("::1"), open_port=free_port("::1"))
+
+    async def scenario() -> None:
+        await proxy.start()
+        try:
+            assert proxy.proxy_url() == f"http://[::1]:{proxy.allow_list_port}"
+            answer = await asyncio.to_thread(exchange, proxy.open_port, get_request("http://127.0.0.1/"), "::1")
+            assert answer.status == 403
+        finally:
+            await proxy.stop()
+
+    run(scenario())
+
+
 def test_stop_before_start_does_nothing_and_start_twice_is_refused(root: Path) -> None:
     proxy = make_proxy(root)
 
