@@ -101,7 +101,7 @@ def site() -> Iterator[Site]:
                                 allow_list=allow_list, allowed_cidrs=cidrs, run_dir=run_dir,
                                 hosts_file=hosts_file, dns_servers=[network.host_address])
             loop.call(proxy.start())
-            cleanup.callback(loop.call, proxy.stop())
+            cleanup.callback(lambda: loop.call(proxy.stop()))
             return proxy
 
         proxy = start(root / "proxy", [network.subnet])
