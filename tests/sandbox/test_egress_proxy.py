@@ -182,6 +182,20 @@ def test_both_ports_refuse_the_node_itself(site: Site, where: str) -> None:
         listener.close()
 
 
+@pytest.mark.parametrize("spelling", ["[::ffff:127.0.0.1]", "2130706433", "0x7f.0.0.1", "127.1", "0177.0.0.1"])
+def test_other_spellings_of_loopback_reach_nothing(site: Site, spelling: str) -> None:
+    """Squid reads every spelling as the address itself, so the address rule refuses each."""
+    listener = CountingListener("127.0.0.1")
+    try:
+        for request in (get_request(f"http://{spelling}:{listener.port}/"),
+                        connect_request(f"{spelling}:{listener.port}")):
+            answer = exchange(site.proxy.open_port, request)
+            assert answer.status == 403 and f"127.0.0.1 {INTERNAL}" in answer.body, answer
+        assert listener.accepted == 0
+    finally:
+        listener.close()
+
+
 @pytest.mark.parametrize("which", ["private", "metadata", "unique-local IPv6"])
 def test_internal_addresses_are_refused_unless_admitted(site: Site, which: str) -> None:
     address, name = {"private": (site.network.private_address, "rebind.pkg.test"),
