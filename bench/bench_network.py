@@ -131,7 +131,7 @@ def main() -> None:
                             allow_list=AllowList(("bench.test",)), allowed_cidrs=[network.subnet],
                             run_dir=root / "proxy", hosts_file=root / "hosts", dns_servers=[network.host_address])
         loop.call(proxy.start())
-        cleanup.callback(loop.call, proxy.stop())
+        cleanup.callback(lambda: loop.call(proxy.stop()))
         rows = measure(Setup(network, proxy, cert), arguments.megabytes, arguments.rounds, arguments.setups)
     width = max(len(label) for label, _ in rows)
     print(f"| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|---:|")

@@ -2,8 +2,10 @@
 
 They are Squid error templates: ``%H`` is the host the program asked for,
 ``%p`` its port, ``%M`` the method, ``%%`` a literal percent sign. Each is a
-short HTML page whose text also reads plainly in a terminal (``curl``) or a
-log (``pip``'s "Tunnel connection failed: 403" comes with this body).
+short HTML page whose text also reads plainly in a terminal. A refused plain
+HTTP request gets it as its response; for a refused tunnel (CONNECT) most
+clients show only the status, "Tunnel connection failed: 403 Forbidden", and
+the page's name in the ``X-Squid-Error`` header (``curl -v``).
 """
 from __future__ import annotations
 
@@ -36,9 +38,17 @@ PAGES = {
     "ERR_PORT_REFUSED": (
         "Port refused",
         "The proxy does not connect to port %p of %H for this kind of request (%M).",
-        "HTTPS tunnels (CONNECT) from free accounts go to port 443 only; paid accounts may tunnel "
+        "HTTPS tunnels (CONNECT) from free accounts go to port 443 only (any port of a host the "
+        "operator admitted); paid accounts may tunnel "
         "to any port but 25 (SMTP; send mail through a provider's submission port 465 or 587). "
         "Plain HTTP goes to ports 80, 443 and 1025 to 65535.",
+    ),
+    "ERR_TOO_MANY_CONNECTIONS": (
+        "Too many connections",
+        "Your programs hold more than {limit} connections open through this proxy at once, "
+        "so this one (to %H) was refused.",
+        "Close connections you no longer use, or reuse them (HTTP keep-alive, a session object), "
+        "and try again.",
     ),
     "ERR_PROTOCOL_REFUSED": (
         "Protocol refused",
@@ -48,7 +58,8 @@ PAGES = {
 }
 
 
-def write_error_pages(directory: Path) -> None:
+def write_error_pages(directory: Path, connection_limit: int) -> None:
     """Write every page of ``PAGES`` into Squid's ``error_directory``."""
     for name, (title, first, second) in PAGES.items():
-        (directory / name).write_text(_PAGE.format(title=title, first=first, second=second))
+        page = _PAGE.format(title=title, first=first.format(limit=connection_limit), second=second)
+        (directory / name).write_text(page)

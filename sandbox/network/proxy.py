@@ -74,7 +74,7 @@ def _unreachable_by(path: Path, uid: int, gid: int) -> Path | None:
     return None
 
 
-_ACCEPTING = re.compile(r"Accepting HTTP Socket connections at .* local=\[?([0-9a-fA-F.:]+?)\]?:(\d+)")
+_ACCEPTING = re.compile(r"Accepting HTTP Socket connections at \S+ local=\S+:(\d+) ")
 _PROBLEM = re.compile(r"(FATAL|ERROR|Cannot|Bungled|unrecognized|Unknown)", re.IGNORECASE)
 _BIND_FAILED = re.compile(r"Cannot bind socket")
 """Squid keeps running when one of its ports cannot be bound; for us that is a failed start."""
@@ -176,6 +176,7 @@ class EgressProxy:
             await asyncio.to_thread(write_files, settings, self.files, uid, gid)
         except OSError as error:
             raise ProxyError(f"cannot write the egress proxy's files in {self.files.run_dir}: {error}") from None
+        await self._stop_leftover()
         log_start = await asyncio.to_thread(_size, self.files.cache_log)
         stderr_path = self.files.state / "squid.stderr"
         with stderr_path.open("wb") as stderr:
@@ -200,6 +201,24 @@ class EgressProxy:
                              f"on {self.listen_address} within {START_TIMEOUT:.0f} s: "
                              f"{_problems(said + log)} (log: {self.files.cache_log})") from None
 
+    async def _stop_leftover(self) -> None:
+        """End a Squid still running on this run directory from a server that died without stopping it.
+
+        Squid leads its own session and switches user, so it outlives a killed
+        server and would keep the ports (and the old rules); its pid file and
+        command line say whether it is ours.
+        """
+        pid = await asyncio.to_thread(_leftover_pid, self.files)
+        if pid is None:
+            return
+        _signal_group(pid, signal.SIGKILL)
+        for _ in range(int(STOP_GRACE / _POLL)):
+            if not await asyncio.to_thread(_is_running, pid):
+                return
+            await asyncio.sleep(_POLL)
+        raise ProxyError(f"a Squid left over from an earlier run (pid {pid}) on {self.files.run_dir} "
+                         "did not end when killed")
+
     async def _until_ready(self, log_start: int) -> None:
         """Return once Squid says it accepts on both ports and both take a connection."""
         assert self._exited is not None
@@ -210,7 +229,7 @@ class EgressProxy:
             log = await asyncio.to_thread(_read_from, self.files.cache_log, log_start)
             if _BIND_FAILED.search(log):
                 raise ProxyError("Squid could not open its ports")
-            if wanted <= {int(port) for _, port in _ACCEPTING.findall(log)} and await self._accepting():
+            if wanted <= {int(port) for port in _ACCEPTING.findall(log)} and await self._accepting():
                 return
             await asyncio.sleep(_POLL)
 
@@ -226,7 +245,7 @@ class EgressProxy:
         return True
 
     async def wait(self) -> int:
-        """Squid's exit status, once it has exited (stopped, crashed or killed).
+        """Squid's exit status once it has exited (stopped, crashed or killed: minus the signal's number).
 
         The owner awaits this in a task of its own; if it returns while the
         owner still wants the proxy, Squid died and should be restarted.
@@ -258,6 +277,26 @@ def _signal_group(pid: int, signum: int) -> None:
     """Signal Squid and anything it started (it leads its own session)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signum)
+
+
+def _leftover_pid(files: SquidFiles) -> int | None:
+    """The pid in Squid's pid file if that process is a Squid started with this run directory's config."""
+    try:
+        pid = int(files.pid_file.read_text().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if str(files.config).encode() in argv else None
+
+
+def _is_running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (a killed leftover is reaped by init, not us)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
 
 
 def _size(path: Path) -> int:

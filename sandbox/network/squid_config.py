@@ -2,14 +2,17 @@
 
 The rules, in the order Squid checks them (first match wins):
 
-1. the cache manager is refused (it would show every user's traffic);
+1. a client address holding more than ``MAX_CONNECTIONS_PER_CLIENT``
+   connections is refused, and so is the cache manager (it would show every
+   user's traffic);
 2. anything but HTTP, HTTPS and CONNECT is refused (no FTP, gopher, ...);
 3. on the allow-list port, a host name not on the list is refused. This rule
    only compares names (``dstdomain -n``), so a refused name is never looked up;
-4. CONNECT is admitted to port 443 only on the allow-list port, and to any
-   port but 25 (SMTP, the spam vector) on the open port; plain HTTP goes to
-   ports 80, 443 and 1025-65535, as in Squid's stock rules against sending
-   HTTP to mail or shell services;
+4. CONNECT is admitted to port 443 only on the allow-list port (any port of
+   an address inside an admitted CIDR: an operator's mirror may listen
+   anywhere), and to any port but 25 (SMTP, the spam vector) on the open
+   port; plain HTTP goes to ports 80, 443 and 1025-65535, as in Squid's stock
+   rules against sending HTTP to mail or shell services;
 5. destinations resolving to one of the node's own addresses are refused;
 6. destinations resolving into internal ranges (``destinations.REFUSED_NETWORKS``)
    are refused unless an admitted CIDR contains them. ``dst`` matches if *any*
@@ -31,6 +34,10 @@ from pathlib import Path
 from sandbox.network.allow_list import AllowList
 from sandbox.network.destinations import REFUSED_NETWORKS, Network
 from sandbox.network.error_pages import write_error_pages
+
+MAX_CONNECTIONS_PER_CLIENT = 256
+"""Connections one client address (one user's namespace) may hold open through the proxy at once,
+so that one program cannot use up Squid's file descriptors for everyone."""
 
 STOCK_ERROR_TEMPLATES = Path("/usr/share/squid/errors/templates")
 """Squid's English error pages; copied next to ours since ``error_directory`` replaces them all."""
@@ -98,6 +105,7 @@ def _networks(networks: Sequence[Network]) -> str:
 def render(settings: SquidSettings, files: SquidFiles) -> str:
     """The text of ``squid.conf``."""
     admitted = " !admitted" if settings.admitted else ""
+    tunnel_admitted = " !tunnel_admitted" if settings.admitted else ""
     lines = [
         "# Written by sandbox/network/squid_config.py at each start of the proxy; edits are lost.",
         "visible_hostname egress-proxy",
@@ -131,6 +139,7 @@ def render(settings: SquidSettings, files: SquidFiles) -> str:
         *([f"dns_nameservers {' '.join(settings.dns_servers)}"] if settings.dns_servers else []),
         "negative_dns_ttl 1 minute",
         "",
+        f"acl crowded maxconn {MAX_CONNECTIONS_PER_CLIENT}",
         "acl CONNECT method CONNECT",
         "acl port_allow_list myportname allow_list",
         "acl port_open myportname open",
@@ -141,21 +150,25 @@ def render(settings: SquidSettings, files: SquidFiles) -> str:
         "acl http_ports port 80 443 1025-65535",
         f"acl node_address dst {_networks(settings.node_addresses)}",
         f"acl internal_range dst {_networks(REFUSED_NETWORKS)}",
-        *([f"acl admitted dst {_networks(settings.admitted)}"] if settings.admitted else []),
+        *([f"acl admitted dst {_networks(settings.admitted)}",
+           f"acl tunnel_admitted dst {_networks(settings.admitted)}"] if settings.admitted else []),
         "",
+        "deny_info ERR_TOO_MANY_CONNECTIONS crowded",
         "deny_info ERR_PROTOCOL_REFUSED web_proto",
         "deny_info ERR_NOT_ON_ALLOW_LIST listed",
         "deny_info ERR_PORT_REFUSED tls_port",
+        *(["deny_info ERR_PORT_REFUSED tunnel_admitted"] if settings.admitted else []),
         "deny_info ERR_PORT_REFUSED smtp_port",
         "deny_info ERR_PORT_REFUSED http_ports",
         "deny_info ERR_DESTINATION_REFUSED node_address",
         "deny_info ERR_DESTINATION_REFUSED internal_range",
         *(["deny_info ERR_DESTINATION_REFUSED admitted"] if settings.admitted else []),
         "",
+        "http_access deny crowded",
         "http_access deny manager",
         "http_access deny !CONNECT !web_proto",
         "http_access deny port_allow_list !listed",
-        "http_access deny CONNECT port_allow_list !tls_port",
+        f"http_access deny CONNECT port_allow_list !tls_port{tunnel_admitted}",
         "http_access deny CONNECT smtp_port",
         "http_access deny !CONNECT !http_ports",
         "http_access deny node_address",
@@ -183,6 +196,6 @@ def write_files(settings: SquidSettings, files: SquidFiles, uid: int | None, gid
     if files.errors.exists():
         shutil.rmtree(files.errors)
     shutil.copytree(STOCK_ERROR_TEMPLATES, files.errors)
-    write_error_pages(files.errors)
+    write_error_pages(files.errors, MAX_CONNECTIONS_PER_CLIENT)
     files.allow_list.write_text("".join(f".{domain}\n" for domain in settings.allow_list.without_covered()))
     files.config.write_text(render(settings, files))

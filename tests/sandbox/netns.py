@@ -2,10 +2,12 @@
 
 The namespace is held by a ``sleep`` process (``unshare --net``), so it
 leaves no mount behind and disappears with that process; a veth pair joins
-it to the node. Inside, on every address the namespace has, run the web test
-host (80 and 443) and a DNS recorder; extra addresses (a private one, the
-cloud metadata one) are routed from the node into it, so that a refused
-destination is a real listener that would log the connection.
+it to the node, with IPv4 and unique-local IPv6 addresses at both ends.
+Inside, on every address the namespace has, run the web test host (80, 443
+and 8443) and a DNS recorder; extra addresses (a private one, the cloud
+metadata one, a public one) are routed from the node into it, so that every
+destination is a real listener that logs each connection, and a refusal is a
+listener that saw nothing.
 """
 from __future__ import annotations
 
@@ -34,12 +36,12 @@ def sh(*argv: str) -> str:
 
 
 def _free_subnet_index() -> int:
-    """A third octet ``n`` so that neither 10.252.n.0/24 nor 10.99.n.0/24 is routed here yet."""
+    """An ``n`` so that none of 10.252.n.0/24, 10.99.n.7 and 192.88.99.n is routed here yet."""
     routes = sh("ip", "-4", "route", "show", "table", "all")
     start = os.getpid() % 200 + 20
     for offset in range(200):
         n = (start + offset) % 230 + 20
-        if f"10.252.{n}." not in routes and f"10.99.{n}." not in routes:
+        if not any(prefix in routes for prefix in (f"10.252.{n}.", f"10.99.{n}.", f"192.88.99.{n} ")):
             return n
     raise RuntimeError("no free 10.252.n.0/24 for a test network")
 
@@ -119,6 +121,20 @@ class ScratchNetwork:
         """A private address routed into the namespace, never admitted."""
         return f"10.99.{self.index}.7"
 
+    @property
+    def public_address(self) -> str:
+        """A public address (6to4 relay anycast, retired) routed into the namespace: never refused."""
+        return f"192.88.99.{self.index}"
+
+    @property
+    def host_address6(self) -> str:
+        """The test host's IPv6 address: unique-local (fc00::/7), so refused unless admitted."""
+        return f"fd99:252:{self.index}::2"
+
+    @property
+    def node_address6(self) -> str:
+        return f"fd99:252:{self.index}::1"
+
     metadata_address: str = "169.254.169.254"
     """The cloud metadata address; another link-local one if a concurrent test holds its route."""
 
@@ -152,7 +168,10 @@ class ScratchNetwork:
         sh(*self.run("ip", "link", "set", "lo", "up"))
         sh(*self.run("ip", "addr", "add", f"{self.host_address}/24", "dev", inner))
         sh(*self.run("ip", "link", "set", inner, "up"))
+        sh("ip", "-6", "addr", "add", f"{self.node_address6}/64", "dev", self.host_interface, "nodad")
+        sh(*self.run("ip", "-6", "addr", "add", f"{self.host_address6}/64", "dev", inner, "nodad"))
         self._route_in(self.private_address)
+        self._route_in(self.public_address)
         deadline = time.monotonic() + 20
         while not self._route_in(self.metadata_address, may_be_taken=True):
             if time.monotonic() > deadline:

@@ -3,11 +3,11 @@
     python netns_servers.py web --directory D [--tls-cert C --tls-key K]
     python netns_servers.py dns --address A
 
-``web`` serves D on port 80 (and on 443 with TLS when given a certificate) on
+``web`` serves D on port 80 (and on 443 and 8443 with TLS when given a certificate) on
 every address of the namespace, plus ``/bytes/<n>`` (n zero bytes, streamed) and ``/headers`` (the request's
 headers, as received).
 ``dns`` answers every query on A:53 with NXDOMAIN. Both print ``READY`` once
-listening, then one line per event, ``CONNECTION <local address> <peer>`` or
+listening, then one line per event, ``CONNECTION <local address> <port> <peer>`` or
 ``QUERY <name>``, so that a test can prove that something was never contacted.
 Run by the tests and the network benchmark, never by the server.
 """
@@ -34,7 +34,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         local = self.connection.getsockname()
-        say(f"CONNECTION {local[0]}:{local[1]} {self.client_address[0]}")
+        say(f"CONNECTION {local[0].removeprefix('::ffff:')} {local[1]} {self.client_address[0]}")
 
     def do_GET(self) -> None:
         if self.path.startswith("/bytes/"):
@@ -65,19 +65,26 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
 
 class Server(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET
+    """Listens on ``::`` for IPv6 and (as mapped addresses) IPv4 alike."""
+
+    address_family = socket.AF_INET6
     daemon_threads = True
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
 
 
 def web(arguments: argparse.Namespace) -> None:
     handler = functools.partial(Handler, directory=arguments.directory)
-    servers = [Server(("0.0.0.0", 80), handler)]
+    servers = [Server(("::", 80), handler)]
     if arguments.tls_cert:
-        tls = Server(("0.0.0.0", 443), handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(arguments.tls_cert, arguments.tls_key)
-        tls.socket = context.wrap_socket(tls.socket, server_side=True)
-        servers.append(tls)
+        for port in (443, 8443):
+            tls = Server(("::", port), handler)
+            tls.socket = context.wrap_socket(tls.socket, server_side=True)
+            servers.append(tls)
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     say("READY")

@@ -1,8 +1,8 @@
 """The egress proxy's rules, attacked through a real Squid against test hosts in a namespace of our own.
 
-The test host (10.252.n.2, admitted) serves HTTP, HTTPS and a package index;
-a private address (10.99.n.7) and 169.254.169.254 are routed into the same
-namespace and answered by the same host, which logs every connection, so a
+The test host answers on an admitted address (10.252.n.2), a public one
+(192.88.99.n), a private one (10.99.n.7), 169.254.169.254 and a unique-local
+IPv6 one, all routed into the same namespace, and logs every connection: a
 refusal is proved by a listener that saw nothing, next to a second proxy that
 admits those addresses and does reach it. Names come from the proxy's hosts
 file; the only resolver Squid knows is a recorder in the namespace, so a DNS
@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import pytest
 
 from sandbox.network.allow_list import AllowList
 from sandbox.network.proxy import EgressProxy
+from sandbox.network.squid_config import MAX_CONNECTIONS_PER_CLIENT
 from tests.sandbox.netns import HostProcess, LoopThread, ScratchNetwork, make_certificate, require_tools
 from tests.sandbox.package_index import PROJECT, WHEEL, build_index
 from tests.sandbox.proxy_clients import (
@@ -70,7 +72,9 @@ def _hosts_file(path: Path, network: ScratchNetwork) -> Path:
         f"{network.private_address} rebind.pkg.test rebind.test\n"
         f"{network.metadata_address} metadata.pkg.test\n"
         f"{network.host_address} mixed.pkg.test\n"
-        f"{network.private_address} mixed.pkg.test\n")
+        f"{network.private_address} mixed.pkg.test\n"
+        f"{network.host_address6} ula.pkg.test\n"
+        f"{network.public_address} public.pkg.test public.example\n")
     return path
 
 
@@ -84,7 +88,8 @@ def site() -> Iterator[Site]:
         network = ScratchNetwork.create()
         cleanup.callback(network.destroy)
         wheel = build_index(root / "www")
-        cert, key = make_certificate(root, ["pkg.test", "files.pkg.test", "open.example"], network.host_address)
+        cert, key = make_certificate(root, ["pkg.test", "files.pkg.test", "open.example", "public.pkg.test",
+                                            "public.example"], network.host_address)
         web = network.start_host("web", "--directory", str(root / "www"), "--tls-cert", str(cert),
                                  "--tls-key", str(key))
         dns = network.start_host("dns", "--address", network.host_address)
@@ -96,17 +101,17 @@ def site() -> Iterator[Site]:
                                 allow_list=allow_list, allowed_cidrs=cidrs, run_dir=run_dir,
                                 hosts_file=hosts_file, dns_servers=[network.host_address])
             loop.call(proxy.start())
-            cleanup.callback(loop.call, proxy.stop())
+            cleanup.callback(lambda: loop.call(proxy.stop()))
             return proxy
 
         proxy = start(root / "proxy", [network.subnet])
         admitting = start(root / "admitting", [network.subnet, f"{network.private_address}/32",
-                                               f"{network.metadata_address}/32"])
+                                               f"{network.metadata_address}/32", f"{network.host_address6}/128"])
         yield Site(loop, network, web, dns, cert, wheel, proxy, admitting)
 
 
 def connections_to(host: HostProcess, address: str) -> list[str]:
-    return [line for line in host.events() if line.startswith(f"CONNECTION {address}:")]
+    return [line for line in host.events() if line.startswith("CONNECTION ") and line.split()[1] == address]
 
 
 def queries(dns: HostProcess) -> list[str]:
@@ -118,7 +123,7 @@ def test_allow_listed_name_answers_over_http_and_https(site: Site) -> None:
     assert plain.status == 200 and WHEEL in plain.body
     tls = curl(site.proxy.proxy_url(), "https://files.pkg.test/simple/", ca=site.cert)
     assert tls.status == 200 and PROJECT in tls.body
-    assert connections_to(site.web, f"{site.network.host_address}")
+    assert connections_to(site.web, site.network.host_address)
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
@@ -177,13 +182,29 @@ def test_both_ports_refuse_the_node_itself(site: Site, where: str) -> None:
         listener.close()
 
 
-@pytest.mark.parametrize("which", ["private", "metadata"])
+@pytest.mark.parametrize("spelling", ["[::ffff:127.0.0.1]", "2130706433", "0x7f.0.0.1", "127.1", "0177.0.0.1"])
+def test_other_spellings_of_loopback_reach_nothing(site: Site, spelling: str) -> None:
+    """Squid reads every spelling as the address itself, so the address rule refuses each."""
+    listener = CountingListener("127.0.0.1")
+    try:
+        for request in (get_request(f"http://{spelling}:{listener.port}/"),
+                        connect_request(f"{spelling}:{listener.port}")):
+            answer = exchange(site.proxy.open_port, request)
+            assert answer.status == 403 and f"127.0.0.1 {INTERNAL}" in answer.body, answer
+        assert listener.accepted == 0
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("which", ["private", "metadata", "unique-local IPv6"])
 def test_internal_addresses_are_refused_unless_admitted(site: Site, which: str) -> None:
-    address = site.network.private_address if which == "private" else site.network.metadata_address
-    name = "rebind.pkg.test" if which == "private" else "metadata.pkg.test"
+    address, name = {"private": (site.network.private_address, "rebind.pkg.test"),
+                     "metadata": (site.network.metadata_address, "metadata.pkg.test"),
+                     "unique-local IPv6": (site.network.host_address6, "ula.pkg.test")}[which]
     assert "dev egt" in subprocess.run(["ip", "route", "get", address], capture_output=True, text=True).stdout
-    requests = [(site.proxy.open_port, get_request(f"http://{address}/headers")),
-                (site.proxy.open_port, connect_request(f"{address}:443")),
+    literal = f"[{address}]" if ":" in address else address
+    requests = [(site.proxy.open_port, get_request(f"http://{literal}/headers")),
+                (site.proxy.open_port, connect_request(f"{literal}:443")),
                 (site.proxy.open_port, get_request(f"http://{name}/headers")),
                 (site.proxy.allow_list_port, get_request(f"http://{name}/headers")),
                 (site.proxy.allow_list_port, connect_request(f"{name}:443"))]
@@ -214,13 +235,31 @@ def test_dns_rebinding_name_on_the_list_is_refused(site: Site) -> None:
     assert curl(site.admitting.proxy_url(), "http://rebind.test/").status == 200
 
 
-def test_ports_outside_the_rules_are_refused(site: Site) -> None:
-    free_tunnel = exchange(site.proxy.allow_list_port, connect_request("pkg.test:8443"))
-    assert free_tunnel.status == 403 and f"{PORT_REFUSED} 8443 of pkg.test" in free_tunnel.body
-    smtp = exchange(site.proxy.open_port, connect_request(f"{site.network.host_address}:25"))
+def test_a_public_address_is_reached_through_both_ports_without_being_admitted(site: Site) -> None:
+    public = site.network.public_address
+    assert "dev egt" in subprocess.run(["ip", "route", "get", public], capture_output=True, text=True).stdout
+    assert curl(site.proxy.open_url(), f"http://{public}/headers").status == 200
+    assert curl(site.proxy.open_url(), "https://public.example/simple/", ca=site.cert).status == 200
+    assert curl(site.proxy.proxy_url(), "http://public.pkg.test/simple/").status == 200
+    assert curl(site.proxy.proxy_url(), "https://public.pkg.test/simple/", ca=site.cert).status == 200
+    assert connections_to(site.web, public)
+
+
+def test_tunnel_ports_follow_the_rules(site: Site) -> None:
+    """Free accounts tunnel to 443 (any port of an admitted host), paid ones to any port but 25."""
+    before = len(connections_to(site.web, site.network.public_address))
+    free_tunnel = exchange(site.proxy.allow_list_port, connect_request("public.pkg.test:8443"))
+    assert free_tunnel.status == 403 and f"{PORT_REFUSED} 8443 of public.pkg.test" in free_tunnel.body
+    assert len(connections_to(site.web, site.network.public_address)) == before
+    assert curl(site.proxy.proxy_url(), "https://pkg.test:8443/simple/", ca=site.cert).status == 200
+    assert curl(site.proxy.open_url(), "https://public.example:8443/simple/", ca=site.cert).status == 200
+    smtp = exchange(site.proxy.open_port, connect_request("public.example:25"))
     assert smtp.status == 403 and PORT_REFUSED in smtp.body
-    shell = exchange(site.proxy.open_port, get_request("http://open.example:22/"))
-    assert shell.status == 403 and PORT_REFUSED in shell.body
+
+
+def test_plain_http_to_service_ports_and_other_protocols_is_refused(site: Site) -> None:
+    shell = exchange(site.proxy.open_port, get_request("http://public.example:22/"))
+    assert shell.status == 403 and f"{PORT_REFUSED} 22 of public.example" in shell.body
     ftp = exchange(site.proxy.allow_list_port, get_request("ftp://pkg.test/"))
     assert ftp.status == 403 and "relays HTTP and HTTPS only" in ftp.body
 
@@ -248,6 +287,13 @@ def test_destination_sees_neither_via_nor_forwarded_for(site: Site) -> None:
     assert "127.0.0.1" not in headers
 
 
+def test_a_host_header_cannot_front_for_a_name_off_the_list(site: Site) -> None:
+    """Plain HTTP goes to the URL's host and tells it that name, whatever Host the client wrote."""
+    request = b"GET http://pkg.test/headers HTTP/1.1\r\nHost: nowhere.example\r\nConnection: close\r\n\r\n"
+    answer = exchange(site.proxy.allow_list_port, request)
+    assert answer.status == 200 and "Host: pkg.test" in answer.body and "nowhere.example" not in answer.body
+
+
 def test_cache_manager_is_refused(site: Site) -> None:
     for port in (site.proxy.allow_list_port, site.proxy.open_port):
         answer = exchange(port, f"GET /squid-internal-mgr/menu HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
@@ -271,6 +317,23 @@ def test_malformed_and_stalled_clients_get_errors_and_others_are_served(site: Si
         stalled.close()
     assert site.proxy.running
     assert curl(site.proxy.proxy_url(), "http://pkg.test/simple/").status == 200
+
+
+def test_one_client_cannot_hold_more_than_its_share_of_connections(site: Site) -> None:
+    port = site.proxy.allow_list_port
+    held = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            for _ in range(MAX_CONNECTIONS_PER_CLIENT)]
+    try:
+        crowded = exchange(port, get_request("http://pkg.test/simple/"))
+        assert crowded.status == 403
+        assert f"more than {MAX_CONNECTIONS_PER_CLIENT} connections open" in crowded.body
+    finally:
+        for connection in held:
+            connection.close()
+    deadline = time.monotonic() + TIMEOUT
+    while (answer := exchange(port, get_request("http://pkg.test/simple/"))).status != 200:
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.05)
 
 
 def test_no_dns_query_was_made_for_names_from_the_hosts_file(site: Site) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from sandbox.network.allow_list import AllowList
 from sandbox.network.proxy import EgressProxy, ProxyError
-from tests.sandbox.proxy_clients import free_port
+from tests.sandbox.proxy_clients import exchange, free_port, get_request
 from tests.sandbox.ptys import run
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="Squid switches to the proxy account only as root")
@@ -80,6 +80,21 @@ def test_start_opens_both_ports_as_the_proxy_account_and_stop_closes_them(root: 
     assert squids_using(proxy.files.config) == []
 
 
+def test_an_ipv6_listen_address_works(root: Path) -> None:
+    proxy = make_proxy(root, listen_address="::1", allow_list_port=free_port("::1"), open_port=free_port("::1"))
+
+    async def scenario() -> None:
+        await proxy.start()
+        try:
+            assert proxy.proxy_url() == f"http://[::1]:{proxy.allow_list_port}"
+            answer = await asyncio.to_thread(exchange, proxy.open_port, get_request("http://127.0.0.1/"), "::1")
+            assert answer.status == 403
+        finally:
+            await proxy.stop()
+
+    run(scenario())
+
+
 def test_stop_before_start_does_nothing_and_start_twice_is_refused(root: Path) -> None:
     proxy = make_proxy(root)
 
@@ -127,6 +142,43 @@ def test_killed_squid_is_reported_to_the_owner_and_can_be_restarted(root: Path) 
         finally:
             await proxy.stop()
         assert await proxy.wait() == 0
+
+    run(scenario())
+
+
+def test_squid_left_by_a_server_that_died_is_replaced_on_the_next_start(root: Path) -> None:
+    first = make_proxy(root)
+    run(first.start())  # its loop ends here without stop(): the server "died"
+    leftover = first.pid
+    assert leftover is not None and psutil.pid_exists(leftover)
+    second = make_proxy(root, allow_list_port=first.allow_list_port, open_port=first.open_port)
+
+    async def scenario() -> None:
+        await second.start()
+        try:
+            assert second.pid != leftover and accepts(second.allow_list_port)
+        finally:
+            await second.stop()
+
+    try:
+        run(scenario())
+    finally:
+        if psutil.pid_exists(leftover) and squids_using(second.files.config):
+            os.kill(leftover, signal.SIGKILL)
+    assert squids_using(second.files.config) == []
+
+
+def test_an_empty_allow_list_refuses_every_name(root: Path) -> None:
+    """An operator may give free accounts no sites at all; Squid must still start and refuse by name."""
+    proxy = make_proxy(root, allow_list=AllowList(()))
+
+    async def scenario() -> None:
+        await proxy.start()
+        try:
+            answer = await asyncio.to_thread(exchange, proxy.allow_list_port, get_request("http://pypi.org/"))
+            assert answer.status == 403 and "pypi.org is not on this server's allow-list" in answer.body
+        finally:
+            await proxy.stop()
 
     run(scenario())
 
