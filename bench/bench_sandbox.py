@@ -1,10 +1,13 @@
-"""What isolation costs: spawn-to-first-prompt, and one CPU accounting tick.
+"""What isolation costs: spawn-to-first-prompt, one CPU accounting tick, users' network namespaces.
 
-    .venv/bin/python bench/bench_sandbox.py [--spawns 20] [--users 200]
+    .venv/bin/python bench/bench_sandbox.py [--spawns 20] [--users 200] [--namespaces 100]
 
 Spawn-to-first-prompt is the time from asking for a console until bash's
 prompt can be read from the PTY, plain versus fully isolated (own uid,
-cgroups, PID and mount namespaces).  The accounting tick is
+cgroups, PID and mount namespaces), with and without the user's own network
+namespace.  A namespace's node memory is the growth of the kernel's own memory
+(slab, per-CPU, vmalloc) over ``--namespaces`` users' namespaces (veth, routes,
+firewall membership), per user.  The accounting tick is
 ``CpuAllowance.tick()`` with every user running a console that uses a
 little CPU, against a real Redis; its CPU cost (all threads of this
 process, plus the Redis server) is given as a share of one core at the
@@ -31,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ide.cpu import CpuAllowance  # noqa: E402
 from sandbox import DEFAULT_LIMITS, Identity, Sandbox, SandboxedProcess  # noqa: E402
+from sandbox.network import NetworkIsolation, NetworkSettings  # noqa: E402
 
 PROMPT = "BENCH-PROMPT$ "
 UID_PREFIX = "idebench-"
@@ -116,6 +120,34 @@ async def tick_cost(sandbox: Sandbox, users: int, ticks: int, redis_process: sub
         await client.aclose()
 
 
+KERNEL_MEMORY = ("Slab", "Percpu", "KernelStack", "PageTables", "VmallocUsed")
+"""What the kernel holds for objects such as namespaces, devices and routes (KiB in
+/proc/meminfo); less disturbed by other programs' page cache than MemAvailable."""
+
+
+def _kernel_kib() -> int:
+    with open("/proc/meminfo") as meminfo:
+        fields = dict(line.split(":", 1) for line in meminfo)
+    return sum(int(fields[name].split()[0]) for name in KERNEL_MEMORY)
+
+
+def namespace_cost(count: int, pool: str) -> tuple[float, float]:
+    """(KiB of node memory, ms to make) per user's network namespace, mean over ``count``."""
+    network = NetworkIsolation(NetworkSettings(pool=pool), uid_prefix=UID_PREFIX, cgroup_base=f"bench-{os.getpid()}")
+    network.start()
+    names = [f"{UID_PREFIX}n{i}" for i in range(count)]
+    try:
+        before = _kernel_kib()
+        started = time.perf_counter()
+        for i, name in enumerate(names):
+            network.network_for(name, 50000 + i, "free")
+        elapsed = time.perf_counter() - started
+        time.sleep(1.0)  # let deferred kernel work (RCU frees, per-CPU caches) settle
+        return (_kernel_kib() - before) / count, elapsed * 1000 / count
+    finally:
+        network.close(set())
+
+
 def _row(label: str, value: str) -> str:
     return f"| {label:<52} | {value:>18} |"
 
@@ -125,6 +157,8 @@ async def main() -> None:
     parser.add_argument("--spawns", type=int, default=20)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--ticks", type=int, default=5)
+    parser.add_argument("--namespaces", type=int, default=100)
+    parser.add_argument("--pool", default="10.238.0.0/16", help="a pool no server on this machine uses")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as temp:
         data = Path(temp)
@@ -142,6 +176,16 @@ async def main() -> None:
                 identity = isolated.identity("bench_iso", "hacker")
                 iso_ms = await spawn_to_prompt_ms(isolated, identity, args.spawns + 1)
                 await isolated.remove_user("bench_iso", delete_home=True)
+                networked = Sandbox(data / "net" / "home", isolation="full",
+                                    cgroup_base=f"ide-bench-net-{os.getpid()}", uid_prefix=UID_PREFIX,
+                                    network=NetworkSettings(pool=args.pool))
+                try:
+                    identity = networked.identity("bench_net", "hacker")
+                    net_ms = await spawn_to_prompt_ms(networked, identity, args.spawns + 1)
+                    await networked.remove_user("bench_net", delete_home=True)
+                finally:
+                    await networked.close()
+                kib, make_ms = namespace_cost(args.namespaces, args.pool)
                 own, server = await tick_cost(isolated, args.users, args.ticks, redis_process, socket_path)
             finally:
                 redis_process.terminate()
@@ -150,6 +194,10 @@ async def main() -> None:
             rows += [
                 _row("isolated spawn to prompt, first (new groups)", f"{iso_ms[0]:.1f} ms"),
                 _row(f"isolated spawn to prompt, median of {args.spawns}", f"{statistics.median(iso_ms[1:]):.1f} ms"),
+                _row("+ own network namespace, first (new namespace)", f"{net_ms[0]:.1f} ms"),
+                _row(f"+ own network namespace, median of {args.spawns}", f"{statistics.median(net_ms[1:]):.1f} ms"),
+                _row(f"network namespace: kernel memory, mean of {args.namespaces}", f"{kib:.0f} KiB"),
+                _row("network namespace: time to make", f"{make_ms:.1f} ms"),
                 _row(f"accounting tick, {args.users} active users: server CPU", f"{own * 1000:.1f} ms"),
                 _row("accounting tick: Redis CPU", f"{server * 1000:.1f} ms"),
                 _row(f"tick cost at {DEFAULT_INTERVAL:.0f} s interval",

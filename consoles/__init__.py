@@ -13,11 +13,12 @@ from consoles.processes import ProcessInfo, ProcessNotYours, kill_process, list_
 from consoles.pty_channel import InputBufferFull
 from consoles.registry import ConsoleRecord
 from consoles.scrollback import Scrollback
+from consoles.signing import NodeKey
 from consoles.stream import STREAM_PATH, make_console_router
 
 __all__ = [
     "STREAM_PATH", "Access", "AttachRequest", "Console", "ConsoleKind", "ConsoleLimitReached", "ConsoleManager",
     "ConsoleNotRunning", "ConsoleRecord", "FlowLimits", "InputBufferFull", "Launcher",
-    "LauncherInvalid", "LauncherNotFound", "LauncherStore", "ProcessInfo", "ProcessNotYours", "Scrollback",
+    "LauncherInvalid", "LauncherNotFound", "LauncherStore", "NodeKey", "ProcessInfo", "ProcessNotYours", "Scrollback",
     "discover_kinds", "kill_process", "list_processes", "make_console_router",
 ]

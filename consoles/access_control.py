@@ -4,6 +4,8 @@ Access changes must reach every node, since a console's viewers are
 connected to the node that runs it: :class:`AccessControl` applies a change
 here at once and publishes it on the ``ide:control`` channel, where every
 other node's :class:`AccessControl` applies it to the consoles it runs.
+Changes travel sealed with the deployment's key (``consoles/signing.py``):
+one that no node (or ``ide`` command) of the deployment sealed is ignored.
 Whether someone may still attach, and how, is asked of the web layer's
 ``check`` coroutine, never decided here.
 """
@@ -18,7 +20,7 @@ import redis.asyncio as aioredis
 
 from consoles.access import Access
 from consoles.keys import CONTROL_CHANNEL
-from consoles.sharing import AccessChange, announce
+from consoles.sharing import AccessChange, AccountTypeChange, announce
 from consoles.subscription import Subscription
 
 if TYPE_CHECKING:
@@ -43,12 +45,13 @@ class AccessControl:
         self._redis = redis
         self._manager = manager
         self._check = check
+        self._receiver = manager.node_key.receiver()
         self._subscription = Subscription(redis, CONTROL_CHANNEL, self._received, "console access changes")
 
     async def publish(self, change: AccessChange) -> int:
         """Apply ``change`` here now, then tell the other nodes; returns the connections changed here."""
         applied = await self.apply(change)
-        await announce(self._redis, change, self._manager.node_id)
+        await announce(self._redis, change, self._manager.node_id, self._manager.node_key)
         return applied
 
     async def apply(self, change: AccessChange) -> int:
@@ -88,15 +91,28 @@ class AccessControl:
         await self._subscription.stop()
 
     async def _received(self, data: str) -> None:
+        payload = self._receiver.open(CONTROL_CHANNEL, data)
+        if payload is None:
+            return
         try:
-            message = json.loads(data)
-            if message.get("type") != "access" or message.get("node") == self._manager.node_id:
+            message = json.loads(payload)
+            kind = message.get("type")
+            if kind == "account_type":
+                await self._account_type_changed(AccountTypeChange.from_message(message))
+                return
+            if kind != "access" or message.get("node") == self._manager.node_id:
                 return  # another kind of control event, or our own (applied when published)
             change = AccessChange.from_message(message)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("ignoring an unreadable control message %.200r: %s", data, exc)
+            log.warning("ignoring an unreadable control message %.200r: %s", payload, exc)
             return
         try:
             await self.apply(change)
         except Exception:
             log.exception("applying an access change from another node failed")
+
+    async def _account_type_changed(self, change: AccountTypeChange) -> None:
+        try:
+            await self._manager.account_type_changed(change.username, change.account_type)
+        except Exception:
+            log.exception("applying %s's new account type failed", change.username)

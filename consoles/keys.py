@@ -122,3 +122,53 @@ def webapp_static_key(domain: str) -> str:
 def user_webapps_key(username: str) -> str:
     """Set of the user's web app domains."""
     return f"{PREFIX}user:{username}:webapps"
+
+
+# Scheduled tasks.
+
+TASK_IDS = PREFIX + "task:ids"
+"""Counter: the last scheduled task id given out (ids are integers, as PythonAnywhere's)."""
+TASKS_DUE = PREFIX + "tasks:due"
+"""Sorted set: task id scored by its next due time (epoch seconds); only enabled tasks."""
+TASKS_CHANNEL = PREFIX + "tasks"
+"""Wakes the schedulers of every node when a task's next due time changed."""
+
+
+def task_key(task_id: int | str) -> str:
+    """Hash: owner, command, description, enabled, interval, hour, minute, created, expiry, last_* ."""
+    return f"{PREFIX}task:{task_id}"
+
+
+def user_tasks_key(username: str) -> str:
+    """Set of a user's scheduled task ids."""
+    return f"{PREFIX}user:{username}:tasks"
+CLOCK_OFFSET = PREFIX + "clock:offset"
+"""Seconds added to the schedulers' clock, read only by servers started with ``--adjustable-clock``."""
+
+
+def task_running_key(task_id: int | str) -> str:
+    """String: the node running the task now; a lease the node renews, so a dead node's run ends."""
+    return f"{PREFIX}task:{task_id}:running"
+
+
+# Always-on tasks.
+
+ALWAYS_ON_IDS = PREFIX + "alwayson:ids"
+"""Counter: the last always-on task id given out."""
+ALWAYS_ON_CHANNEL = PREFIX + "alwayson"
+"""Carries an always-on task's id when it changed, so the node that keeps it reconciles it with Redis."""
+
+
+def always_on_key(task_id: int | str) -> str:
+    """Hash: owner, command, description, enabled, node, created, restarts_requested."""
+    return f"{PREFIX}alwayson:{task_id}"
+
+
+def user_always_on_key(username: str) -> str:
+    """Set of a user's always-on task ids."""
+    return f"{PREFIX}user:{username}:alwayson"
+
+
+def node_always_on_key(node: str) -> str:
+    """Set of the always-on task ids a node keeps running."""
+    return f"{PREFIX}node:{node}:alwayson"

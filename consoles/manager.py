@@ -26,6 +26,7 @@ from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegi
 from consoles.screen import ScreenRenderer
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
 from consoles.sharing import ShareStore
+from consoles.signing import NodeKey
 from sandbox import Identity, Sandbox
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,12 @@ class ConsoleLimitReached(Exception):
 class ConsoleManager:
     """Creates and owns the consoles running on this node."""
 
-    def __init__(self, redis: aioredis.Redis, sandbox: Sandbox, node_id: str,
+    def __init__(self, redis: aioredis.Redis, sandbox: Sandbox, node_id: str, node_key: NodeKey,
                  scrollback_bytes: int = DEFAULT_SCROLLBACK_BYTES,
                  limits: FlowLimits = FlowLimits(), node_path: str = "") -> None:
         self.node_id = node_id
+        # Seals what this node tells the others, and opens what they tell it (consoles/signing.py).
+        self.node_key = node_key
         # Where the proxy in front routes to this node ("" on a single node); kept in each record.
         self.node_path = node_path
         self._registry = ConsoleRegistry(redis)
@@ -79,7 +82,7 @@ class ConsoleManager:
         self._closer: asyncio.Task[None] | None = None
         # One timer for all consoles (not one each: they cost memory and wakeups).
         self._exit_checks: PeriodicCallback | None = None
-        self._link = NodeLink(redis, node_id, self._answer, refusals=tuple(_REFUSALS.values()))
+        self._link = NodeLink(redis, node_id, node_key, self._answer, refusals=tuple(_REFUSALS.values()))
         self._renderer = ScreenRenderer()
 
     async def listen(self) -> None:
@@ -230,6 +233,10 @@ class ConsoleManager:
         for node in nodes:
             # The request's name on the wire stays "kill_all": nodes of two versions must understand it.
             await self._ask(node, "kill_all", username=username)
+
+    async def account_type_changed(self, username: str, account_type: str) -> None:
+        """Give the programs ``username`` runs on this node what their new account type allows."""
+        await self._sandbox.change_account_type(username, account_type)
 
     async def _processes_here(self, username: str) -> list[ProcessInfo]:
         return await list_processes(self.root_pids(username))

@@ -7,6 +7,11 @@ the owning node's channel in Redis; the owner acts and pushes its answer onto
 a list made for that one request, which the asking node pops with a timeout.
 Nobody subscribed, or no answer in time, means the owner is down: the caller
 is told so instead of waiting.
+
+Requests and answers travel sealed with the deployment's key
+(``consoles/signing.py``), each for the channel or list it is sent on: a
+request or an answer that no node of the deployment sealed there is ignored
+(the asker keeps waiting for the genuine answer).
 """
 from __future__ import annotations
 
@@ -15,11 +20,12 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from consoles.keys import NODE_CHANNEL_PREFIX, NODE_REPLY_PREFIX
+from consoles.signing import NodeKey
 from consoles.subscription import Subscription
 
 log = logging.getLogger(__name__)
@@ -63,10 +69,12 @@ def channel_of(node: str) -> str:
 class NodeLink:
     """This node's end: asks other nodes, and answers their requests with ``handler``."""
 
-    def __init__(self, redis: aioredis.Redis, node_id: str, handler: RequestHandler,
+    def __init__(self, redis: aioredis.Redis, node_id: str, key: NodeKey, handler: RequestHandler,
                  refusals: tuple[type[Exception], ...] = (), timeout: float = ANSWER_TIMEOUT) -> None:
         self._redis = redis
         self._node_id = node_id
+        self._key = key
+        self._receiver = key.receiver()
         self._handler = handler
         # Errors ``handler`` raises to refuse a request: answers, not failures to log.
         self._refusals = refusals
@@ -86,15 +94,27 @@ class NodeLink:
         reply_key = NODE_REPLY_PREFIX + secrets.token_hex(16)
         request = json.dumps({"operation": operation, "console": console_id, "arguments": arguments,
                               "reply": reply_key, "from": self._node_id})
-        if await self._redis.publish(channel_of(node), request) == 0:
+        if await self._redis.publish(channel_of(node), self._key.seal(channel_of(node), request)) == 0:
             raise NodeUnavailable(node, listening=False)
-        answer = await self._redis.blpop([reply_key], timeout=self._timeout)
-        if answer is None:
-            raise NodeUnavailable(node, listening=True)
-        reply = json.loads(answer[1])
+        reply = json.loads(await self._answer_on(reply_key, node))
         if "error" in reply:
             raise RemoteError(str(reply["error"]), str(reply.get("message", "")))
         return reply.get("result")
+
+    async def _answer_on(self, reply_key: str, node: str) -> str:
+        """The first answer on ``reply_key`` sealed by a node of this deployment; anything
+        else pushed there (by whatever saw the request go by) is skipped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        while (left := deadline - loop.time()) > 0:
+            # A timeout of 0 would make BLPOP wait for ever.
+            popped = await self._redis.blpop([reply_key], timeout=max(left, 0.01))
+            if popped is None:
+                break
+            payload = self._receiver.open(reply_key, cast(str, popped[1]))  # decode_responses
+            if payload is not None:
+                return payload
+        raise NodeUnavailable(node, listening=True)
 
     # Answering ---------------------------------------------------------------
 
@@ -112,12 +132,15 @@ class NodeLink:
         task.add_done_callback(self._answering.discard)
 
     async def _answer(self, data: str) -> None:
+        payload = self._receiver.open(channel_of(self._node_id), data)
+        if payload is None:
+            return
         try:
-            request = json.loads(data)
+            request = json.loads(payload)
             operation, console_id = str(request["operation"]), str(request["console"])
             arguments, reply_key = dict(request.get("arguments") or {}), str(request["reply"])
         except (ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring an unreadable node request %.200r: %s", data, exc)
+            log.warning("ignoring an unreadable node request %.200r: %s", payload, exc)
             return
         if not reply_key.startswith(NODE_REPLY_PREFIX):
             log.warning("ignoring a node request with a foreign reply key %.100r", reply_key)
@@ -134,7 +157,7 @@ class NodeLink:
                                                         "that; the failure has been logged there."}
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.rpush(reply_key, json.dumps(reply))
+                pipe.rpush(reply_key, self._key.seal(reply_key, json.dumps(reply)))
                 pipe.expire(reply_key, REPLY_TTL)
                 await pipe.execute()
         except Exception:

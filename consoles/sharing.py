@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import redis.asyncio as aioredis
 
 from consoles.keys import CONTROL_CHANNEL, console_key, console_shares_key, shared_with_me_key
+from consoles.signing import NodeKey
 
 READ_ONLY = "ro"
 READ_WRITE = "rw"
@@ -178,11 +179,34 @@ class AccessChange:
                    owner=message.get("owner"), username=message.get("username"))
 
 
+@dataclass(frozen=True)
+class AccountTypeChange:
+    """A user's account type changed: every node gives the programs the user runs
+    there what the new type allows (their network egress) at once."""
+
+    username: str
+    account_type: str
+
+    def to_json(self, node: str) -> str:
+        return json.dumps({"type": "account_type", "node": node, **asdict(self)})
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> AccountTypeChange:
+        return cls(username=str(message["username"]), account_type=str(message["account_type"]))
+
+
+class ControlMessage(Protocol):
+    """What travels to every node on the control channel."""
+
+    def to_json(self, node: str) -> str: ...
+
+
 Recheck = Callable[[AccessChange], Awaitable[object]]
 """Makes every node ask again about the connections an access change concerns
 (:meth:`AccessControl.publish` on a node, :func:`announce` elsewhere)."""
 
-async def announce(redis: aioredis.Redis, change: AccessChange, sender: str) -> None:
-    """Tell every node about ``change`` (a process without consoles, such as the CLI, calls
-    only this; a node applies its own changes at once, see :meth:`AccessControl.publish`)."""
-    await redis.publish(CONTROL_CHANNEL, change.to_json(sender))
+async def announce(redis: aioredis.Redis, change: ControlMessage, sender: str, key: NodeKey) -> None:
+    """Tell every node about ``change``, sealed with the deployment's ``key`` (a process
+    without consoles, such as the CLI, calls only this; a node applies its own access
+    changes at once, see :meth:`AccessControl.publish`)."""
+    await redis.publish(CONTROL_CHANNEL, key.seal(CONTROL_CHANNEL, change.to_json(sender)))

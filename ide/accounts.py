@@ -157,6 +157,7 @@ class AccountStore:
                               mapping={"salt": salt.hex(), "password": digest.hex()})
 
     async def set_type(self, name: str, account_type: str) -> None:
+        """Record the account type; :class:`ide.account_types.AccountTypes` applies what follows."""
         user = await self.require(name)
         await self.redis.hset(user_key(user.name), "type", check_account_type(account_type))
 

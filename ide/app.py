@@ -18,6 +18,7 @@ from ide.api.cpu import CpuHandler
 from ide.api.launchers import LauncherHandler, LauncherListHandler
 from ide.api.openapi import OpenApiHandler
 from ide.api.processes import ProcessHandler, ProcessListHandler
+from ide.api.schedule import ScheduleExtendHandler, ScheduleHandler, ScheduleListHandler
 from ide.api.sharing import sharing_routes
 from ide.api.teacher import TeacherHandler
 from ide.api.webapps import (
@@ -39,6 +40,7 @@ from ide.web.auth_pages import LoginHandler, LogoutHandler, SignupHandler
 from ide.web.console_pages import ConsolePage, ConsolesPage, FramePage
 from ide.web.fallbacks import BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, NotFoundApi, NotFoundPage, is_api
 from ide.web.security_headers import security_headers
+from ide.web.task_pages import TasksPage
 from ide.web.tornado_adapter import streams_body
 from ide.web.webapp_pages import WebappsPage
 from ide.webapps.front import WebappFront
@@ -85,6 +87,9 @@ def api_routes(services: Services) -> list[Route]:
         Route(USER_API + "/launchers/{launcher_id}/", LauncherHandler, kwargs),
         Route(USER_API + "/processes/", ProcessListHandler, kwargs),
         Route(USER_API + "/processes/{pid}/", ProcessHandler, kwargs),
+        Route(USER_API + "/schedule/", ScheduleListHandler, kwargs),
+        Route(USER_API + "/schedule/{task_id}/", ScheduleHandler, kwargs),
+        Route(USER_API + "/schedule/{task_id}/extend/", ScheduleExtendHandler, kwargs),
         Route(USER_API + "/teacher/", TeacherHandler, kwargs),
         *sharing_routes(services)[0],
         Route(USER_API + "/webapps/", WebappListHandler, kwargs),
@@ -122,6 +127,7 @@ def page_routes(services: Services) -> list[Route]:
         Route("/user/{owner}/consoles/{console_id}/", ConsolePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame/", FramePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame", FramePage, kwargs),
+        Route("/user/{owner}/tasks/", TasksPage, kwargs),
         *sharing_routes(services)[1],
     ]
 

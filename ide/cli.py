@@ -19,16 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from consoles.sharing import announce
+from ide.account_types import AccountTypes
 from ide.accounts import ACCOUNT_TYPES, AccountError, AccountStore
 from ide.class_store import ClassStore
 from ide.classes import Classroom
 from ide.config import Settings
 from ide.credentials import CredentialService
 from ide.files.shares import FileShares
-from ide.redis_server import RedisUnavailable
-from ide.server import StartupError, Storage, check_data_dir, serve
+from ide.redis_client import RedisUnavailable
+from ide.server import StartupError, Storage, check_data_dir, load_node_key, serve
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
+from sandbox.network import DEFAULT_ALLOW_LIST_PORT, DEFAULT_OPEN_PORT, DEFAULT_POOL
+from sandbox.network.addresses import parse_pool
+from sandbox.network.policy import parse_cidr
 
 CLI_SENDER = f"cli:{os.getpid()}"
 
@@ -46,6 +50,17 @@ def _apps_domain(value: str) -> str:
     return domain
 
 
+def _path_env(name: str) -> Path | None:
+    value = _env(name)
+    return Path(value) if value else None
+
+
+def _storage_settings(args: argparse.Namespace, **more: Any) -> Settings:
+    return Settings(data_dir=args.data_dir, redis_url=args.redis_url, redis_ca=args.redis_ca,
+                    redis_cert=args.redis_cert, redis_key=args.redis_key,
+                    node_secret_file=args.node_secret_file, **more)
+
+
 def _node_path(value: str) -> str:
     """"" or a path such as ``/nodes/n1``, without a trailing slash."""
     path = value.rstrip("/")
@@ -53,6 +68,20 @@ def _node_path(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not a path like /nodes/n1 (letters, digits, "
                                          f"'.', '_', '~', '-' between slashes)")
     return path
+
+
+def _argument(parse: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse type from a parser that raises ValueError with a message."""
+    def parsed(value: str) -> str:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parsed
+
+
+def _pool(value: str) -> str:
+    return str(parse_pool(value))
 
 
 def _env_flag(name: str) -> bool:
@@ -63,7 +92,20 @@ def _add_storage_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")),
                         help="where users' files and the embedded Redis live (IDE_DATA_DIR; default ./data)")
     parser.add_argument("--redis-url", default=_env("REDIS_URL"),
-                        help="use this Redis instead of the embedded one, e.g. redis://host:6379/0 (IDE_REDIS_URL)")
+                        help="use this Redis instead of the embedded one: rediss://[user]:password@host:port/db "
+                             "(TLS), redis://... or unix://[[user]:password@]/path; prefer IDE_REDIS_URL, which "
+                             "other accounts cannot read in the process list")
+    parser.add_argument("--redis-ca", type=Path, default=_path_env("REDIS_CA"),
+                        help="with rediss://, the CA certificate(s) to trust Redis's certificate by, PEM "
+                             "(IDE_REDIS_CA; default the system's)")
+    parser.add_argument("--redis-cert", type=Path, default=_path_env("REDIS_CERT"),
+                        help="with rediss://, the client certificate to show Redis, PEM (IDE_REDIS_CERT)")
+    parser.add_argument("--redis-key", type=Path, default=_path_env("REDIS_KEY"),
+                        help="the private key of --redis-cert, PEM (IDE_REDIS_KEY)")
+    parser.add_argument("--node-secret-file", type=Path, default=_path_env("NODE_SECRET_FILE"),
+                        help="the secret, shared by every node and ide command of a deployment, that signs "
+                             "their messages over Redis; required with --redis-url (IDE_NODE_SECRET_FILE; "
+                             "default with the embedded Redis: made once in the data dir)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="stop every program this node supervises (web apps keep running across restarts "
                               "of the server otherwise), then exit without listening")
 
+    _add_network_flags(serve_p)
+
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)
     add = user_cmds.add_parser("add", help="create an account")
@@ -143,7 +187,41 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cmds = sandbox_p.add_subparsers(dest="sandbox_command", required=True)
     check = sandbox_cmds.add_parser("check", help="what isolation this machine offers and what the server will use")
     _add_storage_flags(check)
+    check.add_argument("--sandbox-network", type=_argument(_pool),
+                       default=_env("SANDBOX_NETWORK", DEFAULT_POOL), help="as for ide serve")
     return parser
+
+
+def _add_network_flags(serve_p: argparse.ArgumentParser) -> None:
+    serve_p.add_argument("--sandbox-network", type=_argument(_pool), default=_env("SANDBOX_NETWORK", DEFAULT_POOL),
+                         help="IPv4 pool of users' network namespaces; its first address is this server's gateway, "
+                              "where the egress proxy listens; each server on a node needs its own "
+                              f"(IDE_SANDBOX_NETWORK; default {DEFAULT_POOL})")
+    serve_p.add_argument("--egress-allow-cidr", action="append", type=_argument(parse_cidr), dest="egress_allow_cidrs",
+                         default=[c for c in _env("EGRESS_ALLOW_CIDRS", "").split(",") if c],
+                         help="a private range paying users' programs may reach directly and the proxy may fetch "
+                              "from (repeatable; IDE_EGRESS_ALLOW_CIDRS, comma-separated)")
+    serve_p.add_argument("--egress-allow-list", type=Path, default=_env("EGRESS_ALLOW_LIST"),
+                         help="file of domains (one a line) free accounts may fetch through the proxy "
+                              "(IDE_EGRESS_ALLOW_LIST; default: the list shipped with the server)")
+    serve_p.add_argument("--egress-dns-server", action="append", dest="egress_dns_servers",
+                         default=[a for a in _env("EGRESS_DNS_SERVERS", "").split(",") if a],
+                         help="a resolver for the egress proxy instead of those in /etc/resolv.conf (repeatable; "
+                              "IDE_EGRESS_DNS_SERVERS, comma-separated)")
+    serve_p.add_argument("--egress-hosts-file", type=Path, default=_env("EGRESS_HOSTS_FILE"),
+                         help="a hosts file the egress proxy reads before DNS, e.g. for an internal mirror's name "
+                              "(IDE_EGRESS_HOSTS_FILE)")
+    serve_p.add_argument("--proxy-port", type=int, default=int(_env("PROXY_PORT", DEFAULT_ALLOW_LIST_PORT)),
+                         help="the egress proxy's allow-list port on the gateway, the one programs are given "
+                              f"(IDE_PROXY_PORT; default {DEFAULT_ALLOW_LIST_PORT})")
+    serve_p.add_argument("--proxy-open-port", type=int, default=int(_env("PROXY_OPEN_PORT", DEFAULT_OPEN_PORT)),
+                         help="the egress proxy's port for paying accounts, to any public address "
+                              f"(IDE_PROXY_OPEN_PORT; default {DEFAULT_OPEN_PORT})")
+    serve_p.add_argument("--unsafe-shared-network", action="store_true", default=_env_flag("UNSAFE_SHARED_NETWORK"),
+                         help="as root with full isolation, let users' programs share the node's network (they "
+                              "reach the server, Redis and every service of the node); without it such a server "
+                              "refuses to start unless it can give each user their own network namespace "
+                              "(IDE_UNSAFE_SHARED_NETWORK)")
 
 
 def _read_password(given: str | None) -> str:
@@ -157,29 +235,33 @@ def _read_password(given: str | None) -> str:
     return first
 
 
-UserAction = Callable[[AccountStore, CredentialService, Classroom], Awaitable[None]]
+UserAction = Callable[[AccountStore, CredentialService, Classroom, AccountTypes], Awaitable[None]]
 
 
 async def _with_accounts(args: argparse.Namespace, action: UserAction) -> None:
-    settings = Settings(data_dir=args.data_dir, redis_url=args.redis_url)
+    settings = _storage_settings(args)
     if settings.redis_url is None:
         check_data_dir(settings.data_dir)
+    # Running servers hear about what changed on the channel their own changes use,
+    # signed as theirs are: they ignore anything else.
+    key = load_node_key(settings)
     storage = Storage(settings)
     try:
         redis = await storage.open()
         accounts = AccountStore(redis)
-        # Running servers hear about what changed on the channel their own changes use.
-        announce_change = functools.partial(announce, redis, sender=CLI_SENDER)
+        announce_change = functools.partial(announce, redis, sender=CLI_SENDER, key=key)
         credentials = CredentialService(accounts, SessionStore(redis), TokenStore(redis),
                                         announce=announce_change)
         classes = Classroom(accounts, ClassStore(redis), FileShares(redis), announce_change)
-        await action(accounts, credentials, classes)
+        types = AccountTypes(accounts, announce_change)
+        await action(accounts, credentials, classes, types)
     finally:
         await storage.close()
 
 
 async def _user_command(args: argparse.Namespace) -> None:
-    async def add(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
+    async def add(accounts: AccountStore, credentials: CredentialService, classes: Classroom,
+                  types: AccountTypes) -> None:
         if args.teacher:
             await accounts.require(args.teacher)
         user = await accounts.create(args.name, _read_password(args.password), args.type)
@@ -187,10 +269,11 @@ async def _user_command(args: argparse.Namespace) -> None:
             await classes.enrol(args.teacher, user.name)
         print(f"created {user.name} ({user.account_type})")
 
-    async def change(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
+    async def change(accounts: AccountStore, credentials: CredentialService, classes: Classroom,
+                     types: AccountTypes) -> None:
         user = await accounts.require(args.name)
         if args.type:
-            await accounts.set_type(user.name, args.type)
+            await types.change(user.name, args.type)
         if args.teacher:
             await classes.enrol(args.teacher, user.name)
         elif args.no_teacher:
@@ -201,11 +284,13 @@ async def _user_command(args: argparse.Namespace) -> None:
             await credentials.change_password(user.name, args.password, revoke_token=not args.keep_token)
         print(f"updated {user.name}")
 
-    async def token(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
+    async def token(accounts: AccountStore, credentials: CredentialService, classes: Classroom,
+                    types: AccountTypes) -> None:
         user = await accounts.require(args.name)
         print(await credentials.new_token(user.name))
 
-    async def listing(accounts: AccountStore, credentials: CredentialService, classes: Classroom) -> None:
+    async def listing(accounts: AccountStore, credentials: CredentialService, classes: Classroom,
+                      types: AccountTypes) -> None:
         print(f"{'name':<30} {'type':<14} {'teacher':<30} created")
         for user in await accounts.all_users():
             created = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d %H:%M")
@@ -223,20 +308,23 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "serve":
-            asyncio.run(serve(Settings(
-                port=args.port, address=args.address, data_dir=args.data_dir,
-                redis_url=args.redis_url, allow_signup=args.allow_signup,
+            asyncio.run(serve(_storage_settings(
+                args, port=args.port, address=args.address, allow_signup=args.allow_signup,
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
                 apps_domain=args.apps_domain, webapp_timeout=args.webapp_timeout, stop_all=args.stop_all,
                 webapp_idle_stop=args.webapp_idle_stop,
-                unsafe_no_isolation=args.unsafe_no_isolation)))
+                unsafe_no_isolation=args.unsafe_no_isolation, sandbox_network=args.sandbox_network,
+                egress_allow_cidrs=tuple(args.egress_allow_cidrs), egress_allow_list=args.egress_allow_list,
+                egress_dns_servers=tuple(args.egress_dns_servers), egress_hosts_file=args.egress_hosts_file,
+                proxy_port=args.proxy_port, proxy_open_port=args.proxy_open_port,
+                unsafe_shared_network=args.unsafe_shared_network)))
         elif args.command == "user":
             asyncio.run(_user_command(args))
         elif args.command == "sandbox":
             from sandbox.check import report
-            print(report(Settings(data_dir=args.data_dir).homes_dir))
+            print(report(Settings(data_dir=args.data_dir).homes_dir, pool=args.sandbox_network))
         return 0
     except (StartupError, RedisUnavailable, AccountError) as exc:
         print(f"ide: error: {exc}", file=sys.stderr)

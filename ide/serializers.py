@@ -6,8 +6,11 @@ from typing import Any
 
 from consoles import STREAM_PATH, ConsoleRecord
 from ide.cpu import CpuUsage
+from ide.routes import API_PREFIX
 from ide.webapps.store import StaticMapping, Webapp
 from supervisor import ProgramStatus
+from tasks.logs import task_log_path
+from tasks.store import ScheduledTask
 
 
 def iso_time(epoch: float) -> str:
@@ -83,4 +86,31 @@ def website_object(site: Webapp) -> dict[str, Any]:
         "enabled": site.enabled,
         "webapp": {"command": site.command, "domains": [{"domain_name": site.domain_name, "cname": None}]},
         "logfiles": {kind: f"/var/log/{site.domain_name}.{kind}.log" for kind in ("access", "error", "server")},
+    }
+
+
+def task_object(task: ScheduledTask, now: float) -> dict[str, Any]:
+    """A scheduled task in PythonAnywhere's shape, plus when it runs next and how it last ran."""
+    base = f"{API_PREFIX}/user/{task.owner}/schedule/{task.id}/"
+    timing = task.fields.timing
+    last = task.last_run
+    return {
+        "id": task.id,
+        "url": base,
+        "user": task.owner,
+        "command": task.fields.command,
+        "description": task.fields.description,
+        "enabled": task.fields.enabled,
+        "interval": timing.interval,
+        "hour": timing.hour,
+        "minute": timing.minute,
+        "printable_time": timing.printable_time,
+        "logfile": task_log_path(task.id),
+        "expiry": None if task.expiry is None else datetime.fromtimestamp(task.expiry, UTC).date().isoformat(),
+        "extend_url": None if task.expiry is None else base + "extend/",
+        "can_enable": not task.expired(now),
+        "next_run": None if task.next_due is None else iso_time(task.next_due),
+        "last_run": None if last is None else {
+            "started": iso_time(last.started), "outcome": last.outcome,
+            "exit_status": last.exit_status, "duration_seconds": last.duration},
     }

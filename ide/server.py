@@ -17,12 +17,17 @@ import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.netutil
 
+from consoles import NodeKey
 from consoles.keys import COOKIE_SECRET
 from ide.assets import MissingBundle
 from ide.config import Settings
-from ide.redis_server import EmbeddedRedis, connect
-from ide.services import build_services
-from sandbox import SHARED_ACCOUNT, SandboxError
+from ide.egress import EgressService, allow_list
+from ide.node_secret import NodeSecretError, node_key
+from ide.redis_client import RedisTarget, connect
+from ide.redis_server import EmbeddedRedis
+from ide.services import build_services, network_settings
+from sandbox import SHARED_ACCOUNT, NetworkIsolationUnavailable, SandboxError
+from sandbox.network.proxy import ProxyError
 
 log = logging.getLogger("ide")
 
@@ -55,16 +60,19 @@ class Storage:
         self.redis: aioredis.Redis | None = None
 
     async def open(self) -> aioredis.Redis:
-        url = self.settings.redis_url
-        if url is None:
-            embedded = EmbeddedRedis(self.settings.redis_dir)
+        settings = self.settings
+        if settings.redis_url is not None:
+            target = RedisTarget(settings.redis_url, settings.redis_ca, settings.redis_cert, settings.redis_key)
+            target.warn_if_open()
+        else:
+            embedded = EmbeddedRedis(settings.redis_dir)
             # A server already running on this data dir owns its Redis: the
             # CLI then shares it rather than starting a second one.
             if not await self._reuse_running(embedded):
                 await embedded.start()
                 self.embedded = embedded
-            url = embedded.url
-        self.redis = await connect(url)
+            target = RedisTarget(embedded.url)
+        self.redis = await connect(target)
         return self.redis
 
     @staticmethod
@@ -73,7 +81,7 @@ class Storage:
         if not Path(embedded.socket_path).exists():
             return False
         try:
-            client = await connect(embedded.url)
+            client = await connect(RedisTarget(embedded.url))
         except Exception:
             return False
         await client.aclose()
@@ -84,6 +92,14 @@ class Storage:
             await self.redis.aclose()
         if self.embedded is not None:
             self.embedded.stop()
+
+
+def load_node_key(settings: Settings) -> NodeKey:
+    """The key this node signs and checks messages between nodes with."""
+    try:
+        return node_key(settings)
+    except NodeSecretError as exc:
+        raise StartupError(str(exc)) from None
 
 
 async def cookie_secret(redis: aioredis.Redis) -> str:
@@ -131,10 +147,12 @@ async def stop_all(settings: Settings) -> None:
     try:
         redis = await storage.open()
         try:
-            services = build_services(settings, redis, await cookie_secret(redis))
+            services = build_services(settings, redis, await cookie_secret(redis), load_node_key(settings))
         except SandboxError as exc:
             raise StartupError(str(exc)) from None
-        stopped = await services.supervisor.stop_recorded()
+        stopped, owners = await services.supervisor.stop_recorded()
+        for owner in owners:
+            await services.sandbox.forget_network(owner)
         print(f"Stopped {stopped} program{'s' if stopped != 1 else ''} of this node.", flush=True)
         await services.supervisor.close()
         await services.sandbox.close()
@@ -149,7 +167,13 @@ async def serve(settings: Settings) -> None:
     from ide.web.fallbacks import BODY_LIMIT
 
     check_isolation_choice(settings, os.geteuid() == 0)
+    try:
+        network_settings(settings)
+        allow_list(settings)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
     check_data_dir(settings.data_dir)
+    key = load_node_key(settings)
     if settings.stop_all:
         await stop_all(settings)
         return
@@ -158,9 +182,12 @@ async def serve(settings: Settings) -> None:
     try:
         redis = await storage.open()
         try:
-            services = build_services(settings, redis, await cookie_secret(redis))
+            services = build_services(settings, redis, await cookie_secret(redis), key)
         except MissingBundle as exc:
             raise StartupError(str(exc)) from None
+        except NetworkIsolationUnavailable as exc:
+            raise StartupError(f"{exc}; as root the server starts only when each user's programs get "
+                               "their own network namespace (or with --unsafe-shared-network)") from None
         except SandboxError as exc:
             hint = ("; as root the server starts only when it can isolate users' programs fully "
                     "(or with --unsafe-no-isolation)" if os.geteuid() == 0 else "")
@@ -168,6 +195,14 @@ async def serve(settings: Settings) -> None:
         if services.sandbox_status:
             unsafe = "UNSAFE (--unsafe-no-isolation): " if settings.unsafe_no_isolation else ""
             log.warning("%s%s", unsafe, services.sandbox_status)
+        elif settings.unsafe_shared_network:
+            log.warning("UNSAFE (--unsafe-shared-network): %s", services.sandbox.status().summary)
+        try:
+            egress = EgressService(settings, services.sandbox)
+            await egress.start()
+        except ProxyError as exc:
+            await services.sandbox.close()
+            raise StartupError(f"the egress proxy could not start: {exc}") from None
         await services.console_manager.mark_orphans()
         await services.console_manager.listen()
         await services.console_policy.start()
@@ -198,6 +233,7 @@ async def serve(settings: Settings) -> None:
         await services.console_manager.shutdown()
         await services.webapps.close()
         await services.supervisor.close()  # web apps keep running: a restarted node finds them
+        await egress.stop()
         await services.sandbox.close()
         services.files.close()
         await http_server.close_all_connections()

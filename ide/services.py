@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2
 import redis.asyncio as aioredis
 
-from consoles import ConsoleManager, LauncherStore, discover_kinds
+from consoles import ConsoleManager, LauncherStore, NodeKey, discover_kinds
 from ide.accounts import AccountStore
 from ide.assets import ROOT, AssetManifest
 from ide.auth import Authenticator
@@ -29,7 +29,9 @@ from ide.tokens import TokenStore
 from ide.webapps.service import WebappService
 from ide.webapps.store import WebappStore
 from sandbox import DEFAULT_LIMITS, Sandbox
+from sandbox.network import EgressPolicy, NetworkSettings
 from supervisor import Supervisor
+from tasks.store import TaskStore
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Services:
     files: FileService
     supervisor: Supervisor
     webapps: WebappService
+    tasks: TaskStore
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
     authenticator: Authenticator = field(init=False)
@@ -74,14 +77,25 @@ def template_environment() -> jinja2.Environment:
                               autoescape=True, auto_reload=False)
 
 
-def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str) -> Services:
+def network_settings(settings: Settings) -> NetworkSettings | None:
+    """Users' own network namespaces, unless the operator let them share the node's;
+    ValueError for ports that cannot work."""
+    if settings.unsafe_shared_network:
+        return None
+    policy = EgressPolicy.build(settings.egress_allow_cidrs, allow_list_port=settings.proxy_port,
+                                open_port=settings.proxy_open_port)
+    return NetworkSettings(pool=settings.sandbox_network, policy=policy)
+
+
+def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str, node_key: NodeKey) -> Services:
     sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox, cgroup_base=settings.cgroup_base,
-                      uid_prefix=settings.uid_prefix, shared_account=settings.unsafe_no_isolation)
+                      uid_prefix=settings.uid_prefix, shared_account=settings.unsafe_no_isolation,
+                      network=network_settings(settings))
     status = sandbox.status()
     # A restarted server must recognise its own consoles to mark them ended:
     # the default name is stable across restarts (not the port, which may be 0).
     node_id = settings.node_id or f"{socket.gethostname()}:{settings.data_dir.resolve()}"
-    manager = ConsoleManager(redis, sandbox, node_id, node_path=settings.node_path)
+    manager = ConsoleManager(redis, sandbox, node_id, node_key, node_path=settings.node_path)
     launchers = LauncherStore(redis)
     kinds = discover_kinds(path=sandbox.program_search_path())
     accounts = AccountStore(redis)
@@ -99,6 +113,6 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         sandbox=sandbox, console_manager=manager, launchers=launchers,
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
-        files=files, supervisor=supervisor, webapps=webapps,
+        files=files, supervisor=supervisor, webapps=webapps, tasks=TaskStore(redis),
         sandbox_status=None if status.isolated else status.summary,
         pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

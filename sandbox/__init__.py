@@ -5,7 +5,7 @@ what, and the sandbox decides how (plain process, or own uid, cgroups and
 namespaces when the server runs as root).
 """
 from sandbox.child_setup import LOG_TARGET, WWW_TARGET
-from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
+from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, SandboxError, SpawnError
 from sandbox.identity import Identity
 from sandbox.limits import DEFAULT_LIMITS, AccountLimits
 from sandbox.process import SandboxedProcess
@@ -15,5 +15,5 @@ from sandbox.status import SandboxStatus
 from sandbox.unix_users import SHARED_ACCOUNT
 
 __all__ = ["DEFAULT_LIMITS", "LOG_TARGET", "SHARED_ACCOUNT", "WWW_TARGET", "AccountLimits", "Identity",
-           "IsolationUnavailable", "Sandbox", "SandboxError", "SandboxStatus", "SandboxedProcess", "SpawnError",
-           "descendants_by_root", "trees_by_root"]
+           "IsolationUnavailable", "NetworkIsolationUnavailable", "Sandbox", "SandboxError", "SandboxStatus",
+           "SandboxedProcess", "SpawnError", "descendants_by_root", "trees_by_root"]

@@ -9,18 +9,22 @@ from pathlib import Path
 
 from sandbox.cgroups import V2_CONTROLLERS
 from sandbox.host import HostCapabilities, detect_host
+from sandbox.network import DEFAULT_POOL
+from sandbox.network.addresses import AddressPlan
+from sandbox.network.check import network_lines, network_problem
 from sandbox.status import SandboxStatus, full_status, limited_status
 
 
-def planned_status(isolation: str, host: HostCapabilities) -> SandboxStatus:
-    """The status a sandbox made now would report (barring cgroup set-up failures)."""
+def planned_status(isolation: str, host: HostCapabilities, network: str | None = None) -> SandboxStatus:
+    """The status a sandbox made now would report (barring cgroup set-up failures);
+    ``network`` describes users' network namespaces when they will have them."""
     problems = host.full_isolation_problems
     if isolation in ("off", "rlimits") or problems or host.layout is None:
         return limited_status(isolation, host.user, problems if isolation in ("auto", "full") else ())
     controllers = host.layout.controllers
     if host.layout.version == 2:
         controllers &= V2_CONTROLLERS
-    return full_status(isolation, host.user, host.layout.version, controllers)
+    return full_status(isolation, host.user, host.layout.version, controllers, network)
 
 
 def _cgroup_lines(host: HostCapabilities, cgroup_base: str) -> list[str]:
@@ -40,7 +44,7 @@ def _cgroup_lines(host: HostCapabilities, cgroup_base: str) -> list[str]:
 
 
 def report(homes_dir: Path | None = None, *, isolation: str = "auto", cgroup_base: str = "ide",
-           host: HostCapabilities | None = None) -> str:
+           host: HostCapabilities | None = None, pool: str = DEFAULT_POOL) -> str:
     """A multi-line account of the host's isolation features and the plan."""
     host = host or detect_host()
     privilege = "" if host.is_root else "; not root: no uid switching, no cgroups"
@@ -54,6 +58,8 @@ def report(homes_dir: Path | None = None, *, isolation: str = "auto", cgroup_bas
         lines.append(f"namespaces:  {host.namespace_problem}")
     else:
         lines.append("namespaces:  PID and mount namespaces work")
+    net_problem = network_problem(host.is_root, host.tools.get("unshare"))
+    lines += network_lines(pool, net_problem)
     if homes_dir is not None:
         state = "exists" if homes_dir.is_dir() else "will be created"
         lines.append(f"homes:       {homes_dir} ({state}); seen by users as /home/<name>")
@@ -62,6 +68,13 @@ def report(homes_dir: Path | None = None, *, isolation: str = "auto", cgroup_bas
                      "without full isolation (or runs programs as one unprivileged account with "
                      "--unsafe-no-isolation)")
         return "\n".join(lines)
-    status = planned_status(isolation, host)
+    if host.is_root and isolation in ("auto", "full") and net_problem:
+        lines.append(f"will use (isolation={isolation}): nothing; as root the server refuses to start "
+                     "without a network namespace per user (or lets programs share the node's network "
+                     "with --unsafe-shared-network)")
+        return "\n".join(lines)
+    plan = AddressPlan.for_server(pool, "ide-", cgroup_base)
+    network = None if net_problem else f"a private network namespace per user ({plan.pool}, gateway {plan.gateway})"
+    status = planned_status(isolation, host, network)
     lines.append(f"will use (isolation={isolation}): {status.summary}")
     return "\n".join(lines)

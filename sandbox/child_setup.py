@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _CLONE_NEWNS = 0x00020000
+_CLONE_NEWNET = 0x40000000
 _MS_NOSUID = 0x2
 _MS_NODEV = 0x4
 _MS_BIND = 0x1000
@@ -35,6 +36,8 @@ _unshare.argtypes = [ctypes.c_int]
 _mount = _libc.mount
 _mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _prctl = _libc.prctl
+_setns = _libc.setns
+_setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
@@ -88,6 +91,25 @@ class PrivateMounts:
                  f"binding {self.tmp_source} on /tmp")
 
 
+def join_network(namespace: Path) -> None:
+    """Enter the network namespace bound at ``namespace`` (child only, still root).
+
+    The child opens it itself: ptyprocess closes every inherited descriptor
+    before the setup runs.
+    """
+    try:
+        fd = os.open(namespace, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise RuntimeError(f"the sandbox could not be set up: the network namespace {namespace}: "
+                           f"{exc.strerror}") from None
+    try:
+        _checked(_setns(fd, _CLONE_NEWNET), "setns(CLONE_NEWNET)")
+    except OSError as exc:
+        raise RuntimeError(f"the sandbox could not be set up: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
 Rlimit = tuple[int, int, int]
 """(resource.RLIMIT_*, soft, hard)"""
 
@@ -114,8 +136,8 @@ class WorkingDirectory:
 
 
 class ChildSetup:
-    """The ``preexec_fn`` of a spawn: cgroups, rlimits, niceness, mounts,
-    giving up root, then the working directory.
+    """The ``preexec_fn`` of a spawn: cgroups, rlimits, niceness, network
+    namespace, mounts, giving up root, then the working directory.
 
     ``run_as`` (uid, gid) makes the child that account for good before
     anything else happens as it; ``cwd`` is entered after that (None when
@@ -124,13 +146,15 @@ class ChildSetup:
 
     def __init__(self, *, cgroup_procs: Sequence[Path] = (), rlimits: Sequence[Rlimit] = (),
                  niceness: int = 0, mounts: PrivateMounts | None = None,
-                 run_as: tuple[int, int] | None = None, cwd: WorkingDirectory | None = None) -> None:
+                 run_as: tuple[int, int] | None = None, cwd: WorkingDirectory | None = None,
+                 network: Path | None = None) -> None:
         self._cgroup_procs = [bytes(p) for p in cgroup_procs]
         self._rlimits = list(rlimits)
         self._niceness = niceness
         self._mounts = mounts
         self._run_as = run_as
         self._cwd = cwd
+        self._network = network
 
     def __call__(self) -> None:
         # Python ignores SIGPIPE and that would survive exec: `yes | head -1`
@@ -151,6 +175,8 @@ class ChildSetup:
             resource.setrlimit(which, (soft, hard))
         if self._niceness:
             os.setpriority(os.PRIO_PROCESS, 0, self._niceness)
+        if self._network is not None:
+            join_network(self._network)
         if self._mounts is not None:
             try:
                 self._mounts.apply()

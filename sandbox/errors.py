@@ -12,3 +12,7 @@ class SpawnError(SandboxError):
 
 class IsolationUnavailable(SandboxError):
     """``isolation="full"`` was asked for on a host that cannot provide it."""
+
+
+class NetworkIsolationUnavailable(IsolationUnavailable):
+    """Users' programs cannot get their own network namespaces here."""

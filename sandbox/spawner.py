@@ -21,10 +21,11 @@ from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
 from sandbox.child_setup import LOG_TARGET, RUN_TARGET, WWW_TARGET, ChildSetup, PrivateMounts, WorkingDirectory
 from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
-from sandbox.errors import IsolationUnavailable, SpawnError
+from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, SpawnError
 from sandbox.host import HostCapabilities, current_user, detect_host
 from sandbox.identity import Identity, Places, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
+from sandbox.network import NetworkError, NetworkIsolation, NetworkSettings, start_network
 from sandbox.ownership import chown_inside, hand_over
 from sandbox.process import SandboxedProcess, UnbufferedPty
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
@@ -58,6 +59,8 @@ class Sandbox(UserOperations):
     ``isolation`` is ``"off"`` (plain processes, for tests and development),
     ``"rlimits"``, ``"full"`` (own uid, cgroups, namespaces, or fail) or
     ``"auto"`` (full when running as root on a capable kernel, else rlimits).
+    With ``network``, full isolation also gives each user their own network
+    namespace behind the server's firewall (or fails, like the rest of it).
 
     As root, programs must never keep root.  ``"auto"`` then means full
     isolation or an :class:`IsolationUnavailable` naming what is missing,
@@ -74,7 +77,7 @@ class Sandbox(UserOperations):
     def __init__(self, homes_dir: Path, *, isolation: str = "off", cgroup_base: str | None = None,
                  uid_prefix: str = "ide-", limits: Mapping[str, AccountLimits] | None = None,
                  tmp_dir: Path | None = None, host: HostCapabilities | None = None,
-                 shared_account: bool = False) -> None:
+                 shared_account: bool = False, network: NetworkSettings | None = None) -> None:
         if isolation not in ISOLATION_CHOICES:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATION_CHOICES)}, not {isolation!r}")
         if not _UID_PREFIX.fullmatch(uid_prefix) or len(uid_prefix) > MAX_UNIX_NAME - 10:
@@ -98,10 +101,11 @@ class Sandbox(UserOperations):
         self._cgroups: UserCgroups | None = None
         self._tools: dict[str, str | None] = {}
         self._shared: tuple[int, int] | None = None
-        self._status = self._choose_isolation(isolation, cgroup_base or "ide", host, shared_account)
+        self._network: NetworkIsolation | None = None
+        self._status = self._choose_isolation(isolation, cgroup_base or "ide", host, shared_account, network)
 
     def _choose_isolation(self, isolation: str, cgroup_base: str, host: HostCapabilities | None,
-                          shared_account: bool) -> SandboxStatus:
+                          shared_account: bool, network: NetworkSettings | None) -> SandboxStatus:
         if isolation in ("off", "rlimits"):
             if shared_account and os.geteuid() == 0:
                 return self._use_shared_account(isolation, ())
@@ -117,8 +121,14 @@ class Sandbox(UserOperations):
             except (CgroupError, OSError) as exc:
                 problems = [f"cgroups unusable: {exc}"]
             else:
+                try:
+                    self._network = start_network(network, self.uid_prefix, cgroup_base) if network else None
+                except NetworkIsolationUnavailable:
+                    cgroups.teardown()
+                    raise
                 self._cgroups, self._tools = cgroups, host.tools
-                return full_status(isolation, host.user, cgroups.version, cgroups.controllers)
+                return full_status(isolation, host.user, cgroups.version, cgroups.controllers,
+                                   self._network.summary if self._network else None)
         if isolation == "full" or (host.is_root and not shared_account):
             raise IsolationUnavailable("full isolation is not possible here: " + "; ".join(problems)
                                        + " (run `ide sandbox check` for details)")
@@ -149,6 +159,11 @@ class Sandbox(UserOperations):
     def isolated(self) -> bool:
         """True when users run as their own uid in cgroups and namespaces."""
         return self._cgroups is not None
+
+    @property
+    def network(self) -> NetworkIsolation | None:
+        """Users' network namespaces and the server's firewall, when users have them."""
+        return self._network
 
     @property
     def _drops_root(self) -> bool:
@@ -239,7 +254,8 @@ class Sandbox(UserOperations):
     def environment(self, identity: Identity, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """What the user's programs start with; HOME is where they see their home."""
         home = identity.visible_home if self.isolated else str(identity.home)
-        return user_environment(identity.username, home, self._drops_root, extra)
+        proxy = self._network.proxy_environment() if self._network is not None else {}
+        return user_environment(identity.username, home, self._drops_root, {**proxy, **(extra or {})})
 
     # -- spawning ------------------------------------------------------------
 
@@ -309,20 +325,30 @@ class Sandbox(UserOperations):
 
     def _isolated_plan(self, identity: Identity, argv: list[str], cwd: str,
                        limits: AccountLimits) -> tuple[list[str], ChildSetup]:
-        assert self._cgroups is not None and identity.uid is not None and identity.gid is not None
-        name = identity.username
-        try:
-            procs = self._cgroups.join_targets(name, limits, name in self._tarpitted)
-        except CgroupError as exc:
-            raise SpawnError(f"could not set up limits for {name}: {exc}") from None
-        setup = ChildSetup(
-            cgroup_procs=procs, rlimits=isolated_rlimits(limits, self._cgroups.controllers),
-            mounts=PrivateMounts(home_source=identity.home, home_target=identity.visible_home,
-                                 tmp_source=self.tmp_dir / name, log_source=self.log_dir / name,
-                                 www_source=self.www_dir / name, run_source=self.run_dir / name))
+        setup = self._isolated_setup(identity, limits)
+        assert identity.uid is not None and identity.gid is not None
         wrapped = isolating_argv(argv, cwd=cwd, unshare=str(self._tools["unshare"]),
                                  setpriv=str(self._tools["setpriv"]), uid=identity.uid, gid=identity.gid)
         return wrapped, setup
+
+    def _isolated_setup(self, identity: Identity, limits: AccountLimits) -> ChildSetup:
+        """What every isolated child does before it runs the user's program (caller holds the
+        user's lock): cgroups, rlimits, the user's network namespace, private mounts."""
+        assert self._cgroups is not None and identity.uid is not None
+        name = identity.username
+        try:
+            procs = self._cgroups.join_targets(identity.username, limits,
+                                               identity.username in self._tarpitted)
+            network = (self._network.network_for(unix_name(self.uid_prefix, identity.username),
+                                                 identity.uid, identity.account_type).path
+                       if self._network is not None else None)
+        except (CgroupError, NetworkError) as exc:
+            raise SpawnError(f"could not set up the sandbox of {identity.username}: {exc}") from None
+        return ChildSetup(
+            cgroup_procs=procs, rlimits=isolated_rlimits(limits, self._cgroups.controllers), network=network,
+            mounts=PrivateMounts(home_source=identity.home, home_target=identity.visible_home,
+                                 tmp_source=self.tmp_dir / name, log_source=self.log_dir / name,
+                                 www_source=self.www_dir / name, run_source=self.run_dir / name))
 
     @staticmethod
     def _start(argv: list[str], env: dict[str, str], rows: int, cols: int,
@@ -370,6 +396,10 @@ class Sandbox(UserOperations):
             all_gone = await self._run(self._cgroups.teardown)
             if not all_gone:
                 log.warning("sandbox cgroups left in place: some users still have processes")
+            if self._network is not None:
+                busy = {unix_name(self.uid_prefix, name) for name in self._cgroups.existing_users()}
+                if not await self._run(self._network.close, busy):
+                    log.warning("network namespaces left in place: some users still have processes")
         self._executor.shutdown(wait=False)
 
 

@@ -24,6 +24,8 @@ class SandboxStatus:
     mount_namespace: bool = False
     reasons: tuple[str, ...] = ()
     """Why full isolation is not in use (empty when it is)."""
+    network: str | None = None
+    """How users' programs are kept apart on the network (None: they share the node's)."""
 
     @property
     def isolated(self) -> bool:
@@ -38,9 +40,11 @@ class SandboxStatus:
     def summary(self) -> str:
         if self.mode == "full":
             controllers = ", ".join(self.cgroup_controllers)
+            network = (f", and {self.network}" if self.network
+                       else "; they share the node's network")
             return (f"Sandboxing is on: each user runs as their own Unix user, in cgroup "
                     f"v{self.cgroup_version} groups ({controllers}), with private PID and "
-                    "mount namespaces.")
+                    f"mount namespaces{network}.")
         why = "; ".join(self.reasons) or f"isolation is set to {self.isolation!r}"
         if self.mode == "rlimits":
             return (f"Sandboxing is off: {why}; processes run as {self.run_as} "
@@ -49,10 +53,10 @@ class SandboxStatus:
 
 
 def full_status(isolation: str, run_as: str, cgroup_version: int,
-                controllers: Iterable[str]) -> SandboxStatus:
+                controllers: Iterable[str], network: str | None = None) -> SandboxStatus:
     return SandboxStatus(isolation=isolation, mode="full", run_as=run_as, uid_switching=True,
                          cgroup_version=cgroup_version, cgroup_controllers=tuple(sorted(controllers)),
-                         pid_namespace=True, mount_namespace=True)
+                         pid_namespace=True, mount_namespace=True, network=network)
 
 
 def limited_status(isolation: str, run_as: str, reasons: Iterable[str] = ()) -> SandboxStatus:

@@ -7,6 +7,7 @@ declared here; split off so that each module keeps one job.
 from __future__ import annotations
 
 import asyncio
+import pwd
 import shutil
 import threading
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from sandbox.cgroups import UserCgroups
 from sandbox.errors import SandboxError
 from sandbox.identity import Identity, check_username
 from sandbox.limits import AccountLimits, limits_for
+from sandbox.network import NetworkIsolation
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
 from sandbox.unix_users import delete_unix_user, unix_name
 
@@ -42,6 +44,7 @@ class UserOperations:
     _live_consoles: dict[str, int]
     _trees: ProcessTreeUsage
     _cgroups: UserCgroups | None
+    _network: NetworkIsolation | None
 
     def _own_directories(self, username: str) -> tuple[Path, ...]:
         """The user's home, logs, WSGI files and sockets on the host."""
@@ -80,6 +83,8 @@ class UserOperations:
         with self._user_lock(username):
             if self._cgroups is not None:
                 self._cgroups.remove_if_empty(username)
+                if self._network is not None:
+                    self._network.remove(unix_name(self.uid_prefix, username))
                 delete_unix_user(unix_name(self.uid_prefix, username))
                 shutil.rmtree(self.tmp_dir / username, ignore_errors=True)
             if delete_home:
@@ -153,6 +158,35 @@ class UserOperations:
                 # Back to the old state, so that asking again retries the move.
                 (self._tarpitted.discard if tarpitted else self._tarpitted.add)(username)
                 raise SandboxError(f"could not move {username}'s processes: {exc}") from None
+
+    async def change_account_type(self, username: str, account_type: str) -> None:
+        """Apply what a new account type changes at once: the egress of the user's running
+        programs (their next spawn gets the rest)."""
+        limits_for(self.limits, account_type)
+        if self._network is not None:
+            await self._run(self._change_egress_blocking, username, account_type)
+
+    def _change_egress_blocking(self, username: str, account_type: str) -> None:
+        assert self._network is not None
+        with self._user_lock(username):
+            self._network.set_account_type(unix_name(self.uid_prefix, username), account_type)
+
+    async def forget_network(self, username: str) -> None:
+        """Remove the user's network namespace, left by programs of an earlier run that
+        have all been stopped since (``ide serve --stop-all``)."""
+        if self._network is not None:
+            await self._run(self._forget_network_blocking, username)
+
+    def _forget_network_blocking(self, username: str) -> None:
+        assert self._network is not None
+        name = unix_name(self.uid_prefix, username)
+        try:
+            uid = pwd.getpwnam(name).pw_uid
+        except KeyError:
+            return  # no account, so never a namespace
+        with self._user_lock(username):
+            self._network.network_for(name, uid, "free")  # found again by its name
+            self._network.remove(name)
 
     def is_tarpitted(self, username: str) -> bool:
         return username in self._tarpitted

@@ -180,21 +180,23 @@ class Supervisor:
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(name) for name in list(self._programs)))
 
-    async def stop_recorded(self, grace: float = 5.0) -> int:
+    async def stop_recorded(self, grace: float = 5.0) -> tuple[int, set[str]]:
         """Stop every program Redis says this node runs, this process's or an earlier run's.
 
-        For ``ide serve --stop-all``; returns how many were still running.
+        For ``ide serve --stop-all``; returns how many were still running, and whose.
         """
         names = await self._redis.smembers(node_programs_key(self._node))
-        stopped = 0
+        stopped, owners = 0, set()
         for name in sorted(str(n) for n in names):
+            owner = await self._redis.hget(program_key(name), "owner")
             process = await self._recorded_process(name)
             if process is not None:
                 await self._run(process.stop, grace)
                 stopped += 1
+                owners.add(str(owner))
             await self._redis.delete(program_key(name))
             await self._redis.srem(node_programs_key(self._node), name)
-        return stopped
+        return stopped, owners
 
     async def _recorded_process(self, name: str) -> BackgroundProcess | None:
         record = await self._redis.hgetall(program_key(name))

@@ -80,6 +80,9 @@ class Client:
     async def put(self, path: str, body: Any = None, **kw: Any) -> Response:
         return await self.request("PUT", path, body, **kw)
 
+    async def patch(self, path: str, body: Any = None, **kw: Any) -> Response:
+        return await self.request("PATCH", path, body, **kw)
+
     async def delete(self, path: str, **kw: Any) -> Response:
         return await self.request("DELETE", path, **kw)
 

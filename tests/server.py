@@ -25,6 +25,11 @@ give such a server a data directory from ``reachable_dir`` (pytest's own
 temporary directories are private to root)."""
 
 
+PROXY_DNS = ("--egress-dns-server", "127.0.0.1")
+"""For an isolated server: its egress proxy asks nothing of the machine's resolver
+(Squid looks its clients up in reverse); nothing answers DNS on the loopback."""
+
+
 def reachable_dir(prefix: str) -> Path:
     """A new empty directory under /tmp that other accounts may search (not list)."""
     path = Path(tempfile.mkdtemp(prefix=prefix))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("sandbox", "supervisor", "consoles", "ide")
+PACKAGES = ("sandbox", "supervisor", "consoles", "tasks", "ide")
 
 
 def _module_name(path: Path) -> str:
@@ -105,9 +105,10 @@ def test_no_module_imports_in_a_circle():
 
 
 @pytest.mark.parametrize("layer, forbidden", [
-    ("sandbox", ("supervisor", "consoles", "ide")),
-    ("supervisor", ("consoles", "ide")),
-    ("consoles", ("ide",)),
+    ("sandbox", ("supervisor", "consoles", "tasks", "ide")),
+    ("supervisor", ("consoles", "tasks", "ide")),
+    ("consoles", ("tasks", "ide")),
+    ("tasks", ("ide",)),
     ("ide.web", ("ide.api",)),
 ])
 def test_layers_import_downwards_only(layer: str, forbidden: tuple[str, ...]):

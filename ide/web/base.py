@@ -144,6 +144,16 @@ class ApiHandler(BaseHandler):
             raise tornado.web.HTTPError(400, "The body must be a JSON object.")
         return body
 
+    def body_fields(self) -> dict[str, Any]:
+        """The request's fields, JSON or form-encoded (PythonAnywhere's API takes both).
+
+        Form values arrive as strings; each resource's parser accepts both.
+        """
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return {name: self.get_body_argument(name) for name in self.request.body_arguments}
+        return self.json_body()
+
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(value))

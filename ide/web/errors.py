@@ -33,6 +33,8 @@ from ide.files.errors import (
 from ide.login_throttle import TooManyAttempts
 from ide.webapps.errors import StaticMappingNotFound, WebappInvalid, WebappNotFound
 from sandbox import SpawnError
+from tasks.store import TaskNotFound
+from tasks.timing import TaskInvalid
 
 # Most specific first: the first matching class wins.
 _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
@@ -65,10 +67,12 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (TooLarge, 413),
     (QuotaExceeded, 507),
     (LintUnavailable, 503),
-    (FilesError, 400),
+    (TaskNotFound, 404),
+    (TaskInvalid, 400),  # TaskLimitReached too: the message says to delete one or upgrade
     (WebappNotFound, 404),
     (StaticMappingNotFound, 404),
-    (WebappInvalid, 400),  # malformed paths and bodies, a file where a directory was meant
+    (WebappInvalid, 400),
+    (FilesError, 400),  # malformed paths and bodies, a file where a directory was meant
 ]
 
 

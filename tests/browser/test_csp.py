@@ -73,7 +73,7 @@ def test_no_page_trips_the_policy(ide_server, page: Page):
     expect(page.locator("[data-state]")).to_have_text("running", timeout=WAIT_MS)
 
     for path in ("/", "/account/", f"/user/{teacher}/students/", f"/user/{teacher}/consoles/",
-                 f"/user/{teacher}/webapps/"):
+                 f"/user/{teacher}/webapps/", f"/user/{teacher}/tasks/"):
         response = page.goto(ide_server.url + path)
         assert response is not None and response.status == 200, path
         assert "script-src 'self'" in response.headers["content-security-policy"]

@@ -18,12 +18,14 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from tornado.web import Application
 
-from consoles import Access, AttachRequest, Console, ConsoleManager, FlowLimits, make_console_router
+from consoles import Access, AttachRequest, Console, ConsoleManager, FlowLimits, NodeKey, make_console_router
 from consoles.screen import render_tail
 from sandbox import Sandbox
 from tests.consoles.sockjs_client import ConsoleClient, connect
 
 BASH = ("bash", "--norc", "--noprofile")
+DEPLOYMENT_SECRET = b"the secret every test node of one deployment shares"
+DEPLOYMENT_KEY = NodeKey(DEPLOYMENT_SECRET)
 
 
 class ConsoleNode:
@@ -37,7 +39,7 @@ class ConsoleNode:
                  limits: FlowLimits = FlowLimits(), scrollback_bytes: int = 512 * 1024) -> None:
         self.redis = aioredis.Redis(unix_socket_path=redis_socket, decode_responses=True)
         self.sandbox = Sandbox(homes)
-        self.manager = ConsoleManager(self.redis, self.sandbox, node_id,
+        self.manager = ConsoleManager(self.redis, self.sandbox, node_id, DEPLOYMENT_KEY,
                                       scrollback_bytes=scrollback_bytes, limits=limits)
         self.shares: dict[tuple[str, str], str] = {}
         # Logins (the ``login`` cookie) that have ended: their connections must not stay.

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from consoles import ConsoleNotRunning, InputBufferFull
 from consoles.node_link import NodeLink, NodeUnavailable, RemoteError, channel_of
-from tests.consoles.node import ConsoleNode, is_gone, screen_text, wait_for
+from tests.consoles.node import DEPLOYMENT_KEY, ConsoleNode, is_gone, screen_text, wait_for
 
 SILENT = ("sleep", "600")  # holds its terminal and never reads it
 
@@ -84,7 +84,7 @@ async def test_a_node_that_listens_but_does_not_answer_times_out(redis_socket):
     async def never(operation, console_id, arguments):
         raise AssertionError("not asked")
 
-    link = NodeLink(redis, "node-b", never, timeout=0.3)
+    link = NodeLink(redis, "node-b", DEPLOYMENT_KEY, never, timeout=0.3)
     try:
         with pytest.raises(NodeUnavailable) as stuck:
             await link.ask("node-stuck", "output", "0123456789abcdef")
@@ -107,13 +107,13 @@ async def test_unreadable_requests_are_ignored_and_failures_are_not_leaked(redis
             raise ConsoleNotRunning("it has ended")
         return {"echo": arguments}
 
-    serving = NodeLink(redis, "node-a", handler, refusals=(ConsoleNotRunning,))
-    asking = NodeLink(redis, "node-b", handler, timeout=2)
+    serving = NodeLink(redis, "node-a", DEPLOYMENT_KEY, handler, refusals=(ConsoleNotRunning,))
+    asking = NodeLink(redis, "node-b", DEPLOYMENT_KEY, handler, timeout=2)
     await serving.start()
     try:
         for garbage in ("not json", json.dumps({"operation": "x"}), json.dumps([1, 2]),
                         json.dumps({"operation": "x", "console": "c", "reply": "elsewhere:key"})):
-            await redis.publish(channel_of("node-a"), garbage)
+            await redis.publish(channel_of("node-a"), DEPLOYMENT_KEY.seal(channel_of("node-a"), garbage))
         assert await asking.ask("node-a", "echo", "c1", text="é\x00") == {"echo": {"text": "é\x00"}}
         with pytest.raises(RemoteError, match="it has ended") as refused:
             await asking.ask("node-a", "refuse", "c1")

@@ -65,9 +65,14 @@ def test_unreachable_redis_is_one_clear_line(tmp_path):
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    result = run_ide("serve", "--port", "0", "--data-dir", str(tmp_path), "--redis-url", f"redis://127.0.0.1:{port}/0")
+    secret = tmp_path / "node-secret"
+    secret.write_text("x" * 64)
+    secret.chmod(0o600)
+    result = run_ide("serve", "--port", "0", "--data-dir", str(tmp_path), "--redis-url", f"redis://127.0.0.1:{port}/0",
+                     "--node-secret-file", str(secret))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"ide: error: cannot reach Redis at redis://127.0.0.1:{port}/0")
+    assert f"Redis at redis://127.0.0.1:{port}/0 is reached without TLS and a password" in result.stderr
 
 
 def test_flags_come_from_the_environment_too(tmp_path):

@@ -83,3 +83,37 @@ def test_pa_students_lists_and_removes(ide_server, front):
     after = pa("students", "get", ok=False).stdout
     assert student not in after and "don't have any students" in after
     assert student not in ide_server.redis_call("SMEMBERS", f"ide:teacher:{teacher}:students")
+
+
+def test_pa_schedule_sets_lists_gets_updates_and_deletes(ide_server, front):
+    user = ide_server.add_user("pasched", account_type="hacker")
+    pa = Pa(ide_server, front, user)
+    created = pa("schedule", "set", "--command", "python3 ~/report.py", "--hour", "6", "--minute", "5")
+    assert "successfully created" in created.stdout + created.stderr
+    tasks = ide_server.redis_call("SMEMBERS", f"ide:user:{user}:tasks")
+    assert len(tasks) == 1
+    task_id = next(iter(tasks))
+
+    listing = pa("schedule", "list").stdout
+    assert "python3 ~/report.py" in listing and "06:05" in listing
+    assert pa("schedule", "get", task_id, "--command", "--no-spec").stdout.strip() == "python3 ~/report.py"
+    assert pa("schedule", "get", task_id, "--printable-time", "--no-spec").stdout.strip() == "06:05"
+
+    updated = pa("schedule", "update", task_id, "--hourly", "--minute", "30", "--porcelain")
+    assert "updated" in updated.stdout + updated.stderr
+    assert pa("schedule", "get", task_id, "--printable-time", "--no-spec").stdout.strip() == "*:30"
+    pa("schedule", "update", task_id, "--disable")
+    assert pa("schedule", "get", task_id, "--enabled", "--no-spec").stdout.strip() == "False"
+
+    pa("schedule", "delete", "id", task_id)
+    assert not ide_server.redis_call("SMEMBERS", f"ide:user:{user}:tasks")
+
+
+def test_pa_schedule_refuses_another_users_task(ide_server, front):
+    owner = ide_server.add_user("paowner", account_type="hacker")
+    Pa(ide_server, front, owner)("schedule", "set", "--command", "echo mine", "--minute", "1")
+    task_id = next(iter(ide_server.redis_call("SMEMBERS", f"ide:user:{owner}:tasks")))
+    intruder = Pa(ide_server, front, ide_server.add_user("paother", account_type="hacker"))
+    assert intruder("schedule", "get", task_id, ok=False).returncode != 0
+    intruder("schedule", "delete", "id", task_id, ok=False)
+    assert ide_server.redis_call("SMEMBERS", f"ide:user:{owner}:tasks") == {task_id}

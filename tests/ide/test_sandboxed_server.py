@@ -13,8 +13,9 @@ import pytest
 
 from tests.client import Client
 from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot, cgroup_dir
+from tests.sandbox.network_hosts import free_pool
 from tests.sandbox.ptys import wait_for
-from tests.server import ROOT, ServerProcess, reachable_dir
+from tests.server import PROXY_DNS, ROOT, ServerProcess, reachable_dir
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
 
@@ -27,7 +28,8 @@ def sandboxed_server(tmp_path_factory):
     # Given relative to the server's working directory, as scripts/serve gives ./data: the
     # child binds the home after it has left that directory.
     server = ServerProcess(data_dir, "--sandbox", "full", "--uid-prefix", TEST_UID_PREFIX,
-                           "--cgroup-base", base, "--data-dir", data_dir.name, cwd=data_dir.parent).start()
+                           "--cgroup-base", base, "--data-dir", data_dir.name, "--sandbox-network", free_pool(),
+                           *PROXY_DNS, cwd=data_dir.parent).start()
     server.cgroup_base = base  # type: ignore[attr-defined]
     yield server
     server.stop()

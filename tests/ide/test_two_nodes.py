@@ -30,8 +30,10 @@ def _two_nodes(data_dir: Path):
     try:
         config = (Path(data_dir) / "redis" / "redis.conf").read_text()
         socket_path = re.search(r"^unixsocket (.+)$", config, re.M).group(1)  # type: ignore[union-attr]
+        # The first node made the deployment's node secret in the data directory they share.
         second = ServerProcess(data_dir, *UNISOLATED, "--node-id", "n2", "--node-path", "/nodes/n2",
-                               "--redis-url", f"unix://{socket_path}").start()
+                               "--redis-url", f"unix://{socket_path}",
+                               "--node-secret-file", str(Path(data_dir) / "node-secret")).start()
     except BaseException:
         first.stop()
         raise

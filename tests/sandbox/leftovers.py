@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,10 @@ from sandbox.cgroup_layout import detect_layout
 
 TEST_UID_PREFIX = "idetest-"
 """Every Unix account a test creates starts with this; nothing else does."""
+TEST_NETWORK_TAG = "idet"
+"""The start of every interface and nftables table of a server with TEST_UID_PREFIX
+(sandbox.network.addresses), and of the tests' own test hosts' interfaces."""
+NETNS_MOUNTS = "/run/netns"
 
 
 def cgroup_base_for_tests() -> str:
@@ -19,8 +25,33 @@ def cgroup_base_for_tests() -> str:
 
 
 def _mount_points() -> frozenset[str]:
+    """Mount points, but not iproute2's /run/netns (made a mount point once, for good)
+    nor the namespaces in it (counted as namespaces below)."""
     with open("/proc/self/mountinfo") as mountinfo:
-        return frozenset(line.split()[4] for line in mountinfo)
+        points = (line.split()[4] for line in mountinfo)
+        return frozenset(p for p in points if p != NETNS_MOUNTS and not p.startswith(NETNS_MOUNTS + "/"))
+
+
+def cgroup_groups(cgroup_base: str) -> list[Path]:
+    """The base group of a test server or sandbox, in each hierarchy where it still exists."""
+    layout = detect_layout()
+    return [hierarchy.own / cgroup_base for hierarchy in (layout.hierarchies if layout else ())
+            if (hierarchy.own / cgroup_base).exists()]
+
+
+def network_leftovers() -> list[str]:
+    """Test namespaces, interfaces and nftables tables still on the node."""
+    found = []
+    if os.path.isdir(NETNS_MOUNTS):
+        found += [f"network namespace {name}" for name in sorted(os.listdir(NETNS_MOUNTS))
+                  if name.startswith(TEST_UID_PREFIX)]
+    found += [f"interface {name}" for name in sorted(os.listdir("/sys/class/net"))
+              if name.startswith(TEST_NETWORK_TAG)]
+    tables = subprocess.run(["nft", "-j", "list", "tables"], capture_output=True, text=True, check=False)
+    if tables.returncode == 0:
+        found += [f"nftables table {item['table']['name']}" for item in json.loads(tables.stdout)["nftables"]
+                  if "table" in item and item["table"]["name"].startswith(TEST_NETWORK_TAG)]
+    return found
 
 
 @dataclass(frozen=True)
@@ -37,12 +68,9 @@ class HostSnapshot:
                  if entry.pw_name.startswith(TEST_UID_PREFIX)]
         found += [f"Unix group {entry.gr_name}" for entry in grp.getgrall()
                   if entry.gr_name.startswith(TEST_UID_PREFIX)]
-        layout = detect_layout()
-        for hierarchy in layout.hierarchies if layout else ():
-            if (hierarchy.own / cgroup_base).exists():
-                found.append(f"cgroup {hierarchy.own / cgroup_base}")
+        found += [f"cgroup {group}" for group in cgroup_groups(cgroup_base)]
         found += [f"mount on {point}" for point in sorted(_mount_points() - self.mount_points)]
-        return found
+        return found + network_leftovers()
 
 
 def cgroup_dir(controller: str, cgroup_base: str, *parts: str) -> Path:

@@ -8,6 +8,8 @@
  *   answer's field with `data-result-field`).
  * - `<button data-api-delete="/api/v0/..." data-confirm="Really?">` asks,
  *   sends DELETE, then reloads.
+ * - `<time datetime="..." data-local>` (a UTC time) gets the viewer's local
+ *   time beside it.
  *
  * Failures are shown with the server's own `detail` message.
  */
@@ -125,4 +127,26 @@ document.addEventListener("click", (event) => {
   if (!button) return;
   event.preventDefault();
   deleteFromButton(button);
+});
+
+/**
+ * The viewer's local time beside a UTC time, e.g. "(07:05 your time)", with
+ * the day when it differs.
+ * @param {HTMLTimeElement} element
+ */
+function addLocalTime(element) {
+  const moment = new Date(element.dateTime);
+  if (Number.isNaN(moment.getTime())) return;
+  const sameDay = moment.toDateString() === new Date(element.dateTime.slice(0, 10) + "T12:00:00").toDateString();
+  const options = /** @type {Intl.DateTimeFormatOptions} */ (
+    sameDay ? { hour: "2-digit", minute: "2-digit" } : { weekday: "short", hour: "2-digit", minute: "2-digit" }
+  );
+  const local = document.createElement("span");
+  local.className = "muted local-time";
+  local.textContent = ` (${moment.toLocaleString(undefined, options)} your time)`;
+  element.after(local);
+}
+
+document.querySelectorAll("time[data-local]").forEach((element) => {
+  if (element instanceof HTMLTimeElement) addLocalTime(element);
 });
