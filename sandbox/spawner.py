@@ -5,7 +5,6 @@ import contextlib
 import functools
 import logging
 import os
-import posixpath
 import re
 import shutil
 import threading
@@ -27,6 +26,7 @@ from sandbox.identity import Identity, Places, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
 from sandbox.network import NetworkError, NetworkIsolation, NetworkSettings, start_network
 from sandbox.ownership import chown_inside, hand_over
+from sandbox.places import UserPlaces
 from sandbox.process import SandboxedProcess, UnbufferedPty
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
 from sandbox.rlimits import fallback_rlimits, isolated_rlimits, processes_of_uid
@@ -49,7 +49,7 @@ _WORKERS = 4
 _CLEANUP_TRIES = 10
 
 
-class Sandbox(UserOperations):
+class Sandbox(UserPlaces, UserOperations):
     """Starts users' programs on PTYs, isolated as far as the host allows.
 
     ``homes_dir`` holds one directory per user (``<data-dir>/home``);
@@ -211,32 +211,9 @@ class Sandbox(UserOperations):
             self._account_types[username] = account_type
         return identity
 
-    @staticmethod
-    def visible_places(identity: Identity) -> Places:
-        """The user's places as they, the pages and the API name them (``/home/<u>``, ``/var/log``…)."""
-        return Places(home=identity.visible_home, log=LOG_TARGET, www=WWW_TARGET, run=RUN_TARGET)
-
     def places(self, identity: Identity) -> Places:
-        """Where the user's programs find those places: as named when isolated, else on the host."""
+        """Where the user's programs find their places: as named when isolated, else on the host."""
         return self.visible_places(identity) if self.isolated else self.host_places(identity)
-
-    def host_places(self, identity: Identity) -> Places:
-        """The same places as the server reaches them on the host."""
-        return self.host_places_of(identity.username)
-
-    def host_places_of(self, name: str) -> Places:
-        """:meth:`host_places` by username (pure path arithmetic: nothing is created)."""
-        check_username(name)
-        return Places(home=str(self.homes_dir / name), log=str(self.log_dir / name), www=str(self.www_dir / name),
-                      run=str(self.run_dir / name))
-
-    def host_path(self, identity: Identity, path: str) -> Path:
-        """Map a path as the user sees it (``/home/<u>/…``, ``/var/log/…``) to the host."""
-        path = posixpath.normpath(path)
-        for visible, host in zip(self.visible_places(identity), self.host_places(identity), strict=True):
-            if path == visible or path.startswith(visible + "/"):
-                return Path(host) / path[len(visible):].lstrip("/")
-        return Path(path)
 
     def chown_to(self, identity: Identity, path: Path) -> None:
         """Make a file the server wrote inside the user's home theirs.
