@@ -101,6 +101,29 @@ NODE_REPLY_PREFIX = PREFIX + "node-reply:"
 """One-off lists a node pushes its answer to."""
 
 
+# Web apps (``ide/webapps/``).
+WEBAPPS = PREFIX + "webapps"
+"""Set of every web app's domain, for the front's host lookup."""
+WEBAPP_NEXT_ID = PREFIX + "webapp:next_id"
+STATIC_NEXT_ID = PREFIX + "webapp:static:next_id"
+
+
+def webapp_key(domain: str) -> str:
+    """Hash: id, user, python_version, source_directory, virtualenv_path, enabled, force_https,
+    password_protection_* (the password as a salted digest), created."""
+    return f"{PREFIX}webapp:{domain}"
+
+
+def webapp_static_key(domain: str) -> str:
+    """Hash: mapping id → JSON {"url", "path"}."""
+    return f"{PREFIX}webapp:{domain}:static"
+
+
+def user_webapps_key(username: str) -> str:
+    """Set of the user's web app domains."""
+    return f"{PREFIX}user:{username}:webapps"
+
+
 # Scheduled tasks.
 
 TASK_IDS = PREFIX + "task:ids"

@@ -21,6 +21,16 @@ from ide.api.processes import ProcessHandler, ProcessListHandler
 from ide.api.schedule import ScheduleExtendHandler, ScheduleHandler, ScheduleListHandler
 from ide.api.sharing import sharing_routes
 from ide.api.teacher import TeacherHandler
+from ide.api.webapps import (
+    StaticFileHandler,
+    StaticFilesHandler,
+    WebappDisableHandler,
+    WebappEnableHandler,
+    WebappHandler,
+    WebappListHandler,
+    WebappReloadHandler,
+)
+from ide.api.websites import API_V1, WebsiteHandler, WebsiteListHandler, WebsiteReloadHandler
 from ide.assets import STATIC_DIR, StaticHandler
 from ide.files.routes import file_routes
 from ide.routes import API_PREFIX, USER_API, Route
@@ -32,6 +42,9 @@ from ide.web.fallbacks import BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, Not
 from ide.web.security_headers import security_headers
 from ide.web.task_pages import TasksPage
 from ide.web.tornado_adapter import streams_body
+from ide.web.webapp_pages import WebappsPage
+from ide.webapps.front import WebappFront
+from ide.webapps.proxy import AppProxy
 
 
 class IdeApplication(tornado.web.Application):
@@ -40,6 +53,11 @@ class IdeApplication(tornado.web.Application):
     before a byte of it is read, whoever sends it."""
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
+        front = self.settings.get("webapp_front")
+        if front is not None and front[0].webapps.is_app_host(request.host_name):
+            # A web app's visitor: none of the IDE's routes apply, nor its body cap.
+            services, proxy = front
+            return self.get_handler_delegate(request, WebappFront, {"services": services, "proxy": proxy})
         delegate = super().find_handler(request, **kwargs)
         if streams_body(delegate) or _declared_length(request) <= BODY_LIMIT:
             return delegate
@@ -74,6 +92,24 @@ def api_routes(services: Services) -> list[Route]:
         Route(USER_API + "/schedule/{task_id}/extend/", ScheduleExtendHandler, kwargs),
         Route(USER_API + "/teacher/", TeacherHandler, kwargs),
         *sharing_routes(services)[0],
+        Route(USER_API + "/webapps/", WebappListHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/", WebappHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/reload/", WebappReloadHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/enable/", WebappEnableHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/disable/", WebappDisableHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/static_files/", StaticFilesHandler, kwargs),
+        Route(USER_API + "/webapps/{domain}/static_files/{static_id}/", StaticFileHandler, kwargs),
+    ]
+
+
+def api_v1_routes(services: Services) -> list[Route]:
+    """PythonAnywhere's API v1 (websites); documented in docs/api.md."""
+    kwargs = {"services": services}
+    base = API_V1 + "/user/{owner}/websites/"
+    return [
+        Route(base, WebsiteListHandler, kwargs),
+        Route(base + "{domain}/", WebsiteHandler, kwargs),
+        Route(base + "{domain}/reload/", WebsiteReloadHandler, kwargs),
     ]
 
 
@@ -87,6 +123,7 @@ def page_routes(services: Services) -> list[Route]:
         Route("/signup/", SignupHandler, kwargs),
         Route("/account/", AccountHandler, kwargs),
         Route("/user/{owner}/consoles/", ConsolesPage, kwargs),
+        Route("/user/{owner}/webapps/", WebappsPage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/", ConsolePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame/", FramePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame", FramePage, kwargs),
@@ -106,13 +143,16 @@ def make_app(services: Services) -> tornado.web.Application:
     handlers += [
         (API_PREFIX + r"/openapi\.yaml", OpenApiHandler),
         *api_routes(services),
+        *api_v1_routes(services),
         # Whatever else is under /api/ gets a JSON 404, never a page.
         (r"/api(/.*)?$", NotFoundApi, {"services": services}),
         *page_routes(services),
     ]
     return IdeApplication(
         handlers,
-        transforms=[security_headers(settings.secure_cookies)],
+        transforms=[security_headers(settings.secure_cookies,
+                                     exempt=lambda request: services.webapps.is_app_host(request.host_name))],
+        webapp_front=(services, AppProxy(settings.webapp_timeout)),
         cookie_secret=services.cookie_secret,
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"samesite": "Lax", "secure": settings.secure_cookies},

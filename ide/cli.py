@@ -43,6 +43,13 @@ def _env(name: str, default: Any = None) -> Any:
     return os.environ.get("IDE_" + name, default)
 
 
+def _apps_domain(value: str) -> str:
+    domain = value.strip().lower().strip(".")
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?", domain) or ".." in domain:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a domain name")
+    return domain
+
+
 def _path_env(name: str) -> Path | None:
     value = _env(name)
     return Path(value) if value else None
@@ -137,6 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the path under which the proxy in front of several nodes reaches this one, e.g. "
                               "/nodes/n1: pages stream a console through the path of the node that runs it "
                               "(IDE_NODE_PATH)")
+    serve_p.add_argument("--apps-domain", type=_apps_domain, default=_env("APPS_DOMAIN", "localhost"),
+                         help="web apps are served at <user>.<apps domain> (IDE_APPS_DOMAIN; default localhost, "
+                              "so alice's app is http://alice.localhost:<port>/)")
+    serve_p.add_argument("--webapp-timeout", type=float, default=float(_env("WEBAPP_TIMEOUT", 300)),
+                         help="seconds the front waits for a web app's answer before a 504 "
+                              "(IDE_WEBAPP_TIMEOUT; default 300)")
+    serve_p.add_argument("--webapp-idle-stop", type=float, default=float(_env("WEBAPP_IDLE_STOP", 3600)),
+                         help="seconds without a request after which a free account's web app stops; the next "
+                              "request starts it again (IDE_WEBAPP_IDLE_STOP; default 3600)")
+    serve_p.add_argument("--stop-all", action="store_true",
+                         help="stop every program this node supervises (web apps keep running across restarts "
+                              "of the server otherwise), then exit without listening")
 
     _add_network_flags(serve_p)
 
@@ -294,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
+                apps_domain=args.apps_domain, webapp_timeout=args.webapp_timeout, stop_all=args.stop_all,
+                webapp_idle_stop=args.webapp_idle_stop,
                 unsafe_no_isolation=args.unsafe_no_isolation, sandbox_network=args.sandbox_network,
                 egress_allow_cidrs=tuple(args.egress_allow_cidrs), egress_allow_list=args.egress_allow_list,
                 egress_dns_servers=tuple(args.egress_dns_servers), egress_hosts_file=args.egress_hosts_file,

@@ -32,6 +32,14 @@ class Settings:
     node_id: str = field(default="")
     # The path under which the proxy in front of several nodes reaches this one, e.g. /nodes/n1.
     node_path: str = ""
+    # Web apps live at <user>.<apps_domain> (alice.localhost:8000 by default).
+    apps_domain: str = "localhost"
+    # How long the front waits for a web app's answer before a 504.
+    webapp_timeout: float = 300.0
+    # Free accounts' web apps stop after this long without a request.
+    webapp_idle_stop: float = 3600.0
+    # Stop every program this node supervises (web apps, always-on tasks) and exit, without listening.
+    stop_all: bool = False
     # Users' network namespaces: their pool, what paying users may reach besides the
     # internet, and the egress proxy on the pool's gateway.
     sandbox_network: str = DEFAULT_POOL

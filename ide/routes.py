@@ -47,6 +47,6 @@ class Route(URLSpec):
     """
 
     def __init__(self, template: str, handler: type, kwargs: dict[str, Any]) -> None:
-        super().__init__(pattern(template, optional_slash=template.startswith(API_PREFIX + "/")),
+        super().__init__(pattern(template, optional_slash=template.startswith("/api/")),
                          handler, kwargs)
         self.template = template

@@ -7,6 +7,8 @@ from typing import Any
 from consoles import STREAM_PATH, ConsoleRecord
 from ide.cpu import CpuUsage
 from ide.routes import API_PREFIX
+from ide.webapps.store import StaticMapping, Webapp
+from supervisor import ProgramStatus
 from tasks.logs import task_log_path
 from tasks.store import ScheduledTask
 
@@ -50,6 +52,41 @@ def cpu_object(usage: CpuUsage) -> dict[str, Any]:
 def share_object(username: str, mode: str) -> dict[str, str]:
     """One share of a console: who, and ``ro`` or ``rw``."""
     return {"username": username, "mode": mode}
+
+
+def webapp_object(webapp: Webapp, status: ProgramStatus | None) -> dict[str, Any]:
+    """A web app as PythonAnywhere's API shows it (the password never comes back), plus its state here."""
+    return {
+        "id": webapp.id,
+        "user": webapp.user,
+        "domain_name": webapp.domain_name,
+        "python_version": webapp.python_version,
+        "source_directory": webapp.source_directory,
+        "virtualenv_path": webapp.virtualenv_path,
+        "expiry": None,
+        "force_https": webapp.force_https,
+        "password_protection_enabled": webapp.password_protection_enabled,
+        "password_protection_username": webapp.password_protection_username,
+        "password_protection_password": "",
+        "enabled": webapp.enabled,
+        "state": status.state.value if status is not None else "stopped",
+        "last_error": status.last_error if status is not None else "",
+    }
+
+
+def static_mapping_object(owner: str, domain: str, mapping: StaticMapping) -> dict[str, Any]:
+    return {"id": mapping.id, "url": mapping.url, "path": mapping.path,
+            "resource_url": f"/api/v0/user/{owner}/webapps/{domain}/static_files/{mapping.id}/"}
+
+
+def website_object(site: Webapp) -> dict[str, Any]:
+    """A website as PythonAnywhere's API v1 shows it."""
+    return {
+        "domain_name": site.domain_name,
+        "enabled": site.enabled,
+        "webapp": {"command": site.command, "domains": [{"domain_name": site.domain_name, "cname": None}]},
+        "logfiles": {kind: f"/var/log/{site.domain_name}.{kind}.log" for kind in ("access", "error", "server")},
+    }
 
 
 def task_object(task: ScheduledTask, now: float) -> dict[str, Any]:

@@ -141,6 +141,26 @@ def listening_url(sockets: list[socket.socket]) -> str:
     return f"http://{host}:{port}/"
 
 
+async def stop_all(settings: Settings) -> None:
+    """``ide serve --stop-all``: end the programs this node supervises, then return."""
+    storage = Storage(settings)
+    try:
+        redis = await storage.open()
+        try:
+            services = build_services(settings, redis, await cookie_secret(redis), load_node_key(settings))
+        except SandboxError as exc:
+            raise StartupError(str(exc)) from None
+        stopped, owners = await services.supervisor.stop_recorded()
+        for owner in owners:
+            await services.sandbox.forget_network(owner)
+        print(f"Stopped {stopped} program{'s' if stopped != 1 else ''} of this node.", flush=True)
+        await services.supervisor.close()
+        await services.sandbox.close()
+        services.files.close()
+    finally:
+        await storage.close()
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; everything started here is stopped here."""
     from ide.app import make_app
@@ -154,6 +174,9 @@ async def serve(settings: Settings) -> None:
         raise StartupError(str(exc)) from None
     check_data_dir(settings.data_dir)
     key = load_node_key(settings)
+    if settings.stop_all:
+        await stop_all(settings)
+        return
     sockets = bind(settings)
     storage = Storage(settings)
     try:
@@ -184,6 +207,7 @@ async def serve(settings: Settings) -> None:
         await services.console_manager.listen()
         await services.console_policy.start()
         services.cpu.start()
+        await services.webapps.start()
         app = make_app(services)
         # What start-up loaded (modules, templates, routes) lives as long as the
         # server: out of the cyclic collector's sight, its full passes stay
@@ -207,6 +231,8 @@ async def serve(settings: Settings) -> None:
         await services.cpu.stop()
         await services.console_policy.stop()
         await services.console_manager.shutdown()
+        await services.webapps.close()
+        await services.supervisor.close()  # web apps keep running: a restarted node finds them
         await egress.stop()
         await services.sandbox.close()
         services.files.close()

@@ -2,8 +2,10 @@
 every handler."""
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import jinja2
 import redis.asyncio as aioredis
@@ -24,8 +26,11 @@ from ide.files.service import FileService
 from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
+from ide.webapps.service import WebappService
+from ide.webapps.store import WebappStore
 from sandbox import DEFAULT_LIMITS, Sandbox
 from sandbox.network import EgressPolicy, NetworkSettings
+from supervisor import Supervisor
 from tasks.store import TaskStore
 
 
@@ -46,6 +51,8 @@ class Services:
     console_service: ConsoleService
     cpu: CpuAllowance
     files: FileService
+    supervisor: Supervisor
+    webapps: WebappService
     tasks: TaskStore
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
@@ -94,6 +101,11 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     accounts = AccountStore(redis)
     files = FileService.build(sandbox, accounts, redis)
     console_service = ConsoleService(manager, launchers, sandbox, kinds, files.store)
+    supervisor = Supervisor(redis, sandbox, node_id)
+    pythons = {f"python{m.group(1)}{m.group(2)}": m.group(0) for m in (
+        re.fullmatch(r"python(3)\.(\d+)", Path(k.argv[0]).name) for k in kinds) if m}
+    webapps = WebappService(WebappStore(redis), sandbox, supervisor, pythons, settings.apps_domain,
+                            idle_stop=settings.webapp_idle_stop)
     return Services(
         settings=settings, redis=redis, cookie_secret=cookie_secret,
         accounts=accounts, tokens=TokenStore(redis), sessions=SessionStore(redis),
@@ -101,6 +113,6 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         sandbox=sandbox, console_manager=manager, launchers=launchers,
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
-        files=files, tasks=TaskStore(redis),
+        files=files, supervisor=supervisor, webapps=webapps, tasks=TaskStore(redis),
         sandbox_status=None if status.isolated else status.summary,
         pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

@@ -4,6 +4,7 @@ This package imports nothing else of the project; callers describe who runs
 what, and the sandbox decides how (plain process, or own uid, cgroups and
 namespaces when the server runs as root).
 """
+from sandbox.child_setup import LOG_TARGET, WWW_TARGET
 from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, SandboxError, SpawnError
 from sandbox.identity import Identity
 from sandbox.limits import DEFAULT_LIMITS, AccountLimits
@@ -13,6 +14,6 @@ from sandbox.spawner import Sandbox
 from sandbox.status import SandboxStatus
 from sandbox.unix_users import SHARED_ACCOUNT
 
-__all__ = ["DEFAULT_LIMITS", "SHARED_ACCOUNT", "AccountLimits", "Identity", "IsolationUnavailable",
-           "NetworkIsolationUnavailable", "Sandbox", "SandboxError", "SandboxStatus", "SandboxedProcess",
-           "SpawnError", "descendants_by_root", "trees_by_root"]
+__all__ = ["DEFAULT_LIMITS", "LOG_TARGET", "SHARED_ACCOUNT", "WWW_TARGET", "AccountLimits", "Identity",
+           "IsolationUnavailable", "NetworkIsolationUnavailable", "Sandbox", "SandboxError", "SandboxStatus",
+           "SandboxedProcess", "SpawnError", "descendants_by_root", "trees_by_root"]

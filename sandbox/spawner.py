@@ -1,32 +1,32 @@
 """The one entry point through which users' programs start."""
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import functools
 import logging
 import os
-import posixpath
 import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from ptyprocess import PtyProcess
 
 from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
-from sandbox.child_setup import ChildSetup, PrivateMounts, WorkingDirectory
+from sandbox.child_setup import LOG_TARGET, RUN_TARGET, WWW_TARGET, ChildSetup, PrivateMounts, WorkingDirectory
 from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
-from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, SandboxError, SpawnError
+from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, SpawnError
 from sandbox.host import HostCapabilities, current_user, detect_host
-from sandbox.identity import Identity, check_username
+from sandbox.identity import Identity, Places, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
 from sandbox.network import NetworkError, NetworkIsolation, NetworkSettings, start_network
 from sandbox.ownership import chown_inside, hand_over
+from sandbox.places import UserPlaces
 from sandbox.process import SandboxedProcess, UnbufferedPty
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
 from sandbox.rlimits import fallback_rlimits, isolated_rlimits, processes_of_uid
@@ -35,26 +35,27 @@ from sandbox.unix_users import (
     MAX_UNIX_NAME,
     SHARED_ACCOUNT,
     UnixUserError,
-    delete_unix_user,
     ensure_shared_account,
     ensure_unix_user,
     unix_name,
 )
+from sandbox.user_operations import UserOperations
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 _UID_PREFIX = re.compile(r"[a-z_][a-z0-9_-]*")
 _WORKERS = 4
 _CLEANUP_TRIES = 10
 
 
-class Sandbox:
+class Sandbox(UserPlaces, UserOperations):
     """Starts users' programs on PTYs, isolated as far as the host allows.
 
     ``homes_dir`` holds one directory per user (``<data-dir>/home``);
-    ``tmp_dir`` (default ``<data-dir>/tmp``) one private ``/tmp`` per user.
+    ``tmp_dir`` (default ``<data-dir>/tmp``) one private ``/tmp`` per user;
+    beside them ``log/``, ``www/`` and ``run/`` hold each user's
+    ``/var/log``, ``/var/www`` and web-app socket directory.
     ``isolation`` is ``"off"`` (plain processes, for tests and development),
     ``"rlimits"``, ``"full"`` (own uid, cgroups, namespaces, or fail) or
     ``"auto"`` (full when running as root on a capable kernel, else rlimits).
@@ -85,6 +86,7 @@ class Sandbox:
         # Absolute: the child binds these after it has changed into "/".
         self.homes_dir = Path(homes_dir).absolute()
         self.tmp_dir = Path(tmp_dir).absolute() if tmp_dir is not None else self.homes_dir.parent / "tmp"
+        self.log_dir, self.www_dir, self.run_dir = (self.homes_dir.parent / name for name in ("log", "www", "run"))
         self.uid_prefix = uid_prefix
         self.limits: dict[str, AccountLimits] = dict(DEFAULT_LIMITS if limits is None else limits)
         self.limits.setdefault(TARPIT, DEFAULT_LIMITS[TARPIT])
@@ -115,6 +117,7 @@ class Sandbox:
                 cgroups = UserCgroups(host.layout, cgroup_base, self.limits[TARPIT].cpu_shares)
                 cgroups.setup()
                 self._prepare_directories()
+                self._make_mount_points()
             except (CgroupError, OSError) as exc:
                 problems = [f"cgroups unusable: {exc}"]
             else:
@@ -142,9 +145,15 @@ class Sandbox:
 
     def _prepare_directories(self) -> None:
         # 0711: users may reach their own home by its host path, never list others.
-        for directory in (self.homes_dir, self.tmp_dir):
+        for directory in (self.homes_dir, self.tmp_dir, self.log_dir, self.www_dir, self.run_dir):
             directory.mkdir(parents=True, exist_ok=True)
             os.chmod(directory, 0o711)
+
+    @staticmethod
+    def _make_mount_points() -> None:
+        # Empty directories the namespaces bind users' own ones onto.
+        for target in (LOG_TARGET, WWW_TARGET, RUN_TARGET):
+            os.makedirs(target, mode=0o755, exist_ok=True)
 
     @property
     def isolated(self) -> bool:
@@ -182,17 +191,19 @@ class Sandbox:
         home = self.homes_dir / username
         if self._shared is not None:
             uid, gid = self._shared
-            hand_over(home, uid, gid)
+            for directory in self._own_directories(username):
+                hand_over(directory, uid, gid)
             identity = Identity(username=username, account_type=account_type, home=home, uid=uid, gid=gid)
         elif self._cgroups is None:
-            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for directory in self._own_directories(username):
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             identity = Identity(username=username, account_type=account_type, home=home)
         else:
             try:
                 uid, gid = ensure_unix_user(unix_name(self.uid_prefix, username), home=f"/home/{username}")
             except UnixUserError as exc:
                 raise SpawnError(f"could not create the Unix account for {username}: {exc}") from None
-            for directory in (home, self.tmp_dir / username):
+            for directory in (*self._own_directories(username), self.tmp_dir / username):
                 hand_over(directory, uid, gid)
             identity = Identity(username=username, account_type=account_type, home=home, uid=uid, gid=gid)
         with self._guard:
@@ -200,13 +211,9 @@ class Sandbox:
             self._account_types[username] = account_type
         return identity
 
-    def host_path(self, identity: Identity, path: str) -> Path:
-        """Map a path as the user sees it (``/home/<u>/…``) to the host."""
-        path = posixpath.normpath(path)
-        visible = identity.visible_home
-        if path == visible or path.startswith(visible + "/"):
-            return identity.home / path[len(visible):].lstrip("/")
-        return Path(path)
+    def places(self, identity: Identity) -> Places:
+        """Where the user's programs find their places: as named when isolated, else on the host."""
+        return self.visible_places(identity) if self.isolated else self.host_places(identity)
 
     def chown_to(self, identity: Identity, path: Path) -> None:
         """Make a file the server wrote inside the user's home theirs.
@@ -246,6 +253,22 @@ class Sandbox:
 
     def _spawn_blocking(self, identity: Identity, argv: list[str], cwd: str, env: dict[str, str],
                         rows: int, cols: int) -> SandboxedProcess:
+        with self.starting(identity, argv, cwd, env) as (wrapped, setup):
+            pty = self._start(wrapped, env, rows, cols, setup, program=argv[0])
+            self.started(identity, pty.pid)
+        os.set_blocking(pty.fd, False)
+        return SandboxedProcess(pty, on_reaped=self.reaped_callback(identity))
+
+    @contextlib.contextmanager
+    def starting(self, identity: Identity, argv: list[str], cwd: str,
+                 env: dict[str, str]) -> Iterator[tuple[list[str], ChildSetup]]:
+        """The argv and child set-up that run ``argv`` isolated as ``identity``.
+
+        The one construction every kind of start shares (PTY or not): the
+        caller starts the child inside the ``with`` (the user's lock is held,
+        so their cgroups cannot be removed meanwhile), then calls
+        :meth:`started`.  Blocking: call off the event loop.
+        """
         username = identity.username
         limits = limits_for(self.limits, identity.account_type)
         visible_cwd, host_cwd = working_directory_in_a_home(cwd, self.homes_dir)
@@ -254,37 +277,42 @@ class Sandbox:
             raise SpawnError(f"{argv[0]}: command not found")
         with self._user_lock(username):
             if self._cgroups is not None:
-                pty = self._spawn_isolated(identity, argv, visible_cwd, env, rows, cols, limits)
-            else:
-                # ptyprocess would look the program up on the server's PATH.
-                program = str(host_program) if host_program is not None else shutil.which(
-                    argv[0], path=env["PATH"]) or argv[0]
-                argv = [program, *argv[1:]]
-                uid = self._shared[0] if self._shared is not None else os.geteuid()
-                rlimits = (fallback_rlimits(limits, processes_of_uid(uid))
-                           if self._status.mode == "rlimits" else [])
-                niceness = TARPIT_NICENESS if username in self._tarpitted else 0
-                setup = ChildSetup(rlimits=rlimits, niceness=niceness, run_as=self._shared,
-                                   cwd=WorkingDirectory(str(host_cwd), visible_cwd))
-                pty = self._start(argv, env, rows, cols, setup, program=argv[0])
-                self._trees.add(username, pty.pid)
-            with self._guard:
-                self._live_consoles[username] = self._live_consoles.get(username, 0) + 1
-        os.set_blocking(pty.fd, False)
-        return SandboxedProcess(pty, on_reaped=functools.partial(self._on_reaped, username))
+                yield self._isolated_plan(identity, argv, visible_cwd, limits)
+                return
+            # The child would look the program up on the server's PATH.
+            program = str(host_program) if host_program is not None else shutil.which(
+                argv[0], path=env["PATH"]) or argv[0]
+            uid = self._shared[0] if self._shared is not None else os.geteuid()
+            rlimits = (fallback_rlimits(limits, processes_of_uid(uid))
+                       if self._status.mode == "rlimits" else [])
+            niceness = TARPIT_NICENESS if username in self._tarpitted else 0
+            yield [program, *argv[1:]], ChildSetup(rlimits=rlimits, niceness=niceness, run_as=self._shared,
+                                                   cwd=WorkingDirectory(str(host_cwd), visible_cwd))
 
-    def _spawn_isolated(self, identity: Identity, argv: list[str], cwd: str,
-                        env: dict[str, str], rows: int, cols: int, limits: AccountLimits) -> PtyProcess:
+    def started(self, identity: Identity, pid: int) -> None:
+        """Count a program started through :meth:`starting` (inside its ``with``)."""
+        if self._cgroups is None:
+            self._trees.add(identity.username, pid)
+        with self._guard:
+            self._live_consoles[identity.username] = self._live_consoles.get(identity.username, 0) + 1
+
+    def reaped_callback(self, identity: Identity) -> Callable[[Any, float], None]:
+        """What a started program's handle calls once it is reaped."""
+        return functools.partial(self._on_reaped, identity.username)
+
+    def _isolated_plan(self, identity: Identity, argv: list[str], cwd: str,
+                       limits: AccountLimits) -> tuple[list[str], ChildSetup]:
         setup = self._isolated_setup(identity, limits)
         assert identity.uid is not None and identity.gid is not None
         wrapped = isolating_argv(argv, cwd=cwd, unshare=str(self._tools["unshare"]),
                                  setpriv=str(self._tools["setpriv"]), uid=identity.uid, gid=identity.gid)
-        return self._start(wrapped, env, rows, cols, setup, program=argv[0])
+        return wrapped, setup
 
     def _isolated_setup(self, identity: Identity, limits: AccountLimits) -> ChildSetup:
         """What every isolated child does before it runs the user's program (caller holds the
         user's lock): cgroups, rlimits, the user's network namespace, private mounts."""
         assert self._cgroups is not None and identity.uid is not None
+        name = identity.username
         try:
             procs = self._cgroups.join_targets(identity.username, limits,
                                                identity.username in self._tarpitted)
@@ -296,7 +324,8 @@ class Sandbox:
         return ChildSetup(
             cgroup_procs=procs, rlimits=isolated_rlimits(limits, self._cgroups.controllers), network=network,
             mounts=PrivateMounts(home_source=identity.home, home_target=identity.visible_home,
-                                 tmp_source=self.tmp_dir / identity.username))
+                                 tmp_source=self.tmp_dir / name, log_source=self.log_dir / name,
+                                 www_source=self.www_dir / name, run_source=self.run_dir / name))
 
     @staticmethod
     def _start(argv: list[str], env: dict[str, str], rows: int, cols: int,
@@ -315,7 +344,7 @@ class Sandbox:
             error = f"could not start {program}: {exc}"
         raise SpawnError(error)
 
-    def _on_reaped(self, username: str, process: SandboxedProcess, cpu_seconds: float) -> None:
+    def _on_reaped(self, username: str, process: Any, cpu_seconds: float) -> None:
         with self._guard:
             self._live_consoles[username] = max(0, self._live_consoles.get(username, 0) - 1)
         if self._cgroups is None:
@@ -336,132 +365,6 @@ class Sandbox:
                     return
             time.sleep(0.02)
 
-    def _live(self, username: str) -> int:
-        with self._guard:
-            return self._live_consoles.get(username, 0)
-
-    # -- whole users ---------------------------------------------------------
-
-    async def kill_user_processes(self, username: str) -> None:
-        """Kill every process of the user, waiting (off the loop) until they are gone."""
-        await self._run(self._kill_user_processes_blocking, username)
-
-    def _kill_user_processes_blocking(self, username: str) -> None:
-        with self._user_lock(username):
-            if self._cgroups is None:
-                self._trees.kill(username)
-                return
-            try:
-                self._cgroups.kill(username)
-            except CgroupError as exc:
-                raise SandboxError(f"could not stop {username}'s processes: {exc}") from None
-
-    async def remove_user(self, username: str, *, delete_home: bool = False) -> None:
-        """Kill the user's processes, remove their groups, Unix account and /tmp.
-
-        Their home is kept unless ``delete_home``.
-        """
-        check_username(username)
-        await self.kill_user_processes(username)
-        await self._run(self._remove_user_blocking, username, delete_home)
-
-    def _remove_user_blocking(self, username: str, delete_home: bool) -> None:
-        with self._user_lock(username):
-            if self._cgroups is not None:
-                self._cgroups.remove_if_empty(username)
-                if self._network is not None:
-                    self._network.remove(unix_name(self.uid_prefix, username))
-                delete_unix_user(unix_name(self.uid_prefix, username))
-                shutil.rmtree(self.tmp_dir / username, ignore_errors=True)
-            if delete_home:
-                shutil.rmtree(self.homes_dir / username, ignore_errors=True)
-            with self._guard:
-                for key in [k for k in self._identities if k[0] == username]:
-                    del self._identities[key]
-                self._account_types.pop(username, None)
-                self._tarpitted.discard(username)
-
-    # -- CPU -------------------------------------------------------------------
-
-    async def cpu_usage_seconds(self, username: str) -> float:
-        """CPU seconds the user has used since this sandbox started (never decreases)."""
-        return await self._run(self._usage_blocking, username)
-
-    def _usage_blocking(self, username: str) -> float:
-        with self._user_lock(username):
-            if self._cgroups is None:
-                return self._trees.usage_seconds(username)
-            return self._cgroups.read_usage(username)
-
-    async def active_cpu_usage(self) -> dict[str, float]:
-        """:meth:`cpu_usage_seconds` of every user who has run anything, in one job.
-
-        Also removes the groups of users whose consoles have all ended.
-        """
-        return await self._run(self._active_usage_blocking)
-
-    def _active_usage_blocking(self) -> dict[str, float]:
-        if self._cgroups is None:
-            return self._trees.usage_of_everyone()
-        totals = {}
-        for name in self._cgroups.existing_users():
-            with self._user_lock(name):
-                totals[name] = self._cgroups.read_usage(name)
-                if not self._live(name):
-                    self._cgroups.remove_if_empty(name)
-        for name in self._cgroups.drain_finished():
-            totals[name] = self._cgroups.total_seconds(name)
-        return totals
-
-    async def enter_tarpit(self, username: str) -> None:
-        """Move all the user's processes to the tarpit; new ones start there."""
-        await self._run(self._set_tarpit_blocking, username, True)
-
-    async def leave_tarpit(self, username: str) -> None:
-        """Give the user their normal CPU share back."""
-        await self._run(self._set_tarpit_blocking, username, False)
-
-    def _set_tarpit_blocking(self, username: str, tarpitted: bool) -> None:
-        with self._user_lock(username):
-            if tarpitted:
-                self._tarpitted.add(username)
-            else:
-                self._tarpitted.discard(username)
-            if self._cgroups is None:
-                self._trees.renice(username, TARPIT_NICENESS if tarpitted else 0)
-                return
-            account_type = self._account_types.get(username)
-            if account_type is None:
-                return  # nothing started since we began: nothing to move
-            limits = limits_for(self.limits, account_type)
-            try:
-                if tarpitted:
-                    self._cgroups.move_to_tarpit(username, limits)
-                else:
-                    self._cgroups.move_out_of_tarpit(username, limits)
-            except CgroupError as exc:
-                # Back to the old state, so that asking again retries the move.
-                (self._tarpitted.discard if tarpitted else self._tarpitted.add)(username)
-                raise SandboxError(f"could not move {username}'s processes: {exc}") from None
-
-    async def change_account_type(self, username: str, account_type: str) -> None:
-        """Apply what a new account type changes at once: the egress of the user's running
-        programs (their next spawn gets the rest)."""
-        limits_for(self.limits, account_type)
-        if self._network is not None:
-            await self._run(self._change_egress_blocking, username, account_type)
-
-    def _change_egress_blocking(self, username: str, account_type: str) -> None:
-        assert self._network is not None
-        with self._user_lock(username):
-            self._network.set_account_type(unix_name(self.uid_prefix, username), account_type)
-
-    def is_tarpitted(self, username: str) -> bool:
-        return username in self._tarpitted
-
-    def tarpitted_users(self) -> set[str]:
-        return set(self._tarpitted)
-
     # -- plumbing --------------------------------------------------------------
 
     async def close(self) -> None:
@@ -475,13 +378,6 @@ class Sandbox:
                 if not await self._run(self._network.close, busy):
                     log.warning("network namespaces left in place: some users still have processes")
         self._executor.shutdown(wait=False)
-
-    def _user_lock(self, username: str) -> threading.Lock:
-        with self._guard:
-            return self._user_locks.setdefault(username, threading.Lock())
-
-    async def _run(self, function: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
 
 def _log_failure(future: Future[None]) -> None:

@@ -88,6 +88,10 @@ class ServerProcess:
             self.process.wait()
         self.process = None
 
+    def stop_programs(self) -> str:
+        """``ide serve --stop-all`` with this server's flags: its web apps outlive it otherwise."""
+        return self.cli("serve", "--stop-all", *self.extra_args).stdout
+
     def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``ide <args> --data-dir <this server's>`` (sharing its Redis)."""
         result = subprocess.run([sys.executable, "-m", "ide", *args, "--data-dir", str(self.data_dir)],
@@ -125,7 +129,10 @@ def unisolated_server(*extra_args: str) -> Iterator[ServerProcess]:
     data_dir = reachable_dir("ide-test-data-")
     try:
         server = ServerProcess(data_dir, *UNISOLATED, *extra_args).start()
-        yield server
-        server.stop()
+        try:
+            yield server
+        finally:
+            server.stop()
+            server.stop_programs()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

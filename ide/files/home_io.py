@@ -63,11 +63,11 @@ def directory_fd(path: HomePath, create: bool = False, created: list[HomePath] |
             try:
                 next_fd = _open_child_directory(fd, part, create)
             except OSError as error:
-                raise translate(error, HomePath(path.owner, path.home, path.parts[:depth])) from None
+                raise translate(error, path.at(path.parts[:depth])) from None
             if next_fd < 0:
                 next_fd = ~next_fd
                 if created is not None:
-                    created.append(HomePath(path.owner, path.home, path.parts[:depth]))
+                    created.append(path.at(path.parts[:depth]))
             os.close(fd)
             fd = next_fd
     except BaseException:
@@ -329,7 +329,7 @@ def tree_paths(path: HomePath) -> Iterator[HomePath]:
         for top, dirs, files, _ in os.fwalk(".", dir_fd=fd, follow_symlinks=False):
             below = () if top == "." else tuple(top[2:].split("/"))
             for name in dirs + files:
-                yield HomePath(path.owner, path.home, (*path.parts, *below, name))
+                yield path.at((*path.parts, *below, name))
 
 
 class TempFile:

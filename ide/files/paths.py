@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ide.files.errors import BadPath, PathForbidden, PathNotFound
@@ -47,20 +47,31 @@ def check_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class HomePath:
-    """A place inside one user's home: ``parts`` are the components below it."""
+    """A place inside one user's home: ``parts`` are the components below it.
+
+    The same for the user's other places (``/var/log``, ``/var/www``):
+    ``root`` is then how they are named, ``home`` their directory on the
+    host; ``writable`` is False where only reading and deleting are allowed.
+    """
 
     owner: str
     home: Path
     parts: tuple[str, ...]
+    root: str = ""
+    writable: bool = True
 
     @property
     def visible(self) -> str:
         """The path as users, the API and consoles name it, without a trailing slash."""
-        return "/".join((f"/{HOMES}/{self.owner}", *self.parts))
+        return "/".join((self.visible_home, *self.parts))
 
     @property
     def visible_home(self) -> str:
-        return f"/{HOMES}/{self.owner}"
+        return self.root or f"/{HOMES}/{self.owner}"
+
+    def at(self, parts: tuple[str, ...]) -> HomePath:
+        """Another place in the same home (or the same other place)."""
+        return replace(self, parts=parts)
 
     @property
     def host(self) -> Path:
@@ -78,14 +89,15 @@ class HomePath:
     def parent(self) -> HomePath:
         if self.is_home:
             raise BadPath(f"{self.visible} is a home directory; it has no parent you can reach.")
-        return HomePath(self.owner, self.home, self.parts[:-1])
+        return self.at(self.parts[:-1])
 
     def child(self, name: str) -> HomePath:
-        return HomePath(self.owner, self.home, (*self.parts, check_name(name)))
+        return self.at((*self.parts, check_name(name)))
 
     def is_within(self, other: HomePath) -> bool:
         """True when this path is ``other`` or below it."""
-        return self.owner == other.owner and self.parts[:len(other.parts)] == other.parts
+        return (self.owner == other.owner and self.root == other.root
+                and self.parts[:len(other.parts)] == other.parts)
 
 
 def _components(path: str) -> list[str]:
@@ -121,10 +133,13 @@ class PathResolver:
     answer never tells whether another user or their file exists.
     """
 
-    def __init__(self, homes_dir: Path, caller: str, reachable: Iterable[str]) -> None:
+    def __init__(self, homes_dir: Path, caller: str, reachable: Iterable[str],
+                 places: Mapping[str, tuple[Path, bool]] | None = None) -> None:
         self.homes_dir = Path(homes_dir)
         self.caller = caller
         self.reachable = frozenset(reachable) | {caller}
+        # The caller's own other places: name (``/var/log``) → (host directory, writable).
+        self.places = dict(places or {})
 
     def home(self, owner: str) -> HomePath:
         if owner not in self.reachable:
@@ -134,6 +149,10 @@ class PathResolver:
     def parse(self, path: str) -> HomePath:
         """The HomePath a visible path names; no file system access."""
         parts = _components(path)
+        for root, (host, writable) in self.places.items():
+            named = root.strip("/").split("/")
+            if parts[:len(named)] == named:
+                return HomePath(self.caller, host, tuple(parts[len(named):]), root=root, writable=writable)
         if len(parts) < 2 or parts[0] != HOMES or parts[1] not in self.reachable:
             raise self._unreachable(path)
         return HomePath(parts[1], self.homes_dir / parts[1], tuple(parts[2:]))
@@ -164,4 +183,4 @@ class PathResolver:
                                 "link; it cannot be opened or changed here.")
         relative = os.path.relpath(target, home)
         parts = () if relative == "." else tuple(relative.split(os.sep))
-        return HomePath(path.owner, path.home, parts)
+        return path.at(parts)

@@ -37,7 +37,7 @@ def breadcrumbs(owner: str, path: HomePath, is_file: bool) -> list[dict[str, str
     """``[{name, url}]`` from the home down to ``path`` (a file's last crumb opens the editor)."""
     crumbs = [{"name": path.visible_home, "url": page_url(owner, path.visible_home, directory=True)}]
     for depth in range(1, len(path.parts) + 1):
-        step = HomePath(path.owner, path.home, path.parts[:depth])
+        step = path.at(path.parts[:depth])
         last_file = is_file and depth == len(path.parts)
         crumbs.append({"name": step.name,
                        "url": page_url(owner, step.visible, directory=not last_file, edit=last_file)})

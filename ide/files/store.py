@@ -18,11 +18,13 @@ from ide.accounts import AccountStore, User
 from ide.class_store import ClassStore
 from ide.files import home_io
 from ide.files.content import EDITOR_LIMIT, EditorText, editor_text, etag_matches, etag_of
-from ide.files.errors import EditConflict, InvalidRequest, PathNotFound, TooLarge, WrongKind
+from ide.files.errors import EditConflict, InvalidRequest, PathForbidden, PathNotFound, TooLarge, WrongKind
 from ide.files.paths import HomePath, PathResolver
 from ide.files.quota import HomeUsage, Usage
 from ide.files.shares import FileShares
 from ide.files.upload import UPLOAD_FILE_LIMIT, Upload, UploadReceiver
+from sandbox import LOG_TARGET as LOG_PLACE
+from sandbox import WWW_TARGET as WWW_PLACE
 from sandbox import Identity, Sandbox
 
 T = TypeVar("T")
@@ -54,7 +56,7 @@ class Located:
 
     @property
     def home(self) -> HomePath:
-        return HomePath(self.path.owner, self.path.home, ())
+        return self.path.at(())
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,22 @@ class FileStore:
         reach at once, on every node.
         """
         students = await self.classes.students(user.name)
-        return FileAccess(user, PathResolver(self.homes_dir, user.name, students))
+        return FileAccess(user, PathResolver(self.homes_dir, user.name, students, self.places(user.name)))
 
     def own_access(self, user: User) -> FileAccess:
         """Only ``user``'s own home (to show a file they shared, to anyone)."""
-        return FileAccess(user, PathResolver(self.homes_dir, user.name, ()))
+        return FileAccess(user, PathResolver(self.homes_dir, user.name, (), self.places(user.name)))
+
+    def places(self, username: str) -> dict[str, tuple[Path, bool]]:
+        """The user's logs (read and delete only) and WSGI files, named as in their sandbox."""
+        host = self.sandbox.host_places_of(username)
+        return {LOG_PLACE: (Path(host.log), False), WWW_PLACE: (Path(host.www), True)}
+
+    @staticmethod
+    def check_writable(located: Located) -> None:
+        if not located.path.writable:
+            raise PathForbidden(f"{located.given.visible}: files under {located.path.visible_home} can be "
+                                "read and deleted here, not written.")
 
     async def locate(self, access: FileAccess, visible: str, follow_final: bool = True) -> Located:
         given = access.resolver.parse(visible)
@@ -209,6 +222,7 @@ class FileStore:
             raise TooLarge(f"The text is {len(data)} bytes; the editor saves up to {EDITOR_LIMIT} bytes. "
                            "Upload larger files instead.")
         located = await self.locate(access, visible)
+        self.check_writable(located)
         path = located.path
         async with self._lock(path):
             current_size, current_etag = await self.run_blocking(path, _current_version, located,
@@ -238,6 +252,7 @@ class FileStore:
         """Begin receiving a multipart upload to a file path, or into a directory (path ending in '/')."""
         into_directory = visible.endswith("/")
         located = await self.locate(access, visible)
+        self.check_writable(located)
         if located.path.is_home and not into_directory:
             raise WrongKind(f"{located.given.visible} is a directory; POST to a file path, or to a "
                             "directory path ending in '/' to upload files into it.")
@@ -269,6 +284,7 @@ class FileStore:
     async def make_directory(self, access: FileAccess, visible: str) -> tuple[Located, bool]:
         """Make a directory and its missing parents; False when it already existed."""
         located = await self.locate(access, visible)
+        self.check_writable(located)
 
         def make() -> bool:
             made: list[HomePath] = []
@@ -289,6 +305,8 @@ class FileStore:
         """Move within and between reachable homes; refuses to replace unless ``overwrite``."""
         moving = await self.locate(access, source, follow_final=False)
         destination = await self.locate(access, target, follow_final=False)
+        for located in (moving, destination):
+            self.check_writable(located)
         await self.run_blocking(destination.path, home_io.rename, moving.path, destination.path, overwrite)
         if moving.path.owner != destination.path.owner and destination.identity.uid is not None:
             await self.run_blocking(destination.path, lambda: self.give(

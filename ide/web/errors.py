@@ -31,6 +31,7 @@ from ide.files.errors import (
     TooLarge,
 )
 from ide.login_throttle import TooManyAttempts
+from ide.webapps.errors import StaticMappingNotFound, WebappInvalid, WebappNotFound
 from sandbox import SpawnError
 from tasks.store import TaskNotFound
 from tasks.timing import TaskInvalid
@@ -68,6 +69,9 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (LintUnavailable, 503),
     (TaskNotFound, 404),
     (TaskInvalid, 400),  # TaskLimitReached too: the message says to delete one or upgrade
+    (WebappNotFound, 404),
+    (StaticMappingNotFound, 404),
+    (WebappInvalid, 400),
     (FilesError, 400),  # malformed paths and bodies, a file where a directory was meant
 ]
 

@@ -7,6 +7,7 @@ package defines without knowing about this).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -51,8 +52,13 @@ class SecurityHeaders(OutputTransform):
     """Adds the headers to an answer's first chunk; a handler may set its own
     value of any of them first."""
 
-    def __init__(self, request: HTTPServerRequest, strict_transport: bool = False) -> None:
+    def __init__(self, request: HTTPServerRequest, strict_transport: bool = False,
+                 exempt: Callable[[HTTPServerRequest], bool] | None = None) -> None:
         super().__init__(request)
+        # Users' web apps answer with their own headers: the IDE's policy is not theirs.
+        if exempt is not None and exempt(request):
+            self.headers: dict[str, str] = {}
+            return
         self.headers = dict(_ALWAYS)
         if strict_transport:
             # Whatever the scheme the proxy in front saw: a deployment with
@@ -67,6 +73,6 @@ class SecurityHeaders(OutputTransform):
         return status_code, headers, chunk
 
 
-def security_headers(strict_transport: bool) -> Any:
-    """The transform factory for ``Application(transforms=[...])``."""
-    return partial(SecurityHeaders, strict_transport=strict_transport)
+def security_headers(strict_transport: bool, exempt: Callable[[HTTPServerRequest], bool] | None = None) -> Any:
+    """The transform factory for ``Application(transforms=[...])``; ``exempt`` requests get none."""
+    return partial(SecurityHeaders, strict_transport=strict_transport, exempt=exempt)

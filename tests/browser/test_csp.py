@@ -65,8 +65,15 @@ def test_no_page_trips_the_policy(ide_server, page: Page):
     page.goto(ide_server.url + f"/user/{teacher}/files{home}/")
     expect(page.get_by_text("csp.py").first).to_be_visible(timeout=WAIT_MS)
 
+    # The Web page: a web app added through its form (the API, with the session's XSRF header).
+    page.goto(ide_server.url + f"/user/{teacher}/webapps/")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator(f"[data-webapp='{teacher}.localhost']")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_role("button", name="Reload", exact=True).click()
+    expect(page.locator("[data-state]")).to_have_text("running", timeout=WAIT_MS)
+
     for path in ("/", "/account/", f"/user/{teacher}/students/", f"/user/{teacher}/consoles/",
-                 f"/user/{teacher}/tasks/"):
+                 f"/user/{teacher}/webapps/", f"/user/{teacher}/tasks/"):
         response = page.goto(ide_server.url + path)
         assert response is not None and response.status == 200, path
         assert "script-src 'self'" in response.headers["content-security-policy"]

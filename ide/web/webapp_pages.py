@@ -1,0 +1,45 @@
+"""``/user/<u>/webapps/``: the Web page, a user's web apps and their settings.
+
+Every change goes through API v0 (forms with ``data-api``), so the page
+needs no handler of its own for writes.
+"""
+from __future__ import annotations
+
+import tornado.web
+
+from ide.serializers import static_mapping_object, webapp_object
+from ide.web.console_pages import UserPageHandler
+from ide.webapps.runtime import log_file, program_name, wsgi_file
+from ide.webapps.service import own_domain
+from sandbox import LOG_TARGET, WWW_TARGET
+
+
+class WebappsPage(UserPageHandler):
+    async def get(self, owner: str) -> None:
+        if owner != self.current_user:
+            raise tornado.web.HTTPError(403, "These are not your web apps.")
+        webapps = self.services.webapps
+        supervisor = self.services.supervisor
+        apps = []
+        for webapp in await webapps.store.of_user(owner):
+            name = program_name(webapp)
+            status = supervisor.status(name) if supervisor.known(name) else None
+            mappings = await webapps.store.static_mappings(webapp.domain_name)
+            domain = webapp.domain_name
+            apps.append({
+                **webapp_object(webapp, status),
+                "command": webapp.command,
+                "wsgi_file": "" if webapp.command else wsgi_file(WWW_TARGET, domain),
+                "logs": {kind: log_file(LOG_TARGET, domain, kind) for kind in ("access", "error", "server")},
+                "static_files": [static_mapping_object(owner, domain, m) for m in mappings],
+                "visit": f"{self.request.protocol}://{domain}{_port(self.request.host)}/",
+            })
+        self.render_page("webapps.html", owner=owner, api_base=f"/api/v0/user/{owner}/", apps=apps,
+                         own_domain=own_domain(owner, webapps.apps_domain),
+                         pythons=sorted(webapps.runtime.pythons))
+
+
+def _port(host: str) -> str:
+    """The ``:port`` of the IDE's own address, which the apps share."""
+    _, colon, port = host.rpartition(":")
+    return f":{port}" if colon and port.isdigit() else ""

@@ -1,0 +1,1 @@
+"""Web apps: users' WSGI sites, kept running by the supervisor and served by the front."""

@@ -1,0 +1,145 @@
+"""How a web app runs: gunicorn in the user's sandbox, with their Python and virtualenv.
+
+gunicorn (not uWSGI) because it is pure Python: it runs under whichever
+interpreter and virtualenv the app names, in the user's own namespace,
+while Debian's uWSGI plugin is built for one Python; and a SIGHUP starts
+new workers before the old ones leave, so a reload drops no request.
+Figures: docs/performance.md ("Web apps").  The user's interpreter finds
+gunicorn in the server's own site-packages, appended to ``sys.path``
+*after* everything else, so the app's virtualenv always wins.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ide.webapps.store import Webapp
+from sandbox import Identity, Sandbox
+from supervisor import ProgramSpec, RestartPolicy
+from supervisor.spec import Backoff
+
+
+def _gunicorn_site() -> str:
+    spec = importlib.util.find_spec("gunicorn")
+    if spec is None or spec.origin is None:
+        raise ImportError("gunicorn is not installed; web apps need it (pip install gunicorn)")
+    return str(Path(spec.origin).resolve().parent.parent)
+
+
+GUNICORN_SITE = _gunicorn_site()
+_LAUNCHER = ("import sys; sys.path.append({site!r}); sys.argv[0] = 'gunicorn'; "
+             "from gunicorn.app.wsgiapp import run; run()")
+# The visitor's address comes from the front, as X-Forwarded-For.
+_ACCESS_FORMAT = '%({x-forwarded-for}i)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" response-time=%(L)s'
+WORKERS = {"free": 1, "hacker": 2, "web_developer": 4}
+START_BACKOFF = Backoff(first_delay=2.0, max_delay=60.0, max_failures=4, stable_seconds=30.0)
+
+HELLO_WORLD = '''"""The WSGI file of {domain}: edit it, save, and the app reloads."""
+
+
+def application(environ, start_response):
+    body = b"Hello from {domain}, served from your sandbox.\\n"
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+def wsgi_module(domain: str) -> str:
+    return domain.replace(".", "_") + "_wsgi"
+
+
+def wsgi_file(www: str, domain: str) -> str:
+    """``/var/www/<domain with dots as underscores>_wsgi.py`` (as the given side names /var/www)."""
+    return f"{www}/{wsgi_module(domain)}.py"
+
+
+def log_file(log_dir: str, domain: str, kind: str) -> str:
+    """``<log dir>/<domain>.<access|error|server>.log``."""
+    return f"{log_dir}/{domain}.{kind}.log"
+
+
+def program_name(webapp: Webapp) -> str:
+    return f"webapp:{webapp.id}"
+
+
+def interpreter(webapp: Webapp, pythons: Mapping[str, str]) -> str:
+    if webapp.virtualenv_path:
+        return webapp.virtualenv_path.rstrip("/") + "/bin/python"
+    return pythons[webapp.python_version]
+
+
+class WebappRuntime:
+    """Builds the supervisor's spec for a web app and knows where its files are."""
+
+    def __init__(self, sandbox: Sandbox, pythons: Mapping[str, str]) -> None:
+        self.sandbox = sandbox
+        self.pythons = dict(pythons)
+
+    def socket_path(self, identity: Identity, webapp: Webapp) -> Path:
+        """The app's Unix socket on the host (``<data-dir>/run/<user>/<id>.sock``)."""
+        return Path(self.sandbox.host_places(identity).run) / f"{webapp.id}.sock"
+
+    def host_wsgi_file(self, identity: Identity, webapp: Webapp) -> Path:
+        return Path(wsgi_file(self.sandbox.host_places(identity).www, webapp.domain_name))
+
+    def host_log(self, identity: Identity, webapp: Webapp, kind: str) -> Path:
+        return Path(log_file(self.sandbox.host_places(identity).log, webapp.domain_name, kind))
+
+    def seen(self, identity: Identity, visible: str) -> str:
+        """A ``/home/<user>/…`` path as the app's process sees it (the host path when not isolated)."""
+        if self.sandbox.isolated or not visible.startswith("/"):
+            return visible
+        return str(self.sandbox.host_path(identity, visible))
+
+    def spec(self, identity: Identity, webapp: Webapp) -> ProgramSpec:
+        places = self.sandbox.places(identity)
+        domain = webapp.domain_name
+        source = webapp.source_directory or identity.visible_home
+        socket_path = f"{places.run}/{webapp.id}.sock"
+        if webapp.command:
+            return self._spec(identity, webapp, ("bash", "-c", webapp.command), source,
+                              {"DOMAIN_SOCKET": socket_path}, hangup=False)
+        argv = (self.seen(identity, interpreter(webapp, self.pythons)), "-c", _LAUNCHER.format(site=GUNICORN_SITE),
+                "--bind", f"unix:{socket_path}",
+                "--workers", str(WORKERS.get(identity.account_type, 1)),
+                "--chdir", self.seen(identity, source),
+                "--pythonpath", places.www,
+                "--access-logfile", log_file(places.log, domain, "access"),
+                "--access-logformat", _ACCESS_FORMAT,
+                "--error-logfile", "-",
+                # Only the front can reach the socket: its X-Forwarded-* are the truth.
+                "--forwarded-allow-ips", "*",
+                "--graceful-timeout", "10",
+                f"{wsgi_module(domain)}:application")
+        return self._spec(identity, webapp, argv, source, {}, hangup=True)
+
+    def _spec(self, identity: Identity, webapp: Webapp, argv: tuple[str, ...], cwd: str,
+              env: Mapping[str, str], *, hangup: bool) -> ProgramSpec:
+        return ProgramSpec(
+            name=program_name(webapp), identity=identity, argv=argv,
+            cwd=cwd,
+            log=self.host_log(identity, webapp, "error"), event_log=self.host_log(identity, webapp, "server"),
+            env={"PYTHONUNBUFFERED": "1", **env}, restart=RestartPolicy.ALWAYS,
+            ready_path=self.socket_path(identity, webapp), backoff=START_BACKOFF, reloads_on_hangup=hangup,
+            rotate_logs=tuple(self.host_log(identity, webapp, kind) for kind in ("access", "error", "server")))
+
+
+def write_new_file(path: Path, text: str, owner: tuple[int, int] | None) -> bool:
+    """Create ``path`` with ``text`` unless something is there already; blocking.
+
+    The directory is the user's: never follows a link, never overwrites.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        if owner is not None:
+            os.fchown(fd, *owner)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    return True

@@ -1,0 +1,331 @@
+"""Web apps as the API and the front use them: create, change, run, reload, delete.
+
+Who may do what is decided here: a user acts only on their own apps (any
+other domain is "not found"), within their account's number of apps, on
+their own ``<user>.<apps domain>`` or, paying, a domain of their own.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ide.accounts import User
+from ide.files.errors import FilesError
+from ide.files.paths import PathResolver
+from ide.webapps.errors import WebappInvalid
+from ide.webapps.runtime import HELLO_WORLD, WebappRuntime, program_name, write_new_file
+from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
+from sandbox import Identity, Sandbox
+from supervisor import ProgramFailed, ProgramState, ProgramStatus, Supervisor
+
+log = logging.getLogger(__name__)
+
+APP_LIMITS = {"anon": 0, "free": 1, "hacker": 2, "web_developer": 5}
+IDLE_STOP_TYPES = ("anon", "free")
+START_TIMEOUT = 30.0
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_BOOL_FIELDS = ("force_https", "password_protection_enabled")
+_URL_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*")
+
+
+def own_domain(username: str, apps_domain: str) -> str:
+    """``<user>.<apps domain>``; underscores become hyphens (host names cannot hold them)."""
+    return f"{username.replace('_', '-')}.{apps_domain}"
+
+
+def python_version_name(value: str) -> str:
+    """``python311`` from ``python311``, ``3.11`` or ``python3.11``."""
+    text = value.strip().lower().removeprefix("python").replace(".", "")
+    return f"python{text}"
+
+
+def as_bool(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off", ""):
+        return value.lower() in ("true", "1", "yes", "on")
+    raise WebappInvalid(f"{field} must be true or false.")
+
+
+class WebappService:
+    def __init__(self, store: WebappStore, sandbox: Sandbox, supervisor: Supervisor,
+                 pythons: Mapping[str, str], apps_domain: str, idle_stop: float = 3600.0) -> None:
+        self.store = store
+        self.sandbox = sandbox
+        self.supervisor = supervisor
+        self.runtime = WebappRuntime(sandbox, pythons)
+        self.apps_domain = apps_domain.lower().strip(".")
+        self.domains: set[str] = set()
+        self._domain_refresher: asyncio.Task[None] | None = None
+        self._wsgi_files: dict[str, Path] = {}
+        self._wsgi_mtimes: dict[str, int] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        # Free accounts' apps stop after idle_stop seconds without a request.
+        self.idle_stop = idle_stop
+        self._last_request: dict[str, float] = {}
+        self._may_idle: set[str] = set()
+
+    # -- the API's operations ----------------------------------------------
+
+    async def create(self, user: User, domain_name: Any, python_version: Any, *, command: Any = None,
+                     enabled: Any = True) -> Webapp:
+        """A WSGI app, or with ``command`` a website (API v1) running that command."""
+        domain = self._check_domain(user, domain_name)
+        version = self._check_python(python_version) if command is None else ""
+        if command is not None and (not isinstance(command, str) or not command.strip()):
+            raise WebappInvalid("webapp.command must be the command that serves the site on $DOMAIN_SOCKET, "
+                                "such as: uvicorn --uds $DOMAIN_SOCKET app:app")
+        identity = await self._identity(user.name, user.account_type)
+        webapp = Webapp(id=0, user=user.name, domain_name=domain, python_version=version,
+                        source_directory=identity.visible_home, virtualenv_path="",
+                        enabled=as_bool("enabled", enabled), force_https=False, password_protection_enabled=False,
+                        password_protection_username="", password_digest="", created=time.time(),
+                        command=command or "")
+        webapp = await self.store.create(webapp, APP_LIMITS.get(user.account_type, 0))
+        self.domains.add(domain)
+        if not webapp.command:
+            await asyncio.to_thread(write_new_file, self.runtime.host_wsgi_file(identity, webapp),
+                                    HELLO_WORLD.format(domain=domain), identity.owner)
+        return webapp
+
+    async def update(self, user: User, domain: str, changes: Mapping[str, Any]) -> Webapp:
+        webapp = await self.store.owned(user.name, domain)
+        values: dict[str, Any] = {}
+        for field, value in changes.items():
+            if value is None:
+                continue  # form clients leave out what they do not set
+            if field == "python_version":
+                values[field] = self._check_python(value)
+            elif field in ("source_directory", "virtualenv_path"):
+                values[field] = self._check_home_path(user, field, value)
+            elif field in _BOOL_FIELDS:
+                values[field] = as_bool(field, value)
+            elif field == "password_protection_username":
+                values[field] = str(value)
+            elif field == "password_protection_password":
+                if value != "":  # the form's empty field leaves the password as it is
+                    values["password_digest"] = new_password_digest(str(value))
+            else:
+                raise WebappInvalid(f"{field} cannot be changed here.")
+        updated = _replace(webapp, values)
+        await self.store.save(updated)
+        return updated
+
+    async def delete(self, user: User, domain: str) -> None:
+        webapp = await self.store.owned(user.name, domain)
+        await self.supervisor.remove(program_name(webapp))
+        self._wsgi_files.pop(program_name(webapp), None)
+        await self.store.delete(webapp)
+        self.domains.discard(webapp.domain_name)
+
+    async def set_enabled(self, user: User, domain: str, enabled: bool) -> None:
+        webapp = await self.store.owned(user.name, domain)
+        await self.store.save(_replace(webapp, {"enabled": enabled}))
+        if not enabled and self.supervisor.known(program_name(webapp)):
+            await self.supervisor.stop(program_name(webapp))
+
+    async def reload(self, user: User, domain: str) -> ProgramStatus | None:
+        """Restart with the app's current settings; returns once it runs, or has failed."""
+        webapp = await self.store.owned(user.name, domain)
+        if not webapp.enabled:
+            return None
+        identity = await self._identity(user.name, user.account_type)
+        spec = self.runtime.spec(identity, webapp)
+        name = spec.name
+        if self.supervisor.known(name):
+            started = self.supervisor.started_spec(name)
+            if started is not None and started.argv == spec.argv and started.cwd == spec.cwd:
+                status = await self.supervisor.reload(name)
+                if status.running:
+                    return status
+            else:
+                await self.supervisor.stop(name)
+        await self._ensure_running(identity, webapp)
+        try:
+            return await self.supervisor.wait_running(name, START_TIMEOUT)
+        except (ProgramFailed, TimeoutError):
+            return self.supervisor.status(name)  # the error is in the logs and on the Web page
+
+    # -- the front's needs ---------------------------------------------------
+
+    def is_app_host(self, host_name: str) -> bool:
+        """Whether a request for ``host_name`` is a web app's (before any IDE route).
+
+        Every ``<name>.<apps domain>`` is, whether or not the app exists (the
+        front answers 404 then), and so is every custom domain an app has.
+        """
+        host = host_name.lower().rstrip(".")
+        label, _, rest = host.partition(".")
+        return bool(label) and rest == self.apps_domain or host in self.domains
+
+    async def start(self) -> None:
+        """Load the custom domains, and keep them fresh (other nodes add some too)."""
+        self.domains = await self.store.all_domains()
+        self._domain_refresher = asyncio.ensure_future(self._refresh_domains())
+
+    async def _refresh_domains(self) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                self.domains = await self.store.all_domains()
+            except Exception:
+                log.exception("reading the web apps' domains failed")
+
+    async def running(self, webapp: Webapp, account_type: str) -> Path:
+        """The app's socket, once it runs; started now if it is not.
+
+        ProgramFailed when it is failing: a visitor's request never restarts
+        an app that crashed (its owner reloads it), so a flood of visitors
+        costs the node nothing but their own error pages.
+        """
+        name = program_name(webapp)
+        self._last_request[name] = time.monotonic()
+        (self._may_idle.add if account_type in IDLE_STOP_TYPES else self._may_idle.discard)(name)
+        identity = await self._identity(webapp.user, account_type)
+        if self.supervisor.known(name):
+            status = self.supervisor.status(name)
+            if status.state in (ProgramState.FAILED, ProgramState.BACKING_OFF):
+                raise ProgramFailed(status.last_error)
+        if not (self.supervisor.known(name) and self.supervisor.status(name).running):
+            await self._ensure_running(identity, webapp)
+            await self.supervisor.wait_running(name, START_TIMEOUT)
+        return self.runtime.socket_path(identity, webapp)
+
+    def touch(self, webapp: Webapp) -> None:
+        """A request to the app has just ended: its idle time starts now."""
+        self._last_request[program_name(webapp)] = time.monotonic()
+
+    async def static_mappings(self, user: User, domain: str) -> list[StaticMapping]:
+        webapp = await self.store.owned(user.name, domain)
+        return await self.store.static_mappings(webapp.domain_name)
+
+    async def static_mapping(self, user: User, domain: str, mapping_id: str) -> StaticMapping:
+        webapp = await self.store.owned(user.name, domain)
+        return await self.store.static_mapping(webapp.domain_name, mapping_id)
+
+    async def save_static_mapping(self, user: User, domain: str, body: Mapping[str, Any],
+                                  mapping_id: str | None = None) -> StaticMapping:
+        webapp = await self.store.owned(user.name, domain)
+        current = (await self.store.static_mapping(webapp.domain_name, mapping_id)
+                   if mapping_id is not None else None)
+        url = body.get("url", current.url if current else None)
+        path = body.get("path", current.path if current else None)
+        if not isinstance(url, str) or not _URL_PATH.fullmatch(url):
+            raise WebappInvalid("url must be a URL path starting with /, such as /static/.")
+        if not isinstance(path, str):
+            raise WebappInvalid("path must be a directory in your home, such as /home/<you>/static.")
+        path = self._check_home_path(user, "path", path)
+        return await self.store.save_static_mapping(webapp.domain_name, url, path,
+                                                    current.id if current else None)
+
+    async def delete_static_mapping(self, user: User, domain: str, mapping_id: str) -> None:
+        mapping = await self.static_mapping(user, domain, mapping_id)
+        await self.store.delete_static_mapping(domain.lower(), mapping.id)
+
+    # -- checks ----------------------------------------------------------------
+
+    def _check_domain(self, user: User, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise WebappInvalid("domain_name is required, such as " + own_domain(user.name, self.apps_domain))
+        domain = value.strip().lower().rstrip(".")
+        own = own_domain(user.name, self.apps_domain)
+        if not _DOMAIN.fullmatch(domain):
+            raise WebappInvalid(f"{value!r} is not a domain name.")
+        if domain != own and (user.account_type in ("free", "anon")
+                              or domain == self.apps_domain or domain.endswith("." + self.apps_domain)):
+            raise WebappInvalid(f"You can only use your own domain {own} here"
+                                + (" on a free account." if user.account_type in ("free", "anon") else "."))
+        return domain
+
+    def _check_python(self, value: Any) -> str:
+        name = python_version_name(value) if isinstance(value, str) else ""
+        if name not in self.runtime.pythons:
+            choices = ", ".join(sorted(self.runtime.pythons)) or "none"
+            raise WebappInvalid(f"python_version {value!r} is not available here; choose one of {choices}.")
+        return name
+
+    def _check_home_path(self, user: User, field: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise WebappInvalid(f"{field} must be a path in your home.")
+        if value == "":
+            return ""
+        try:
+            return PathResolver(self.sandbox.homes_dir, user.name, ()).parse(value).visible
+        except FilesError as exc:
+            raise WebappInvalid(f"{field}: {exc}") from None
+
+    async def _ensure_running(self, identity: Identity, webapp: Webapp) -> None:
+        name, path = program_name(webapp), self.runtime.host_wsgi_file(identity, webapp)
+        # The version it starts with: a save from now on is a change.
+        self._wsgi_mtimes[name] = await asyncio.to_thread(_mtime, path)
+        self._wsgi_files[name] = path
+        await self.supervisor.ensure_running(self.runtime.spec(identity, webapp))
+        self._watch()
+
+    async def _identity(self, username: str, account_type: str) -> Identity:
+        return await asyncio.to_thread(self.sandbox.identity, username, account_type)
+
+    # -- reload on a changed WSGI file ----------------------------------------
+
+    def _watch(self) -> None:
+        if self._watcher is None:
+            self._watcher = asyncio.ensure_future(self._watch_wsgi_files())
+
+    async def _watch_wsgi_files(self) -> None:
+        """Saving or touching a running app's WSGI file reloads it, and idle free apps stop
+        (checked every second)."""
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self._reload_changed()
+                await self._stop_idle()
+            except Exception:
+                log.exception("watching web apps failed")
+
+    async def _stop_idle(self) -> None:
+        now = time.monotonic()
+        for name in list(self._may_idle):
+            if (self.supervisor.known(name) and self.supervisor.status(name).running
+                    and now - self._last_request.get(name, now) > self.idle_stop):
+                await self.supervisor.stop(name)  # the next request starts it again
+
+    async def _reload_changed(self) -> None:
+        for name in list(self._wsgi_files):
+            if not self.supervisor.known(name):
+                continue
+            mtime = await asyncio.to_thread(_mtime, self._wsgi_files[name])
+            previous = self._wsgi_mtimes.get(name)
+            self._wsgi_mtimes[name] = mtime
+            if mtime == previous:
+                continue
+            if self.supervisor.started_spec(name) is not None:
+                await self.supervisor.reload(name)
+            else:  # a fix saved to a failing app: try it at once
+                self.supervisor.retry(name)
+
+    async def close(self) -> None:
+        for task in (self._watcher, self._domain_refresher):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+
+
+def _mtime(path: os.PathLike[str]) -> int:
+    try:
+        return os.stat(path, follow_symlinks=False).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _replace(webapp: Webapp, values: Mapping[str, Any]) -> Webapp:
+    return replace(webapp, **values)

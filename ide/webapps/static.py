@@ -1,0 +1,127 @@
+"""Static file mappings, served by the front itself (they never reach the app).
+
+The same rules as the files API: the path must stay in the owner's home
+(no ``..``, no encoded traversal, no symbolic link leading out), and a file
+is served only if the owner's uid owns it.  Conditional requests (ETag,
+If-Modified-Since) and single byte ranges are answered.
+"""
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import mimetypes
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import unquote
+
+import tornado.web
+
+from ide.files import home_io
+from ide.files.errors import FilesError
+from ide.files.paths import PathResolver
+from ide.webapps.store import StaticMapping
+from sandbox import Identity
+
+_CHUNK = 256 * 1024
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def find_mapping(mappings: Sequence[StaticMapping], path: str) -> tuple[StaticMapping, str] | None:
+    """The mapping with the longest URL prefix of ``path``, and the rest of the path after it."""
+    best: tuple[StaticMapping, str] | None = None
+    for mapping in mappings:
+        prefix = mapping.url if mapping.url.endswith("/") else mapping.url + "/"
+        if path == mapping.url.rstrip("/") or path.startswith(prefix):
+            if best is None or len(mapping.url) > len(best[0].url):
+                best = (mapping, path[len(prefix):] if path.startswith(prefix) else "")
+    return best
+
+
+def _open(resolver: PathResolver, visible: str, uid: int | None) -> tuple[int, os.stat_result]:
+    located = PathResolver.real(resolver.parse(visible))
+    return home_io.open_file(located, uid)
+
+
+async def serve_static(handler: tornado.web.RequestHandler, identity: Identity, homes_dir: Path,
+                       mapping: StaticMapping, rest: str) -> None:
+    """Answer from the mapped file: 404 for anything missing, escaping or not the owner's."""
+    resolver = PathResolver(homes_dir, identity.username, ())
+    visible = mapping.path.rstrip("/") + "/" + unquote(rest) if rest else mapping.path
+    try:
+        fd, info = await asyncio.to_thread(_open, resolver, visible, identity.uid)
+    except (FilesError, OSError):
+        raise tornado.web.HTTPError(404) from None
+    try:
+        await _send(handler, fd, info, visible)
+    finally:
+        os.close(fd)
+
+
+async def _send(handler: tornado.web.RequestHandler, fd: int, info: os.stat_result, name: str) -> None:
+    etag = f'"{info.st_size:x}-{info.st_mtime_ns:x}"'
+    handler.set_header("ETag", etag)
+    handler.set_header("Last-Modified", email.utils.formatdate(info.st_mtime, usegmt=True))
+    handler.set_header("Accept-Ranges", "bytes")
+    if _not_modified(handler, etag, info.st_mtime):
+        handler.set_status(304)
+        handler.finish()
+        return
+    kind, encoding = mimetypes.guess_type(name)
+    handler.set_header("Content-Type", "application/octet-stream" if encoding else kind or "application/octet-stream")
+    start, end = 0, info.st_size
+    wanted = handler.request.headers.get("Range")
+    if wanted is not None:
+        span = _range(wanted, info.st_size)
+        if span is None:
+            handler.set_status(416)
+            handler.set_header("Content-Range", f"bytes */{info.st_size}")
+            handler.finish()
+            return
+        start, end = span
+        handler.set_status(206)
+        handler.set_header("Content-Range", f"bytes {start}-{end - 1}/{info.st_size}")
+    handler.set_header("Content-Length", str(end - start))
+    if handler.request.method == "HEAD":
+        handler.finish()
+        return
+    position = start
+    while position < end:
+        chunk = await asyncio.to_thread(os.pread, fd, min(_CHUNK, end - position), position)
+        if not chunk:
+            break
+        handler.write(chunk)
+        await handler.flush()
+        position += len(chunk)
+    handler.finish()
+
+
+def _not_modified(handler: tornado.web.RequestHandler, etag: str, mtime: float) -> bool:
+    match = handler.request.headers.get("If-None-Match")
+    if match is not None:
+        return match.strip() == "*" or etag in [tag.strip() for tag in match.split(",")]
+    since = handler.request.headers.get("If-Modified-Since")
+    if since is not None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+        return int(mtime) <= parsed.timestamp()
+    return False
+
+
+def _range(header: str, size: int) -> tuple[int, int] | None:
+    """One byte range as [start, end), or None when it cannot be satisfied (multiple ranges: the first)."""
+    match = _RANGE.fullmatch(header.split(",")[0].strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if first:
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+    elif last:
+        start, end = max(0, size - int(last)), size
+    else:
+        return None
+    return (start, end) if start < end else None

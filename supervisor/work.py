@@ -1,0 +1,51 @@
+"""The blocking work the supervisor does on its own threads: starting a program,
+checking whether starting ones are ready, appending to its event log."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from sandbox import Identity, Sandbox, SpawnError
+from sandbox.background import BackgroundProcess, open_log, start_background
+from supervisor.logs import rotate
+from supervisor.spec import ProgramSpec
+
+log = logging.getLogger(__name__)
+
+
+def start_fresh(sandbox: Sandbox, spec: ProgramSpec) -> BackgroundProcess:
+    """Rotate the program's logs, clear its readiness marker, start it."""
+    for path in spec.rotate_logs:
+        try:
+            rotate(path, spec.identity.owner)
+        except OSError as exc:
+            log.warning("could not rotate %s: %s", path, exc)
+    # A ready_path left by an earlier run would make this one look ready at once.
+    if spec.ready_path is not None:
+        try:
+            os.unlink(spec.ready_path)
+        except FileNotFoundError:
+            pass
+    return start_background(sandbox, spec.identity, spec.argv, spec.cwd, spec.log, spec.env)
+
+
+def ready_checks(checks: list[tuple[Path | None, float, float]]) -> list[bool]:
+    """For each (ready path, start time, seconds): the path exists, or it has run that long."""
+    now = time.monotonic()
+    return [os.path.exists(path) if path is not None else now - started >= seconds
+            for path, started, seconds in checks]
+
+
+def append_line(path: Path, identity: Identity, line: str) -> None:
+    """One line in the program's event log (a log that is not the user's plain file is skipped)."""
+    try:
+        fd = open_log(path, identity.owner)
+    except SpawnError as exc:
+        log.warning("cannot write %s: %s", path, exc)
+        return
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
