@@ -44,23 +44,41 @@ def _checked(result: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
+LOG_TARGET = "/var/log"
+WWW_TARGET = "/var/www"
+RUN_TARGET = "/run/webapp"
+"""Where a user's logs, WSGI files and web-app sockets appear inside their namespace."""
+
+
 @dataclass(frozen=True)
 class PrivateMounts:
-    """A user's view of the file system: only their own home and /tmp.
+    """A user's view of the file system: only their own home, /tmp and web places.
 
     ``/home`` becomes an empty tmpfs holding just ``/home/<user>`` (their
-    data directory bound there) and ``/tmp`` is their own directory.
+    data directory bound there) and ``/tmp`` is their own directory.  Their
+    own log, WSGI-file and socket directories appear at :data:`LOG_TARGET`,
+    :data:`WWW_TARGET` and :data:`RUN_TARGET` (the host's ``/var/log`` is
+    hidden); the mount points exist on the host (``Sandbox`` makes them).
     """
 
     home_source: Path
     home_target: str
     tmp_source: Path
+    log_source: Path | None = None
+    www_source: Path | None = None
+    run_source: Path | None = None
 
     def apply(self) -> None:
         """Enter a new mount namespace and build the view (child only)."""
         _checked(_unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
         # Private first, so nothing below propagates back to the host.
         _checked(_mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "making / private")
+        # Before /home and /tmp are covered: the sources may lie below either.
+        for source, target in ((self.log_source, LOG_TARGET), (self.www_source, WWW_TARGET),
+                               (self.run_source, RUN_TARGET)):
+            if source is not None:
+                _checked(_mount(bytes(source), target.encode(), None, _MS_BIND, None),
+                         f"binding {source} on {target}")
         _checked(_mount(b"tmpfs", b"/home", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"mode=755,size=1m"),
                  "mounting a tmpfs on /home")
         os.mkdir(self.home_target, 0o755)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,29}")
 """Usernames as the rest of the service stores them (canonical, lower case)."""
@@ -45,3 +46,16 @@ class Identity:
     @property
     def visible_home(self) -> str:
         return f"/home/{self.username}"
+
+
+class Places(NamedTuple):
+    """A user's own directories, as one side names them (their programs, or the host).
+
+    ``log`` appears as ``/var/log`` to the user, ``www`` as ``/var/www`` (WSGI
+    files) and ``run`` holds their web apps' Unix sockets.
+    """
+
+    home: str
+    log: str
+    www: str
+    run: str

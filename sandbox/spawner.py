@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -10,20 +11,20 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ptyprocess import PtyProcess
 
 from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
-from sandbox.child_setup import ChildSetup, PrivateMounts, WorkingDirectory
+from sandbox.child_setup import LOG_TARGET, RUN_TARGET, WWW_TARGET, ChildSetup, PrivateMounts, WorkingDirectory
 from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
 from sandbox.errors import IsolationUnavailable, SandboxError, SpawnError
 from sandbox.host import HostCapabilities, current_user, detect_host
-from sandbox.identity import Identity, check_username
+from sandbox.identity import Identity, Places, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
 from sandbox.ownership import chown_inside, hand_over
 from sandbox.process import SandboxedProcess, UnbufferedPty
@@ -53,7 +54,9 @@ class Sandbox:
     """Starts users' programs on PTYs, isolated as far as the host allows.
 
     ``homes_dir`` holds one directory per user (``<data-dir>/home``);
-    ``tmp_dir`` (default ``<data-dir>/tmp``) one private ``/tmp`` per user.
+    ``tmp_dir`` (default ``<data-dir>/tmp``) one private ``/tmp`` per user;
+    beside them ``log/``, ``www/`` and ``run/`` hold each user's
+    ``/var/log``, ``/var/www`` and web-app socket directory.
     ``isolation`` is ``"off"`` (plain processes, for tests and development),
     ``"rlimits"``, ``"full"`` (own uid, cgroups, namespaces, or fail) or
     ``"auto"`` (full when running as root on a capable kernel, else rlimits).
@@ -82,6 +85,7 @@ class Sandbox:
         # Absolute: the child binds these after it has changed into "/".
         self.homes_dir = Path(homes_dir).absolute()
         self.tmp_dir = Path(tmp_dir).absolute() if tmp_dir is not None else self.homes_dir.parent / "tmp"
+        self.log_dir, self.www_dir, self.run_dir = (self.homes_dir.parent / name for name in ("log", "www", "run"))
         self.uid_prefix = uid_prefix
         self.limits: dict[str, AccountLimits] = dict(DEFAULT_LIMITS if limits is None else limits)
         self.limits.setdefault(TARPIT, DEFAULT_LIMITS[TARPIT])
@@ -111,6 +115,7 @@ class Sandbox:
                 cgroups = UserCgroups(host.layout, cgroup_base, self.limits[TARPIT].cpu_shares)
                 cgroups.setup()
                 self._prepare_directories()
+                self._make_mount_points()
             except (CgroupError, OSError) as exc:
                 problems = [f"cgroups unusable: {exc}"]
             else:
@@ -132,9 +137,15 @@ class Sandbox:
 
     def _prepare_directories(self) -> None:
         # 0711: users may reach their own home by its host path, never list others.
-        for directory in (self.homes_dir, self.tmp_dir):
+        for directory in (self.homes_dir, self.tmp_dir, self.log_dir, self.www_dir, self.run_dir):
             directory.mkdir(parents=True, exist_ok=True)
             os.chmod(directory, 0o711)
+
+    @staticmethod
+    def _make_mount_points() -> None:
+        # Empty directories the namespaces bind users' own ones onto.
+        for target in (LOG_TARGET, WWW_TARGET, RUN_TARGET):
+            os.makedirs(target, mode=0o755, exist_ok=True)
 
     @property
     def isolated(self) -> bool:
@@ -167,17 +178,19 @@ class Sandbox:
         home = self.homes_dir / username
         if self._shared is not None:
             uid, gid = self._shared
-            hand_over(home, uid, gid)
+            for directory in self._own_directories(username):
+                hand_over(directory, uid, gid)
             identity = Identity(username=username, account_type=account_type, home=home, uid=uid, gid=gid)
         elif self._cgroups is None:
-            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for directory in self._own_directories(username):
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             identity = Identity(username=username, account_type=account_type, home=home)
         else:
             try:
                 uid, gid = ensure_unix_user(unix_name(self.uid_prefix, username), home=f"/home/{username}")
             except UnixUserError as exc:
                 raise SpawnError(f"could not create the Unix account for {username}: {exc}") from None
-            for directory in (home, self.tmp_dir / username):
+            for directory in (*self._own_directories(username), self.tmp_dir / username):
                 hand_over(directory, uid, gid)
             identity = Identity(username=username, account_type=account_type, home=home, uid=uid, gid=gid)
         with self._guard:
@@ -185,12 +198,28 @@ class Sandbox:
             self._account_types[username] = account_type
         return identity
 
+    def _own_directories(self, username: str) -> tuple[Path, ...]:
+        return tuple(base / username for base in (self.homes_dir, self.log_dir, self.www_dir, self.run_dir))
+
+    def places(self, identity: Identity) -> Places:
+        """Where the user's programs see their home, logs, WSGI files and sockets."""
+        if self.isolated:
+            return Places(home=identity.visible_home, log=LOG_TARGET, www=WWW_TARGET, run=RUN_TARGET)
+        return Places(home=str(identity.home), log=str(self.log_dir / identity.username),
+                      www=str(self.www_dir / identity.username), run=str(self.run_dir / identity.username))
+
+    def host_places(self, identity: Identity) -> Places:
+        """The same places as the server reaches them on the host."""
+        name = identity.username
+        return Places(home=str(identity.home), log=str(self.log_dir / name), www=str(self.www_dir / name),
+                      run=str(self.run_dir / name))
+
     def host_path(self, identity: Identity, path: str) -> Path:
-        """Map a path as the user sees it (``/home/<u>/…``) to the host."""
+        """Map a path as the user sees it (``/home/<u>/…``, ``/var/log/…``) to the host."""
         path = posixpath.normpath(path)
-        visible = identity.visible_home
-        if path == visible or path.startswith(visible + "/"):
-            return identity.home / path[len(visible):].lstrip("/")
+        for visible, host in zip(self.places(identity), self.host_places(identity), strict=True):
+            if path == visible or path.startswith(visible + "/"):
+                return Path(host) / path[len(visible):].lstrip("/")
         return Path(path)
 
     def chown_to(self, identity: Identity, path: Path) -> None:
@@ -230,6 +259,22 @@ class Sandbox:
 
     def _spawn_blocking(self, identity: Identity, argv: list[str], cwd: str, env: dict[str, str],
                         rows: int, cols: int) -> SandboxedProcess:
+        with self.starting(identity, argv, cwd, env) as (wrapped, setup):
+            pty = self._start(wrapped, env, rows, cols, setup, program=argv[0])
+            self.started(identity, pty.pid)
+        os.set_blocking(pty.fd, False)
+        return SandboxedProcess(pty, on_reaped=self.reaped_callback(identity))
+
+    @contextlib.contextmanager
+    def starting(self, identity: Identity, argv: list[str], cwd: str,
+                 env: dict[str, str]) -> Iterator[tuple[list[str], ChildSetup]]:
+        """The argv and child set-up that run ``argv`` isolated as ``identity``.
+
+        The one construction every kind of start shares (PTY or not): the
+        caller starts the child inside the ``with`` (the user's lock is held,
+        so their cgroups cannot be removed meanwhile), then calls
+        :meth:`started`.  Blocking: call off the event loop.
+        """
         username = identity.username
         limits = limits_for(self.limits, identity.account_type)
         visible_cwd, host_cwd = working_directory_in_a_home(cwd, self.homes_dir)
@@ -238,40 +283,45 @@ class Sandbox:
             raise SpawnError(f"{argv[0]}: command not found")
         with self._user_lock(username):
             if self._cgroups is not None:
-                pty = self._spawn_isolated(identity, argv, visible_cwd, env, rows, cols, limits)
-            else:
-                # ptyprocess would look the program up on the server's PATH.
-                program = str(host_program) if host_program is not None else shutil.which(
-                    argv[0], path=env["PATH"]) or argv[0]
-                argv = [program, *argv[1:]]
-                uid = self._shared[0] if self._shared is not None else os.geteuid()
-                rlimits = (fallback_rlimits(limits, processes_of_uid(uid))
-                           if self._status.mode == "rlimits" else [])
-                niceness = TARPIT_NICENESS if username in self._tarpitted else 0
-                setup = ChildSetup(rlimits=rlimits, niceness=niceness, run_as=self._shared,
-                                   cwd=WorkingDirectory(str(host_cwd), visible_cwd))
-                pty = self._start(argv, env, rows, cols, setup, program=argv[0])
-                self._trees.add(username, pty.pid)
-            with self._guard:
-                self._live_consoles[username] = self._live_consoles.get(username, 0) + 1
-        os.set_blocking(pty.fd, False)
-        return SandboxedProcess(pty, on_reaped=functools.partial(self._on_reaped, username))
+                yield self._isolated_plan(identity, argv, visible_cwd, limits)
+                return
+            # The child would look the program up on the server's PATH.
+            program = str(host_program) if host_program is not None else shutil.which(
+                argv[0], path=env["PATH"]) or argv[0]
+            uid = self._shared[0] if self._shared is not None else os.geteuid()
+            rlimits = (fallback_rlimits(limits, processes_of_uid(uid))
+                       if self._status.mode == "rlimits" else [])
+            niceness = TARPIT_NICENESS if username in self._tarpitted else 0
+            yield [program, *argv[1:]], ChildSetup(rlimits=rlimits, niceness=niceness, run_as=self._shared,
+                                                   cwd=WorkingDirectory(str(host_cwd), visible_cwd))
 
-    def _spawn_isolated(self, identity: Identity, argv: list[str], cwd: str,
-                        env: dict[str, str], rows: int, cols: int, limits: AccountLimits) -> PtyProcess:
+    def started(self, identity: Identity, pid: int) -> None:
+        """Count a program started through :meth:`starting` (inside its ``with``)."""
+        if self._cgroups is None:
+            self._trees.add(identity.username, pid)
+        with self._guard:
+            self._live_consoles[identity.username] = self._live_consoles.get(identity.username, 0) + 1
+
+    def reaped_callback(self, identity: Identity) -> Callable[[Any, float], None]:
+        """What a started program's handle calls once it is reaped."""
+        return functools.partial(self._on_reaped, identity.username)
+
+    def _isolated_plan(self, identity: Identity, argv: list[str], cwd: str,
+                       limits: AccountLimits) -> tuple[list[str], ChildSetup]:
         assert self._cgroups is not None and identity.uid is not None and identity.gid is not None
+        name = identity.username
         try:
-            procs = self._cgroups.join_targets(identity.username, limits,
-                                               identity.username in self._tarpitted)
+            procs = self._cgroups.join_targets(name, limits, name in self._tarpitted)
         except CgroupError as exc:
-            raise SpawnError(f"could not set up limits for {identity.username}: {exc}") from None
+            raise SpawnError(f"could not set up limits for {name}: {exc}") from None
         setup = ChildSetup(
             cgroup_procs=procs, rlimits=isolated_rlimits(limits, self._cgroups.controllers),
             mounts=PrivateMounts(home_source=identity.home, home_target=identity.visible_home,
-                                 tmp_source=self.tmp_dir / identity.username))
+                                 tmp_source=self.tmp_dir / name, log_source=self.log_dir / name,
+                                 www_source=self.www_dir / name, run_source=self.run_dir / name))
         wrapped = isolating_argv(argv, cwd=cwd, unshare=str(self._tools["unshare"]),
                                  setpriv=str(self._tools["setpriv"]), uid=identity.uid, gid=identity.gid)
-        return self._start(wrapped, env, rows, cols, setup, program=argv[0])
+        return wrapped, setup
 
     @staticmethod
     def _start(argv: list[str], env: dict[str, str], rows: int, cols: int,
@@ -290,7 +340,7 @@ class Sandbox:
             error = f"could not start {program}: {exc}"
         raise SpawnError(error)
 
-    def _on_reaped(self, username: str, process: SandboxedProcess, cpu_seconds: float) -> None:
+    def _on_reaped(self, username: str, process: Any, cpu_seconds: float) -> None:
         with self._guard:
             self._live_consoles[username] = max(0, self._live_consoles.get(username, 0) - 1)
         if self._cgroups is None:
@@ -347,7 +397,8 @@ class Sandbox:
                 delete_unix_user(unix_name(self.uid_prefix, username))
                 shutil.rmtree(self.tmp_dir / username, ignore_errors=True)
             if delete_home:
-                shutil.rmtree(self.homes_dir / username, ignore_errors=True)
+                for directory in self._own_directories(username):
+                    shutil.rmtree(directory, ignore_errors=True)
             with self._guard:
                 for key in [k for k in self._identities if k[0] == username]:
                     del self._identities[key]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("sandbox", "consoles", "tasks", "ide")
+PACKAGES = ("sandbox", "supervisor", "consoles", "tasks", "ide")
 
 
 def _module_name(path: Path) -> str:
@@ -105,7 +105,8 @@ def test_no_module_imports_in_a_circle():
 
 
 @pytest.mark.parametrize("layer, forbidden", [
-    ("sandbox", ("consoles", "tasks", "ide")),
+    ("sandbox", ("supervisor", "consoles", "tasks", "ide")),
+    ("supervisor", ("consoles", "tasks", "ide")),
     ("consoles", ("tasks", "ide")),
     ("tasks", ("ide",)),
     ("ide.web", ("ide.api",)),

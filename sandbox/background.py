@@ -1,0 +1,187 @@
+"""Users' programs that run without a terminal: web apps, tasks.
+
+They start through the same construction as consoles
+(:meth:`Sandbox.starting`: cgroups, the user's uid, PID and mount
+namespaces), with stdin from ``/dev/null`` and stdout and stderr appended to
+a log file.  Everything here blocks (forks, ``/proc`` scans, waits): the
+callers run it off the event loop.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+from sandbox.child_setup import ChildSetup
+from sandbox.errors import SpawnError
+from sandbox.identity import Identity
+from sandbox.process_table import descendants_by_root
+from sandbox.spawner import Sandbox
+
+_POLL_STEP = 0.05
+
+
+class _ReportingSetup:
+    """Runs the child set-up; a refusal's message goes back through a pipe.
+
+    ``subprocess`` replaces an exception raised in ``preexec_fn`` by a bare
+    "Exception occurred in preexec_fn", which tells a user nothing.
+    """
+
+    def __init__(self, setup: ChildSetup, report_fd: int) -> None:
+        self._setup = setup
+        self._report_fd = report_fd
+
+    def __call__(self) -> None:
+        try:
+            self._setup()
+        except BaseException as exc:
+            os.write(self._report_fd, str(exc).encode()[:4000])
+            raise
+
+
+def open_log(path: Path, owner: tuple[int, int] | None) -> int:
+    """``path`` opened for appending (created if missing), owned by ``owner``.
+
+    The directory belongs to the user, who could plant a symbolic or hard
+    link to a file of the host there: the last component is never followed,
+    and a file with more than one name, or someone else's, is refused.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise SpawnError(f"cannot open the log {path.name}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if owner is not None and info.st_uid == 0 and info.st_size == 0:
+        os.fchown(fd, *owner)  # just made by us
+        info = os.fstat(fd)
+    if (not stat.S_ISREG(info.st_mode) or info.st_nlink != 1
+            or (owner is not None and info.st_uid != owner[0])):
+        os.close(fd)
+        raise SpawnError(f"the log {path.name} is not a plain file of yours; remove it and try again")
+    return fd
+
+
+class BackgroundProcess:
+    """One program started without a terminal: its pid, exit, and stop.
+
+    In an isolated sandbox ``pid`` is the ``unshare`` process holding the
+    program's PID namespace, so "the tree" is exactly what lives in it.
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes], isolated: bool,
+                 on_reaped: Callable[[BackgroundProcess, float], None]) -> None:
+        self._popen = popen
+        self._isolated = isolated
+        self._on_reaped: Callable[[BackgroundProcess, float], None] | None = on_reaped
+        self.pid = popen.pid
+        self.exit_status: int | None = None
+        self._lock = threading.Lock()  # polled from the event loop and from stop()'s thread
+
+    def poll(self) -> int | None:
+        """The shell-style exit status (128+N for a signal) once it ended, else None."""
+        with self._lock:
+            if self.exit_status is not None:
+                return self.exit_status
+            code = self._popen.poll()
+            if code is None:
+                return None
+            self.exit_status = 128 - code if code < 0 else code
+            callback, self._on_reaped = self._on_reaped, None
+        if callback is not None:
+            callback(self, 0.0)
+        return self.exit_status
+
+    def _signal_tree(self, signum: int) -> None:
+        below = descendants_by_root([self.pid]).get(self.pid, [])
+        targets: list[int | psutil.Process] = list(below)
+        if not self._isolated:
+            try:
+                os.killpg(self.pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if signum == signal.SIGKILL or not self._isolated:
+            # unshare blocks SIGTERM while it waits; SIGKILL ends the namespace.
+            targets.insert(0, self.pid)
+        for target in targets:
+            try:
+                if isinstance(target, int):
+                    os.kill(target, signum)
+                else:
+                    target.send_signal(signum)
+            except (ProcessLookupError, PermissionError, psutil.Error):
+                pass
+
+    def terminate(self) -> None:
+        """SIGTERM to every process of the program (the namespace's init ignores it)."""
+        if self.poll() is None:
+            self._signal_tree(signal.SIGTERM)
+
+    def stop(self, grace: float) -> int:
+        """SIGTERM to the tree, SIGKILL after ``grace`` seconds; waits for the end."""
+        self.terminate()
+        deadline = time.monotonic() + grace
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(_POLL_STEP)
+        while self.poll() is None:
+            self._signal_tree(signal.SIGKILL)
+            time.sleep(_POLL_STEP)
+        assert self.exit_status is not None
+        return self.exit_status
+
+    def reload(self) -> None:
+        """SIGHUP to the program itself (the namespace's init shell's child)."""
+        below = descendants_by_root([self.pid]).get(self.pid, [])
+        # Isolated: unshare → init shell → the program; else the program is the pid.
+        main = below[1] if self._isolated and len(below) > 1 else None
+        try:
+            if main is not None:
+                main.send_signal(signal.SIGHUP)
+            elif not self._isolated:
+                os.kill(self.pid, signal.SIGHUP)
+        except (ProcessLookupError, psutil.Error):
+            pass
+
+
+def start_background(sandbox: Sandbox, identity: Identity, argv: Sequence[str], cwd: str,
+                     log_path: Path, env: Mapping[str, str] | None = None) -> BackgroundProcess:
+    """Start ``argv`` as the user, stdin ``/dev/null``, output appended to ``log_path``.
+
+    ``log_path`` is a host path; ``cwd`` and ``argv`` are as the user sees
+    them.  Blocking.  Raises :class:`SpawnError` with a message for the user.
+    """
+    if not argv:
+        raise SpawnError("nothing to run: the command is empty")
+    environment = sandbox.environment(identity, env)
+    log_fd = open_log(log_path, identity.owner)
+    report_read, report_write = os.pipe()
+    try:
+        with sandbox.starting(identity, list(argv), cwd, environment) as (wrapped, setup):
+            try:
+                popen = subprocess.Popen(
+                    wrapped, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, cwd="/",
+                    env=environment, start_new_session=True,
+                    preexec_fn=_ReportingSetup(setup, report_write))
+            except subprocess.SubprocessError:
+                os.close(report_write)
+                report_write = -1
+                reason = os.read(report_read, 4000).decode(errors="replace")
+                raise SpawnError(reason or f"could not start {argv[0]}") from None
+            except FileNotFoundError:
+                raise SpawnError(f"{argv[0]}: command not found") from None
+            except OSError as exc:
+                raise SpawnError(f"could not start {argv[0]}: {exc.strerror}") from None
+            sandbox.started(identity, popen.pid)
+    finally:
+        os.close(log_fd)
+        os.close(report_read)
+        if report_write >= 0:
+            os.close(report_write)
+    return BackgroundProcess(popen, sandbox.isolated, sandbox.reaped_callback(identity))

@@ -1,0 +1,14 @@
+"""The supervisor's Redis keys (the service's plan: docs/architecture.md, "Redis keys")."""
+from __future__ import annotations
+
+PREFIX = "ide:"
+
+
+def program_key(name: str) -> str:
+    """Hash: owner, node, state, pid, exit_status, last_error, started, changed."""
+    return f"{PREFIX}program:{name}"
+
+
+def node_programs_key(node: str) -> str:
+    """Set of the programs a node supervises."""
+    return f"{PREFIX}node:{node}:programs"
