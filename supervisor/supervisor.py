@@ -122,6 +122,16 @@ class Supervisor:
                 raise TimeoutError(f"{name} did not come up in {timeout:g} s")
             await asyncio.wait_for(program.changed.wait(), remaining)
 
+    async def wait_ended(self, name: str) -> ProgramStatus:
+        """Wait until a program that is not restarted has ended (``stopped`` or ``failed``)."""
+        program = self._get(name)
+        while program.wanted or program.process is not None or program.busy or program.timer is not None:
+            if program.state in (ProgramState.STOPPED, ProgramState.FAILED) and program.process is None \
+                    and program.timer is None and not program.busy:
+                break
+            await program.changed.wait()
+        return program.status()
+
     async def stop(self, name: str) -> ProgramStatus:
         """Stop the program (SIGTERM to its tree, SIGKILL after its grace) and leave it stopped."""
         program = self._get(name)
