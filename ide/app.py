@@ -7,6 +7,7 @@ import tornado.web
 from tornado.httputil import HTTPServerRequest
 
 from consoles import STREAM_PATH, make_console_router
+from ide.api.always_on import AlwaysOnHandler, AlwaysOnListHandler, AlwaysOnRestartHandler
 from ide.api.consoles import (
     ConsoleHandler,
     ConsoleListHandler,
@@ -69,6 +70,9 @@ def api_routes(services: Services) -> list[Route]:
         Route(USER_API + "/launchers/{launcher_id}/", LauncherHandler, kwargs),
         Route(USER_API + "/processes/", ProcessListHandler, kwargs),
         Route(USER_API + "/processes/{pid}/", ProcessHandler, kwargs),
+        Route(USER_API + "/always_on/", AlwaysOnListHandler, kwargs),
+        Route(USER_API + "/always_on/{task_id}/", AlwaysOnHandler, kwargs),
+        Route(USER_API + "/always_on/{task_id}/restart/", AlwaysOnRestartHandler, kwargs),
         Route(USER_API + "/schedule/", ScheduleListHandler, kwargs),
         Route(USER_API + "/schedule/{task_id}/", ScheduleHandler, kwargs),
         Route(USER_API + "/schedule/{task_id}/extend/", ScheduleExtendHandler, kwargs),

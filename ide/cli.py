@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "/nodes/n1: pages stream a console through the path of the node that runs it "
                               "(IDE_NODE_PATH)")
 
+    serve_p.add_argument("--adjustable-clock", action="store_true", default=_env_flag("ADJUSTABLE_CLOCK"),
+                         help="for tests: the task scheduler adds the offset stored in Redis (ide:clock:offset) "
+                              "to the time (IDE_ADJUSTABLE_CLOCK)")
+
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)
     add = user_cmds.add_parser("add", help="create an account")
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
-                unsafe_no_isolation=args.unsafe_no_isolation)))
+                unsafe_no_isolation=args.unsafe_no_isolation, adjustable_clock=args.adjustable_clock)))
         elif args.command == "user":
             asyncio.run(_user_command(args))
         elif args.command == "sandbox":

@@ -24,6 +24,8 @@ class Settings:
     node_id: str = field(default="")
     # The path under which the proxy in front of several nodes reaches this one, e.g. /nodes/n1.
     node_path: str = ""
+    # Tests move the scheduler's clock through Redis; never set in production.
+    adjustable_clock: bool = False
 
     @property
     def homes_dir(self) -> Path:

@@ -23,8 +23,10 @@ from ide.credentials import CredentialService
 from ide.files.service import FileService
 from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
+from ide.task_runtime import TaskRuntime
 from ide.tokens import TokenStore
 from sandbox import DEFAULT_LIMITS, Sandbox
+from tasks.always_on import AlwaysOnStore
 from tasks.store import TaskStore
 
 
@@ -46,6 +48,8 @@ class Services:
     cpu: CpuAllowance
     files: FileService
     tasks: TaskStore
+    always_on: AlwaysOnStore
+    programs: TaskRuntime
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
     authenticator: Authenticator = field(init=False)
@@ -82,6 +86,7 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     accounts = AccountStore(redis)
     files = FileService.build(sandbox, accounts, redis)
     console_service = ConsoleService(manager, launchers, sandbox, kinds, files.store)
+    tasks, always_on = TaskStore(redis), AlwaysOnStore(redis)
     return Services(
         settings=settings, redis=redis, cookie_secret=cookie_secret,
         accounts=accounts, tokens=TokenStore(redis), sessions=SessionStore(redis),
@@ -89,6 +94,7 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         sandbox=sandbox, console_manager=manager, launchers=launchers,
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
-        files=files, tasks=TaskStore(redis),
+        files=files, tasks=tasks, always_on=always_on,
+        programs=TaskRuntime.build(settings, redis, sandbox, accounts, tasks, always_on, node_id),
         sandbox_status=None if status.isolated else status.summary,
         pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

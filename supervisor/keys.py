@@ -5,7 +5,7 @@ PREFIX = "ide:"
 
 
 def program_key(name: str) -> str:
-    """Hash: owner, node, state, pid, exit_status, last_error, started, changed."""
+    """Hash: owner, node, state, pid, exit_status, last_error, starts, started, changed."""
     return f"{PREFIX}program:{name}"
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import redis.asyncio as aioredis
 
@@ -52,14 +52,18 @@ class _Program:
         self.last_attempt = float("-inf")
         self.last_error = ""
         self.exit_status: int | None = None
+        self.starts = 0
+        self.started_wall: float | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.changed = asyncio.Event()
         self.recording = asyncio.Lock()
 
     def status(self) -> ProgramStatus:
+        running = self.process is not None
         return ProgramStatus(name=self.spec.name, state=self.state,
                              pid=self.process.pid if self.process is not None else None,
-                             exit_status=self.exit_status, last_error=self.last_error)
+                             exit_status=self.exit_status, last_error=self.last_error, starts=self.starts,
+                             started=self.started_wall if running else None)
 
 
 class Supervisor:
@@ -86,6 +90,17 @@ class Supervisor:
 
     def status(self, name: str) -> ProgramStatus:
         return self._get(name).status()
+
+    async def recorded(self, name: str) -> ProgramStatus | None:
+        """What the node supervising ``name`` (this one or another) last recorded about it."""
+        raw = cast(dict[str, str], await self._redis.hgetall(program_key(name)))
+        if "state" not in raw:
+            return None
+        return ProgramStatus(name=name, state=ProgramState(raw["state"]),
+                             pid=int(raw["pid"]) if raw.get("pid") else None,
+                             exit_status=int(raw["exit_status"]) if raw.get("exit_status") else None,
+                             last_error=raw.get("last_error", ""), starts=int(raw.get("starts") or 0),
+                             started=float(raw["started"]) if raw.get("started") else None)
 
     def known(self, name: str) -> bool:
         return name in self._programs
@@ -216,6 +231,8 @@ class Supervisor:
         finally:
             program.busy = False
         program.process = process
+        program.starts += 1
+        program.started_wall = time.time()
         program.started_at = time.monotonic()
         program.exit_status = None
         self._event(program, f"started (pid {process.pid}): {' '.join(spec.argv)}")
@@ -301,7 +318,8 @@ class Supervisor:
             await self._redis.hset(program_key(program.spec.name), mapping={
                 "owner": program.spec.identity.username, "node": self._node, "state": status.state.value,
                 "pid": status.pid or "", "exit_status": "" if status.exit_status is None else status.exit_status,
-                "last_error": status.last_error, "changed": time.time()})
+                "last_error": status.last_error, "changed": time.time(), "starts": status.starts,
+                "started": "" if status.started is None else status.started})
 
     async def settled(self) -> None:
         """Wait for the records and log lines written so far to be done."""

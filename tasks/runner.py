@@ -52,7 +52,7 @@ class ScheduledRuns:
         await self._append(log_file, identity, f"--- {log_time(started)}: started `{task.fields.command}`\n")
         name = program_name(task.id)
         spec = ProgramSpec(name=name, identity=identity, argv=("bash", "-c", task.fields.command),
-                           cwd=identity.visible_home if self._sandbox.isolated else str(identity.home),
+                           cwd=identity.visible_home,
                            log=log_file, restart=RestartPolicy.NEVER, ready_seconds=0.0,
                            stop_grace=STOP_GRACE)
         await self._supervisor.ensure_running(spec)

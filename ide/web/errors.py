@@ -32,6 +32,7 @@ from ide.files.errors import (
 )
 from ide.login_throttle import TooManyAttempts
 from sandbox import SpawnError
+from tasks.always_on import AlwaysOnNotFound
 from tasks.store import TaskNotFound
 from tasks.timing import TaskInvalid
 
@@ -67,6 +68,7 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (QuotaExceeded, 507),
     (LintUnavailable, 503),
     (TaskNotFound, 404),
+    (AlwaysOnNotFound, 404),
     (TaskInvalid, 400),  # TaskLimitReached too: the message says to delete one or upgrade
     (FilesError, 400),  # malformed paths and bodies, a file where a directory was meant
 ]
