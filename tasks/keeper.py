@@ -8,6 +8,7 @@ every task it keeps, which brings them back after the node restarted.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -15,16 +16,19 @@ import redis.asyncio as aioredis
 
 from consoles.keys import ALWAYS_ON_CHANNEL
 from consoles.subscription import Subscription
-from sandbox import Sandbox
+from sandbox import Identity, Sandbox
 from supervisor import ProgramSpec, RestartPolicy, Supervisor
 from supervisor.spec import Backoff
 from tasks.always_on import AlwaysOnNotFound, AlwaysOnStore, AlwaysOnTask
+from tasks.log_rotation import rotate_if_large
 from tasks.logs import always_on_log_path
 from tasks.runner import IdentityOf
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 10.0
+ROTATION_CHECK_SECONDS = 60.0
+"""How often the logs of this node's always-on tasks are checked for size."""
 KEEP_TRYING = Backoff(first_delay=1.0, max_delay=300.0, max_failures=1_000_000, stable_seconds=60.0)
 """Always-on means always: a crash loop backs off up to five minutes between tries, and never gives up."""
 
@@ -43,16 +47,21 @@ class AlwaysOnKeeper:
         self._node = node
         # What each running program was started from: the command and the restart count.
         self._started_from: dict[int, tuple[str, int]] = {}
+        self._logs: dict[int, tuple[Path, Identity]] = {}
+        self._rotation: asyncio.Task[None] | None = None
         self._subscription = Subscription(redis, ALWAYS_ON_CHANNEL, self._on_message, "always-on tasks")
 
     async def start(self) -> None:
         await self._subscription.start()
         for task_id in await self._store.kept_by(self._node):
             await self.reconcile(task_id)
+        self._rotation = asyncio.ensure_future(self._rotate_logs())
 
     async def stop(self) -> None:
         """Stop listening and stop this node's programs (they are started again with the node)."""
         await self._subscription.stop()
+        if self._rotation is not None:
+            self._rotation.cancel()
         for task_id in list(self._started_from):
             await self._supervisor.remove(program_name(task_id))
         self._started_from.clear()
@@ -69,6 +78,7 @@ class AlwaysOnKeeper:
         try:
             task = await self._store.find(task_id)
         except AlwaysOnNotFound:
+            self._logs.pop(task_id, None)
             if task_id in self._started_from:
                 self._started_from.pop(task_id)
                 await self._supervisor.remove(name)
@@ -90,7 +100,20 @@ class AlwaysOnKeeper:
     async def _spec(self, task: AlwaysOnTask) -> ProgramSpec:
         identity = await self._identity_of(task.owner)
         log_file = Path(self._sandbox.host_places(identity).log) / Path(always_on_log_path(task.id)).name
+        self._logs[task.id] = (log_file, identity)
         return ProgramSpec(name=program_name(task.id), identity=identity, argv=("bash", "-c", task.command),
                            cwd=identity.visible_home,
                            log=log_file, event_log=log_file, restart=RestartPolicy.ALWAYS,
                            ready_seconds=1.0, stop_grace=STOP_GRACE, backoff=KEEP_TRYING)
+
+    async def _rotate_logs(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(ROTATION_CHECK_SECONDS)
+            for task_id in list(self._started_from):
+                if task_id in self._logs:
+                    path, identity = self._logs[task_id]
+                    try:
+                        await loop.run_in_executor(None, rotate_if_large, path, identity)
+                    except OSError as exc:
+                        log.warning("could not rotate %s: %s", path, exc)
