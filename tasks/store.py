@@ -8,6 +8,7 @@ again.
 """
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass
 from typing import cast
@@ -194,6 +195,30 @@ class TaskStore:
         await self.redis.publish(TASKS_CHANNEL, str(current.id))
         return ScheduledTask(id=current.id, owner=current.owner, fields=fields, created=current.created,
                              expiry=expiry, next_due=next_due, last_run=current.last_run)
+
+    async def fit_account_type(self, owner: str, account_type: str,
+                               now: float | None = None) -> builtins.list[int]:
+        """After a change of account type: the newest enabled tasks beyond its limit are disabled (kept, to
+        be enabled again after an upgrade); a free account's tasks get an expiry, a paying one's lose it.
+        Returns the ids disabled."""
+        now = time.time() if now is None else now
+        free = account_type in ("free", "anon")
+        disabled = []
+        enabled_seen = 0
+        for task in await self.list(owner):
+            fields, expiry = task.fields, task.expiry
+            if fields.enabled:
+                enabled_seen += 1
+                if enabled_seen > TASK_LIMITS.get(account_type, 0):
+                    fields = TaskFields(fields.command, fields.description, False, fields.timing)
+                    disabled.append(task.id)
+            if free and expiry is None:
+                expiry = now + EXPIRY_SECONDS
+            elif not free:
+                expiry = None
+            if (fields, expiry) != (task.fields, task.expiry):
+                await self._replace(task, fields, expiry, now)
+        return disabled
 
     async def delete(self, owner: str, task_id: int) -> None:
         deleted = await self.redis.eval(
