@@ -23,7 +23,7 @@ async def test_a_downgrade_disables_the_newest_tasks_and_gives_the_rest_an_expir
     store = TaskStore(redis)
     ids = [(await store.create("ann", "hacker", TaskFields(f"echo {n}", "", True, Timing("hourly", n)),
                                now=NOW)).id for n in range(3)]
-    assert all((await store.get("ann", i)).expiry is None for i in ids)
+    assert [(await store.get("ann", i)).expiry for i in ids] == [None, None, None]
     assert await store.fit_account_type("ann", "free", now=NOW) == ids[1:]
     tasks = await store.list("ann")
     assert [t.fields.enabled for t in tasks] == [True, False, False]
