@@ -19,7 +19,7 @@ from ide.api.cpu import CpuHandler
 from ide.api.launchers import LauncherHandler, LauncherListHandler
 from ide.api.openapi import OpenApiHandler
 from ide.api.processes import ProcessHandler, ProcessListHandler
-from ide.api.schedule import ScheduleExtendHandler, ScheduleHandler, ScheduleListHandler
+from ide.api.schedule import ScheduleExtendHandler, ScheduleHandler, ScheduleListHandler, ScheduleStopHandler
 from ide.api.sharing import sharing_routes
 from ide.api.teacher import TeacherHandler
 from ide.assets import STATIC_DIR, StaticHandler
@@ -76,6 +76,7 @@ def api_routes(services: Services) -> list[Route]:
         Route(USER_API + "/schedule/", ScheduleListHandler, kwargs),
         Route(USER_API + "/schedule/{task_id}/", ScheduleHandler, kwargs),
         Route(USER_API + "/schedule/{task_id}/extend/", ScheduleExtendHandler, kwargs),
+        Route(USER_API + "/schedule/{task_id}/stop/", ScheduleStopHandler, kwargs),
         Route(USER_API + "/teacher/", TeacherHandler, kwargs),
         *sharing_routes(services)[0],
     ]

@@ -156,7 +156,7 @@ class Supervisor:
             program.timer = None
         process = program.process
         if process is not None:
-            await self._run(process.stop, program.spec.stop_grace)
+            program.exit_status = await self._run(process.stop, program.spec.stop_grace)
             self._event(program, f"stopped (pid {process.pid})")
             program.process = None
         program.failures = 0

@@ -59,7 +59,7 @@ class ScheduledRuns:
         status = await self._supervisor.wait_ended(name)
         await self._supervisor.remove(name)
         duration = time.time() - started
-        if status.exit_status is None:  # it never started
+        if status.starts == 0 or status.exit_status is None:
             exit_status, outcome = 127, f"could not start: {status.last_error}"
         else:
             exit_status, outcome = status.exit_status, f"exit status {status.exit_status}"

@@ -17,6 +17,14 @@ def server() -> Iterator[ServerProcess]:
         yield running
 
 
+@pytest.fixture(autouse=True)
+def real_time(server: ServerProcess) -> Iterator[None]:
+    """Each test starts at the real time: a clock left hours ahead would make its new task missed."""
+    server.redis_call("DEL", "ide:clock:offset")
+    yield
+    server.redis_call("DEL", "ide:clock:offset")
+
+
 async def schedule(client, user: str, command: str, due: float) -> dict:
     minute = int(due // 60) % 60
     response = await client.post(f"/api/v0/user/{user}/schedule/",
@@ -89,3 +97,31 @@ async def test_a_run_missed_while_no_server_ran_is_logged_not_made_up(server):
     assert "started `" not in log.read_text()
     shown = (await client.get(f"/api/v0/user/{user}/schedule/{task['id']}/")).json()
     assert shown["last_run"]["outcome"] == "missed"
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_run_that_never_ends_is_listed_as_running_and_can_be_stopped(server):
+    user, client = await user_client(server)
+    due = next_free_minute()
+    marker = f"forever-{user}"
+    task = await schedule(client, user, f"exec -a {marker} sleep 100000", due)
+    set_clock(server, due - 1)
+
+    async def running() -> dict | None:
+        shown = (await client.get(task["url"])).json()
+        alive = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+        return shown if alive and shown["last_run"] and shown["last_run"]["outcome"] == "running" else None
+
+    await eventually(running)
+    other, other_client = await user_client(server)
+    assert (await other_client.post(task["url"] + "stop/")).status == 403
+    assert (await client.post(task["url"] + "stop/")).status == 200
+
+    async def ended() -> dict | None:
+        shown = (await client.get(task["url"])).json()
+        alive = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+        return shown if not alive and shown["last_run"]["outcome"] == "finished" else None
+
+    shown = await eventually(ended)
+    assert shown["last_run"]["exit_status"] == 128 + 15  # SIGTERM was enough for sleep
+    assert shown["enabled"] and shown["next_run"] is not None  # the task itself stays scheduled
