@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.client import Client
-from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot
+from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot, cgroup_dir
 from tests.server import UNISOLATED, ServerProcess, reachable_dir
 from tests.tasks.scheduling import eventually, log_of, next_free_minute, set_clock, user_client
 from tests.tasks.test_always_on import processes_named
@@ -146,9 +146,48 @@ async def test_in_the_sandbox_a_run_is_its_user_and_its_cpu_counts(tmp_path_fact
             return cpu["daily_cpu_total_usage_seconds"] >= 1.5
 
         await eventually(counted)
+        await _a_fork_bomb_and_a_memory_hog_are_held_by_the_users_cgroups(server, base)
     finally:
         server.stop()
         for entry in pwd.getpwall():
             if entry.pw_name.startswith(TEST_UID_PREFIX + "run"):
                 subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
         assert snapshot.leftovers(base) == []
+
+
+async def _a_fork_bomb_and_a_memory_hog_are_held_by_the_users_cgroups(server: ServerProcess, base: str) -> None:
+    bomber, bomber_client = await user_client(server, "free")
+    hog, hog_client = await user_client(server, "free")
+    due = next_free_minute()
+    minute = int(due // 60) % 60
+    bomb = (await bomber_client.post(f"/api/v0/user/{bomber}/schedule/", {
+        "command": "bomb() { bomb | bomb & }; bomb; sleep 1000", "interval": "hourly", "minute": minute})).json()
+    eater = (await hog_client.post(f"/api/v0/user/{hog}/schedule/", {
+        "command": "python3 -c 'b = bytearray(1024 ** 3); print(len(b))'", "interval": "hourly",
+        "minute": minute})).json()
+    set_clock(server, due - 1)
+    pids = cgroup_dir("pids", base, bomber)
+
+    async def crowded() -> bool:
+        current = pids / "pids.current"
+        return current.exists() and int(current.read_text()) >= 100
+
+    await eventually(crowded)
+    assert int((pids / "pids.current").read_text()) <= int((pids / "pids.max").read_text()) == 128
+    hog_log = log_of(server, hog, f"schedule-log-{eater['id']}.log")
+
+    async def hog_ended() -> str | None:
+        text = hog_log.read_text() if hog_log.exists() else ""
+        return text if "finished" in text else None
+
+    text = await eventually(hog_ended)
+    assert "finished, exit status 0" not in text and "1073741824" not in text
+    # The node is still itself: the API answers, and the bomb's run can be stopped.
+    assert (await bomber_client.post(bomb["url"] + "stop/")).status == 200
+
+    async def defused() -> bool:
+        # Empty, or already removed with the user's last process.
+        current = pids / "pids.current"
+        return not current.exists() or int(current.read_text()) == 0
+
+    await eventually(defused)
