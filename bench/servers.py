@@ -166,15 +166,17 @@ def ide_command(work_dir: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
-def _make_account(work_dir: Path, name: str) -> Account:
-    ide_command(work_dir, "user", "add", name, "--type", "hacker", "--password", secrets.token_hex(16))
+def make_account(work_dir: Path, name: str, account_type: str = "hacker") -> Account:
+    """An account on our server in ``work_dir``, made with the CLI, and its API token."""
+    ide_command(work_dir, "user", "add", name, "--type", account_type, "--password", secrets.token_hex(16))
     return Account(name, ide_command(work_dir, "user", "token", name).splitlines()[-1])
 
 
-def start_ours(work_dir: Path) -> RunningServer:
-    """``ide serve`` without sandboxing (the peers have none)."""
+def start_ours(work_dir: Path, *flags: str, sandbox: tuple[str, ...] | None = None) -> RunningServer:
+    """``ide serve`` with ``flags``; without sandboxing (the peers have none) unless ``sandbox`` says how."""
+    isolation = unisolated(work_dir) if sandbox is None else sandbox
     return RunningServer(OURS, work_dir, [sys.executable, "-m", "ide", "serve", "--port", "0",
-                                          "--data-dir", str(work_dir / "data"), *unisolated(work_dir)])
+                                          "--data-dir", str(work_dir / "data"), *isolation, *flags])
 
 
 def unisolated(work_dir: Path) -> tuple[str, ...]:
@@ -220,7 +222,7 @@ class ServerSet:
             if not self.accounts:
                 with ThreadPoolExecutor(4) as pool:
                     self.accounts = tuple(pool.map(
-                        lambda i: _make_account(self.work_dir / OURS, f"bench{i}"), range(self.account_count)))
+                        lambda i: make_account(self.work_dir / OURS, f"bench{i}"), range(self.account_count)))
             self.servers[OURS].accounts = self.accounts
         except BaseException:
             self.stop()
