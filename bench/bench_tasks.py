@@ -145,6 +145,7 @@ def main() -> int:
     load_before = os.getloadavg()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-tasks-") as work_dir:
+        os.chmod(work_dir, 0o711)  # the programs' and crond's accounts must reach their directories below
         run(Path(work_dir), not args.no_isolated, figures)
     figures.notes.append(f"Load average (1 min) {load_before[0]:.1f} before the run and "
                          f"{os.getloadavg()[0]:.1f} after; the run took {time.monotonic() - started:.0f} s.")

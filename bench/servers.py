@@ -48,13 +48,15 @@ def _environment(home: Path) -> dict[str, str]:
 class RunningServer:
     """One server process we started, with what a client needs to reach it."""
 
-    def __init__(self, kind: str, work_dir: Path, argv: list[str]) -> None:
+    def __init__(self, kind: str, work_dir: Path, argv: list[str], path: str | None = None) -> None:
         self.kind = kind
         self.work_dir = work_dir
         self.log_path = work_dir / f"{kind}.log"
         home = work_dir / "home"
         home.mkdir(parents=True, exist_ok=True)
         self.environment = _environment(home)
+        if path is not None:
+            self.environment["PATH"] = path
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(argv, cwd=home if kind != OURS else REPO, env=self.environment,
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -173,10 +175,15 @@ def make_account(work_dir: Path, name: str, account_type: str = "hacker") -> Acc
 
 
 def start_ours(work_dir: Path, *flags: str, sandbox: tuple[str, ...] | None = None) -> RunningServer:
-    """``ide serve`` with ``flags``; without sandboxing (the peers have none) unless ``sandbox`` says how."""
-    isolation = unisolated(work_dir) if sandbox is None else sandbox
-    return RunningServer(OURS, work_dir, [sys.executable, "-m", "ide", "serve", "--port", "0",
-                                          "--data-dir", str(work_dir / "data"), *isolation, *flags])
+    """``ide serve`` with ``flags``; without sandboxing (the peers have none) unless ``sandbox`` says how.
+
+    A sandboxed server needs the system's tools too (``useradd`` and the like).
+    """
+    argv = [sys.executable, "-m", "ide", "serve", "--port", "0", "--data-dir", str(work_dir / "data")]
+    if sandbox is None:
+        return RunningServer(OURS, work_dir, [*argv, *unisolated(work_dir), *flags])
+    return RunningServer(OURS, work_dir, [*argv, *sandbox, *flags],
+                         path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 
 
 def unisolated(work_dir: Path) -> tuple[str, ...]:
