@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -53,8 +54,12 @@ UID_PREFIX = "idebench-"
 DUE_LEAD = 120.0
 
 
-def _burst_mode(work_dir: Path, label: str, sandbox: tuple[str, ...] | None) -> list[Burst]:
-    """Start a server, give it the tasks and a probe account, and run the minute and the one an hour on."""
+def _burst_mode(work_dir: Path, label: str, sandbox: tuple[str, ...] | None,
+                then: Callable[[BurstRunner], None] | None = None) -> list[Burst]:
+    """Start a server, give it the tasks and a probe account, and run the minute and the one an hour on.
+
+    ``then`` runs afterwards with the same server and echo probe.
+    """
     work_dir.mkdir(parents=True)
     server = start_ours(work_dir, "--adjustable-clock", sandbox=sandbox)
     workers = Workers()
@@ -69,8 +74,10 @@ def _burst_mode(work_dir: Path, label: str, sandbox: tuple[str, ...] | None) -> 
             raise RuntimeError("a task is not due at the chosen minute")
         runner = BurstRunner(server, workers, probe, made)
         try:
-            return [runner.run(f"{label}, first run", due, 1),
-                    runner.run(f"{label}, an hour later", due + 3600, 2)]
+            bursts = [runner.run(f"{label}, first run", due, 1), runner.run(f"{label}, an hour later", due + 3600, 2)]
+            if then is not None:
+                then(runner)
+            return bursts
         finally:
             runner.close()
     finally:
@@ -108,9 +115,24 @@ def _remove_isolation_leftovers(cgroup_base: str) -> list[str]:
     return left
 
 
+def _cron_beside(work_dir: Path, figures: Figures) -> Callable[[BurstRunner], None]:
+    """The crond peer's burst, with echo timed on our idle server meanwhile."""
+    def cron(runner: BurstRunner) -> None:
+        figures.cron_unavailable = peer_cron.available()
+        if figures.cron_unavailable is not None:
+            return
+        print("-- the same commands from BusyBox crond, echo timed on our idle server", flush=True)
+        idle = runner.idle_echo()
+        figures.cron = peer_cron.run_cron_burst(work_dir, ACCOUNTS, TASKS_PER_ACCOUNT, runner.start_echo)
+        figures.cron.echo_idle = idle
+        ended = figures.cron.due + max(figures.cron.delays, default=0.0) + 2.0  # each runs `sleep 2`
+        figures.cron.echo_burst = runner.echo_between(figures.cron.due, ended)
+    return cron
+
+
 def run(work_dir: Path, isolated: bool, figures: Figures) -> None:
     print("-- 500 tasks due in one minute, unisolated", flush=True)
-    figures.bursts += _burst_mode(work_dir / "unisolated", "unisolated", None)
+    figures.bursts += _burst_mode(work_dir / "unisolated", "unisolated", None, _cron_beside(work_dir / "cron", figures))
     if isolated and os.geteuid() == 0:
         print("-- 500 tasks due in one minute, isolated (--sandbox full)", flush=True)
         cgroup_base = f"ide-bench-tasks-{os.getpid()}"
@@ -121,10 +143,6 @@ def run(work_dir: Path, isolated: bool, figures: Figures) -> None:
             figures.leftovers = _remove_isolation_leftovers(cgroup_base)
     elif isolated:
         figures.notes.append("The isolated run was left out: it needs root.")
-    print("-- the same commands from BusyBox crond", flush=True)
-    figures.cron_unavailable = peer_cron.available()
-    if figures.cron_unavailable is None:
-        figures.cron = peer_cron.run_cron_burst(work_dir / "cron", ACCOUNTS * TASKS_PER_ACCOUNT)
     print(f"-- scheduler CPU, idle, 0 then {IDLE_TASKS} tasks", flush=True)
     (work_dir / "idle").mkdir()
     server = start_ours(work_dir / "idle")

@@ -3,11 +3,12 @@
 Debian's cron reads the system's own crontabs and has no other spool;
 BusyBox's ``crond -f -c DIR`` reads only the directory it is given, so it
 runs here beside nothing of the system's.  Its jobs belong to a throwaway
-Unix account (``crond`` runs a crontab's lines as the user the file is
+Unix accounts (``crond`` runs a crontab's lines as the user the file is
 named after, from that user's home), removed at the end.  Each line runs
 the same command as our tasks, through ``sh -c`` and then ``bash -c``, with
 its output to a file of its own; the start delay is the stamp the command
-prints minus the real minute.
+prints minus the real minute.  A hook runs just before the minute, so that
+echo on our (otherwise idle) server can be timed while crond's jobs start.
 """
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.task_burst import COMMAND, STAMP
+import psutil
+
+from bench.task_burst import COMMAND, STAMP, busy_share
 
 FINISH_TIMEOUT = 120.0
 # crond wakes at the minute; leave time to start it and for it to read the crontab first.
@@ -31,6 +35,12 @@ class CronBurst:
     delays: list[float]
     runs: int
     version: str
+    due: float
+    """The real minute the lines were due at (epoch seconds)."""
+    machine_busy: float
+    echo_idle: list[float] = field(default_factory=list)
+    """Echo on our server, idle, just before; and while crond's jobs ran."""
+    echo_burst: list[float] = field(default_factory=list)
 
 
 def available() -> str | None:
@@ -45,46 +55,61 @@ def available() -> str | None:
     return None
 
 
-def run_cron_burst(work_dir: Path, count: int) -> CronBurst:
-    """``count`` crontab lines due at the next minute; returns when every one has run (or the timeout)."""
+def run_cron_burst(work_dir: Path, users: int, per_user: int, before_minute: Callable[[], None]) -> CronBurst:
+    """``per_user`` crontab lines for each of ``users`` throwaway accounts, due at the next minute.
+
+    Several accounts, as on our side (and BusyBox reads at most 256 lines
+    of a crontab not root's).  Returns when every line has run, or after
+    the timeout.  ``before_minute`` is called about a second before the minute.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
-    user = f"benchcron{os.getpid()}"
-    home = work_dir / "home"
+    names = [f"benchcron{os.getpid()}x{n}" for n in range(users)]
     logs = work_dir / "logs"
     spool = work_dir / "crontabs"
-    for directory in (home, logs, spool):
-        directory.mkdir()
-    subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/bash",
-                    "--user-group", user], check=True, capture_output=True)
+    logs.mkdir()
+    spool.mkdir()
+    logs.chmod(0o1777)
+    made: list[str] = []
     crond = None
     try:
-        shutil.chown(home, user, user)
-        shutil.chown(logs, user, user)
+        for name in names:
+            home = work_dir / name
+            home.mkdir()
+            subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/bash",
+                            "--user-group", name], check=True, capture_output=True)
+            made.append(name)
+            shutil.chown(home, name, name)
         due = math.ceil((time.time() + MIN_LEAD) / 60) * 60
         minute = int(due // 60) % 60
-        (spool / user).write_text("".join(
-            f"{minute} * * * * bash -c '{COMMAND}' >{logs}/run-{n}.log 2>&1\n" for n in range(count)))
+        for index, name in enumerate(names):
+            (spool / name).write_text("".join(
+                f"{minute} * * * * bash -c '{COMMAND}' >{logs}/run-{index}-{n}.log 2>&1\n" for n in range(per_user)))
         crond = subprocess.Popen(["busybox", "crond", "-f", "-c", str(spool), "-L", str(work_dir / "crond.log")],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(max(0.0, due - 1.0 - time.time()))
+        before_minute()
+        machine_before = psutil.cpu_times()
         time.sleep(max(0.0, due - time.time()))
         deadline = time.monotonic() + FINISH_TIMEOUT
-        paths = [logs / f"run-{n}.log" for n in range(count)]
+        paths = [logs / f"run-{index}-{n}.log" for index in range(users) for n in range(per_user)]
         while time.monotonic() < deadline and not all(_started(path) for path in paths):
             time.sleep(1)
         time.sleep(3)  # the last ones finish their `sleep 2`
+        machine_busy = busy_share(machine_before, psutil.cpu_times())
         stamps = [[float(found) for found in STAMP.findall(path.read_text())] if path.exists() else []
                   for path in paths]
         version = subprocess.run(["busybox"], capture_output=True, text=True).stdout.splitlines()[0]
         return CronBurst(delays=[s[0] - due for s in stamps if s], runs=sum(len(s) for s in stamps),
-                         version=version.split(" multi-call")[0])
+                         version=version.split(" multi-call")[0], due=due, machine_busy=machine_busy)
     finally:
         if crond is not None:
             crond.terminate()
             crond.wait(10)
-        for _ in range(10):  # userdel refuses while a job of the user still runs
-            if subprocess.run(["userdel", user], capture_output=True).returncode == 0:
-                break
-            time.sleep(2)
+        for name in made:
+            for _ in range(10):  # userdel refuses while a job of the user still runs
+                if subprocess.run(["userdel", name], capture_output=True).returncode == 0:
+                    break
+                time.sleep(2)
 
 
 def _started(path: Path) -> bool:

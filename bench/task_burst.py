@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import psutil
 import redis
 import redis.asyncio as aioredis
 
@@ -114,6 +116,15 @@ class Burst:
     span: float = 0.0
     """From the minute until the last run's footer (whole seconds, rounded up)."""
     server_cpu: float = 0.0
+    machine_busy: float = 0.0
+    """The share of all CPUs busy (any process) from the clock change until the runs ended."""
+
+
+def busy_share(before: Any, after: Any) -> float:
+    """The share of the machine's CPU time that was not idle between two ``psutil.cpu_times()``."""
+    total = sum(after) - sum(before)
+    idle = (after.idle - before.idle) + (after.iowait - before.iowait)
+    return 1.0 - idle / total if total > 0 else 0.0
 
 
 class BurstRunner:
@@ -132,9 +143,21 @@ class BurstRunner:
         self._probe.result(60)
         self._redis.close()
 
-    def _echo(self) -> list[tuple[float, float]]:
+    def idle_echo(self) -> list[float]:
+        """Echo latencies (ms) over :data:`ECHO_SECONDS` with nothing else going on."""
         self._probe.tell("measure", (10**6, ECHO_SECONDS))
-        return list(self._probe.expect("samples", ECHO_SECONDS + 120))
+        return [latency * 1000 for _, latency in self._probe.expect("samples", ECHO_SECONDS + 120)]
+
+    def start_echo(self) -> None:
+        """Start timing echo for :data:`ECHO_SECONDS`; :meth:`echo_between` collects it."""
+        self._probe.tell("measure", (10**6, ECHO_SECONDS))
+        time.sleep(0.5)  # the probe is typing
+
+    def echo_between(self, first: float, last: float) -> list[float]:
+        """The latencies (ms) of the keys sent from ``first`` to ``last`` (epoch seconds)."""
+        samples = self._probe.expect("samples", ECHO_SECONDS + 120)
+        shift = time.monotonic() - time.time()
+        return [latency * 1000 for sent, latency in samples if first + shift <= sent <= last + shift]
 
     def _log(self, owner: str, task_id: int) -> Path:
         return self.server.work_dir / "data" / "log" / owner / f"schedule-log-{task_id}.log"
@@ -142,16 +165,14 @@ class BurstRunner:
     def run(self, label: str, due: float, nth: int) -> Burst:
         """Time echo idle, then make ``due`` come and time the ``nth`` run of every task."""
         burst = Burst(label, len(self.tasks))
-        burst.echo_idle = [latency * 1000 for _, latency in self._echo()]
+        burst.echo_idle = self.idle_echo()
         cpu_before = self.server.cpu_seconds()
-        self._probe.tell("measure", (10**6, ECHO_SECONDS))
-        time.sleep(0.5)  # the probe is typing
+        machine_before = psutil.cpu_times()
+        self.start_echo()
         offset = (due - LEAD) - time.time()
         self._redis.set(CLOCK_OFFSET, repr(offset))
         self._redis.publish(TASKS_CHANNEL, "clock")
         reads_due = due - offset  # the real instant the scheduler's clock reads `due`
-        mono_at_due = time.monotonic() + (reads_due - time.time())
-        samples = self._probe.expect("samples", ECHO_SECONDS + 120)
         logs = self._wait_finished(nth)
         burst.server_cpu = self.server.cpu_seconds() - cpu_before
         last_footer = 0.0
@@ -170,8 +191,8 @@ class BurstRunner:
             if len(footers) >= nth:
                 last_footer = max(last_footer, _epoch(footers[nth - 1][0]) + 1)
         burst.span = last_footer - reads_due
-        burst.echo_burst = [latency * 1000 for sent, latency in samples
-                            if mono_at_due <= sent <= mono_at_due + burst.span]
+        burst.machine_busy = busy_share(machine_before, psutil.cpu_times())
+        burst.echo_burst = self.echo_between(reads_due, last_footer)
         # Counted per minute: a log with runs of earlier minutes counts them too.
         burst.start_counts = {count - (nth - 1): logs for count, logs in burst.start_counts.items()}
         return burst

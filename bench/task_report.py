@@ -46,6 +46,7 @@ def _burst_rows(burst: Burst) -> list[str]:
         f"{max(burst.header_delays):.1f} s |",
         f"| | minute to last run finished | {burst.span:.0f} s |",
         f"| | server CPU over the minute's runs (with Redis) | {burst.server_cpu:.2f} CPU s |",
+        f"| | the machine's CPUs busy meanwhile (every process) | {burst.machine_busy * 100:.0f}% |",
         f"| | echo idle just before: p50 / p99 | {p50(burst.echo_idle):.2f} / {idle99:.2f} ms "
         f"({len(burst.echo_idle)} keys) |",
         f"| | echo during the runs: p50 / p99 | {p50(burst.echo_burst):.2f} / {busy99:.2f} ms "
@@ -91,12 +92,20 @@ def _cron_lines(figures: Figures) -> list[str]:
         return [f"No peer ran beside ours for this figure: {figures.cron_unavailable}."]
     if not cron.delays:
         return [f"{cron.version} `crond -f`: none of the lines ran."]
+    echo = ""
+    if cron.echo_idle and cron.echo_burst:
+        echo = (f" Meanwhile echo on our unisolated server, which had nothing else to do: p50 / p99 "
+                f"{p50(cron.echo_burst):.2f} / {p99(cron.echo_burst):.2f} ms ({len(cron.echo_burst)} keys), "
+                f"against {p50(cron.echo_idle):.2f} / {p99(cron.echo_idle):.2f} ms idle just before: "
+                f"{p99(cron.echo_burst) / p99(cron.echo_idle):.2f}× (the machine's CPUs "
+                f"{cron.machine_busy * 100:.0f}% busy).")
     return [
-        f"Peer, the same {len(cron.delays)} commands as crontab lines of one throwaway user, run by "
-        f"{cron.version} `crond -f -c DIR` (its own spool directory, nothing of the system's), at a real "
-        f"minute: {cron.runs} runs; start delay p50 / p99 / max {p50(cron.delays):.2f} / "
-        f"{p99(cron.delays):.2f} / {max(cron.delays):.2f} s after the minute. crond runs jobs as one user "
-        "with no sandbox, like the unisolated rows above; it has no clock seam, so its minute is the real one."]
+        f"**Peer**: the same {len(cron.delays)} commands as crontab lines of 10 throwaway Unix accounts "
+        f"(50 each), run by {cron.version} `crond -f -c DIR` (its own spool directory, nothing of the "
+        f"system's) at a real minute: {cron.runs} runs; start delay p50 / p99 / max "
+        f"{p50(cron.delays):.2f} / {p99(cron.delays):.2f} / {max(cron.delays):.2f} s after the minute. "
+        "crond has no sandbox and no record of runs, like the unisolated rows' programs but "
+        "without a server around them, and no clock seam: its minute is the real one." + echo]
 
 
 def section(figures: Figures, machine: dict[str, str]) -> str:
