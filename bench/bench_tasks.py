@@ -122,9 +122,9 @@ def _cron_beside(work_dir: Path, figures: Figures) -> Callable[[BurstRunner], No
         if figures.cron_unavailable is not None:
             return
         print("-- the same commands from BusyBox crond, echo timed on our idle server", flush=True)
-        idle = runner.idle_echo()
+        idle, busy_idle = runner.idle_echo()
         figures.cron = peer_cron.run_cron_burst(work_dir, ACCOUNTS, TASKS_PER_ACCOUNT, runner.start_echo)
-        figures.cron.echo_idle = idle
+        figures.cron.echo_idle, figures.cron.machine_busy_idle = idle, busy_idle
         ended = figures.cron.due + max(figures.cron.delays, default=0.0) + 2.0  # each runs `sleep 2`
         figures.cron.echo_burst = runner.echo_between(figures.cron.due, ended)
     return cron

@@ -41,6 +41,7 @@ class CronBurst:
     echo_idle: list[float] = field(default_factory=list)
     """Echo on our server, idle, just before; and while crond's jobs ran."""
     echo_burst: list[float] = field(default_factory=list)
+    machine_busy_idle: float = 0.0
 
 
 def available() -> str | None:

@@ -117,7 +117,9 @@ class Burst:
     """From the minute until the last run's footer (whole seconds, rounded up)."""
     server_cpu: float = 0.0
     machine_busy: float = 0.0
-    """The share of all CPUs busy (any process) from the clock change until the runs ended."""
+    """The share of all CPUs busy (any process) from the clock change until the logs were read."""
+    machine_busy_idle: float = 0.0
+    """The same while echo was timed idle, just before."""
 
 
 def busy_share(before: Any, after: Any) -> float:
@@ -143,10 +145,12 @@ class BurstRunner:
         self._probe.result(60)
         self._redis.close()
 
-    def idle_echo(self) -> list[float]:
-        """Echo latencies (ms) over :data:`ECHO_SECONDS` with nothing else going on."""
+    def idle_echo(self) -> tuple[list[float], float]:
+        """Echo latencies (ms) over :data:`ECHO_SECONDS` with nothing else going on, and how busy the machine was."""
+        machine_before = psutil.cpu_times()
         self._probe.tell("measure", (10**6, ECHO_SECONDS))
-        return [latency * 1000 for _, latency in self._probe.expect("samples", ECHO_SECONDS + 120)]
+        samples = self._probe.expect("samples", ECHO_SECONDS + 120)
+        return [latency * 1000 for _, latency in samples], busy_share(machine_before, psutil.cpu_times())
 
     def start_echo(self) -> None:
         """Start timing echo for :data:`ECHO_SECONDS`; :meth:`echo_between` collects it."""
@@ -165,7 +169,7 @@ class BurstRunner:
     def run(self, label: str, due: float, nth: int) -> Burst:
         """Time echo idle, then make ``due`` come and time the ``nth`` run of every task."""
         burst = Burst(label, len(self.tasks))
-        burst.echo_idle = self.idle_echo()
+        burst.echo_idle, burst.machine_busy_idle = self.idle_echo()
         cpu_before = self.server.cpu_seconds()
         machine_before = psutil.cpu_times()
         self.start_echo()

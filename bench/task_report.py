@@ -46,7 +46,8 @@ def _burst_rows(burst: Burst) -> list[str]:
         f"{max(burst.header_delays):.1f} s |",
         f"| | minute to last run finished | {burst.span:.0f} s |",
         f"| | server CPU over the minute's runs (with Redis) | {burst.server_cpu:.2f} CPU s |",
-        f"| | the machine's CPUs busy meanwhile (every process) | {burst.machine_busy * 100:.0f}% |",
+        f"| | the machine's CPUs busy meanwhile (every process), and while echo was timed idle | "
+        f"{burst.machine_busy * 100:.0f}%, {burst.machine_busy_idle * 100:.0f}% |",
         f"| | echo idle just before: p50 / p99 | {p50(burst.echo_idle):.2f} / {idle99:.2f} ms "
         f"({len(burst.echo_idle)} keys) |",
         f"| | echo during the runs: p50 / p99 | {p50(burst.echo_burst):.2f} / {busy99:.2f} ms "
@@ -98,7 +99,7 @@ def _cron_lines(figures: Figures) -> list[str]:
                 f"{p50(cron.echo_burst):.2f} / {p99(cron.echo_burst):.2f} ms ({len(cron.echo_burst)} keys), "
                 f"against {p50(cron.echo_idle):.2f} / {p99(cron.echo_idle):.2f} ms idle just before: "
                 f"{p99(cron.echo_burst) / p99(cron.echo_idle):.2f}× (the machine's CPUs "
-                f"{cron.machine_busy * 100:.0f}% busy).")
+                f"{cron.machine_busy * 100:.0f}% busy, {cron.machine_busy_idle * 100:.0f}% while idle echo was timed).")
     return [
         f"**Peer**: the same {len(cron.delays)} commands as crontab lines of 10 throwaway Unix accounts "
         f"(50 each), run by {cron.version} `crond -f -c DIR` (its own spool directory, nothing of the "
