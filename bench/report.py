@@ -274,23 +274,40 @@ def section(results: Results, machine: dict[str, str], quick: bool) -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+def _read_sections(path: Path) -> tuple[str, list[str]]:
+    """The document's head (title and introduction) and its ``## `` sections, in order."""
+    existing = path.read_text() if path.exists() else ""
+    head, *sections = re.split(r"(?m)^(?=## )", existing)
+    return (head if head.strip() else DOCUMENT_HEAD), sections
+
+
+def _put_section(sections: list[str], heading: str, text: str, first: bool) -> list[str]:
+    """``sections`` with the one under ``heading`` replaced by ``text`` (added first or last when none is)."""
+    ours = [index for index, block in enumerate(sections) if block.startswith(heading + "\n")]
+    if not ours:
+        return [text, *sections] if first else [*sections, text]
+    return [text if index == ours[0] else block for index, block in enumerate(sections) if index not in ours[1:]]
+
+
+def _write_sections(path: Path, head: str, sections: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(block.strip("\n") + "\n" for block in [head, *sections]))
+
+
+def replace_section(path: Path, heading: str, text: str) -> None:
+    """Put ``text`` in ``path`` in place of the section under ``heading`` (at the end when there is none)."""
+    head, sections = _read_sections(path)
+    _write_sections(path, head, _put_section(sections, heading, text, first=False))
+
+
 def write_document(path: Path, console_section: str) -> None:
     """Put ``console_section`` in ``path`` in place of the old one, keeping every other section.
 
     The ``## Sandbox`` section belongs to bench_sandbox.py's figures: kept
     as it is, or started with one line saying so when the file has none.
     """
-    existing = path.read_text() if path.exists() else ""
-    head, *sections = re.split(r"(?m)^(?=## )", existing)
-    if not head.strip():
-        head = DOCUMENT_HEAD
-    ours = [index for index, text in enumerate(sections) if text.startswith(SECTION)]
-    if ours:
-        sections[ours[0]] = console_section
-        sections = [text for index, text in enumerate(sections) if index not in ours[1:]]
-    else:
-        sections.insert(0, console_section)
+    head, sections = _read_sections(path)
+    sections = _put_section(sections, SECTION, console_section, first=True)
     if not any(text.startswith(SANDBOX_SECTION) for text in sections):
         sections.append(f"{SANDBOX_SECTION}\n\nThe cost of isolation, measured by `bench/bench_sandbox.py`.\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(block.strip("\n") + "\n" for block in [head, *sections]))
+    _write_sections(path, head, sections)

@@ -48,13 +48,15 @@ def _environment(home: Path) -> dict[str, str]:
 class RunningServer:
     """One server process we started, with what a client needs to reach it."""
 
-    def __init__(self, kind: str, work_dir: Path, argv: list[str]) -> None:
+    def __init__(self, kind: str, work_dir: Path, argv: list[str], path: str | None = None) -> None:
         self.kind = kind
         self.work_dir = work_dir
         self.log_path = work_dir / f"{kind}.log"
         home = work_dir / "home"
         home.mkdir(parents=True, exist_ok=True)
         self.environment = _environment(home)
+        if path is not None:
+            self.environment["PATH"] = path
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(argv, cwd=home if kind != OURS else REPO, env=self.environment,
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -166,15 +168,22 @@ def ide_command(work_dir: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
-def _make_account(work_dir: Path, name: str) -> Account:
-    ide_command(work_dir, "user", "add", name, "--type", "hacker", "--password", secrets.token_hex(16))
+def make_account(work_dir: Path, name: str, account_type: str = "hacker") -> Account:
+    """An account on our server in ``work_dir``, made with the CLI, and its API token."""
+    ide_command(work_dir, "user", "add", name, "--type", account_type, "--password", secrets.token_hex(16))
     return Account(name, ide_command(work_dir, "user", "token", name).splitlines()[-1])
 
 
-def start_ours(work_dir: Path) -> RunningServer:
-    """``ide serve`` without sandboxing (the peers have none)."""
-    return RunningServer(OURS, work_dir, [sys.executable, "-m", "ide", "serve", "--port", "0",
-                                          "--data-dir", str(work_dir / "data"), *unisolated(work_dir)])
+def start_ours(work_dir: Path, *flags: str, sandbox: tuple[str, ...] | None = None) -> RunningServer:
+    """``ide serve`` with ``flags``; without sandboxing (the peers have none) unless ``sandbox`` says how.
+
+    A sandboxed server needs the system's tools too (``useradd`` and the like).
+    """
+    argv = [sys.executable, "-m", "ide", "serve", "--port", "0", "--data-dir", str(work_dir / "data")]
+    if sandbox is None:
+        return RunningServer(OURS, work_dir, [*argv, *unisolated(work_dir), *flags])
+    return RunningServer(OURS, work_dir, [*argv, *sandbox, *flags],
+                         path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 
 
 def unisolated(work_dir: Path) -> tuple[str, ...]:
@@ -220,7 +229,7 @@ class ServerSet:
             if not self.accounts:
                 with ThreadPoolExecutor(4) as pool:
                     self.accounts = tuple(pool.map(
-                        lambda i: _make_account(self.work_dir / OURS, f"bench{i}"), range(self.account_count)))
+                        lambda i: make_account(self.work_dir / OURS, f"bench{i}"), range(self.account_count)))
             self.servers[OURS].accounts = self.accounts
         except BaseException:
             self.stop()

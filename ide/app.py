@@ -7,6 +7,7 @@ import tornado.web
 from tornado.httputil import HTTPServerRequest
 
 from consoles import STREAM_PATH, make_console_router
+from ide.api.always_on import AlwaysOnHandler, AlwaysOnListHandler, AlwaysOnRestartHandler
 from ide.api.consoles import (
     ConsoleHandler,
     ConsoleListHandler,
@@ -18,7 +19,7 @@ from ide.api.cpu import CpuHandler
 from ide.api.launchers import LauncherHandler, LauncherListHandler
 from ide.api.openapi import OpenApiHandler
 from ide.api.processes import ProcessHandler, ProcessListHandler
-from ide.api.schedule import ScheduleExtendHandler, ScheduleHandler, ScheduleListHandler
+from ide.api.schedule import ScheduleExtendHandler, ScheduleHandler, ScheduleListHandler, ScheduleStopHandler
 from ide.api.sharing import sharing_routes
 from ide.api.teacher import TeacherHandler
 from ide.api.webapps import (
@@ -87,9 +88,13 @@ def api_routes(services: Services) -> list[Route]:
         Route(USER_API + "/launchers/{launcher_id}/", LauncherHandler, kwargs),
         Route(USER_API + "/processes/", ProcessListHandler, kwargs),
         Route(USER_API + "/processes/{pid}/", ProcessHandler, kwargs),
+        Route(USER_API + "/always_on/", AlwaysOnListHandler, kwargs),
+        Route(USER_API + "/always_on/{task_id}/", AlwaysOnHandler, kwargs),
+        Route(USER_API + "/always_on/{task_id}/restart/", AlwaysOnRestartHandler, kwargs),
         Route(USER_API + "/schedule/", ScheduleListHandler, kwargs),
         Route(USER_API + "/schedule/{task_id}/", ScheduleHandler, kwargs),
         Route(USER_API + "/schedule/{task_id}/extend/", ScheduleExtendHandler, kwargs),
+        Route(USER_API + "/schedule/{task_id}/stop/", ScheduleStopHandler, kwargs),
         Route(USER_API + "/teacher/", TeacherHandler, kwargs),
         *sharing_routes(services)[0],
         Route(USER_API + "/webapps/", WebappListHandler, kwargs),

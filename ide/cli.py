@@ -159,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_network_flags(serve_p)
 
+    serve_p.add_argument("--adjustable-clock", action="store_true", default=_env_flag("ADJUSTABLE_CLOCK"),
+                         help="for tests: the task scheduler adds the offset stored in Redis (ide:clock:offset) "
+                              "to the time (IDE_ADJUSTABLE_CLOCK)")
+
     user_p = commands.add_parser("user", help="manage accounts")
     user_cmds = user_p.add_subparsers(dest="user_command", required=True)
     add = user_cmds.add_parser("add", help="create an account")
@@ -319,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                 egress_allow_cidrs=tuple(args.egress_allow_cidrs), egress_allow_list=args.egress_allow_list,
                 egress_dns_servers=tuple(args.egress_dns_servers), egress_hosts_file=args.egress_hosts_file,
                 proxy_port=args.proxy_port, proxy_open_port=args.proxy_open_port,
-                unsafe_shared_network=args.unsafe_shared_network)))
+                unsafe_shared_network=args.unsafe_shared_network, adjustable_clock=args.adjustable_clock)))
         elif args.command == "user":
             asyncio.run(_user_command(args))
         elif args.command == "sandbox":

@@ -52,6 +52,8 @@ class Settings:
     proxy_open_port: int = DEFAULT_OPEN_PORT
     # As root with full isolation: let users' programs share the node's network.
     unsafe_shared_network: bool = False
+    # Tests move the scheduler's clock through Redis; never set in production.
+    adjustable_clock: bool = False
 
     @property
     def homes_dir(self) -> Path:

@@ -8,8 +8,9 @@ from consoles import STREAM_PATH, ConsoleRecord
 from ide.cpu import CpuUsage
 from ide.routes import API_PREFIX
 from ide.webapps.store import StaticMapping, Webapp
-from supervisor import ProgramStatus
-from tasks.logs import task_log_path
+from supervisor import ProgramState, ProgramStatus
+from tasks.always_on import AlwaysOnTask
+from tasks.logs import always_on_log_path, task_log_path
 from tasks.store import ScheduledTask
 
 
@@ -113,4 +114,28 @@ def task_object(task: ScheduledTask, now: float) -> dict[str, Any]:
         "last_run": None if last is None else {
             "started": iso_time(last.started), "outcome": last.outcome,
             "exit_status": last.exit_status, "duration_seconds": last.duration},
+    }
+
+
+def always_on_object(task: AlwaysOnTask, status: ProgramStatus | None, now: float) -> dict[str, Any]:
+    """An always-on task in PythonAnywhere's shape, plus how long it has run and how often it restarted."""
+    if not task.enabled:
+        state = "stopped"
+    elif status is None:
+        state = "starting"
+    else:
+        state = "backing off" if status.state == ProgramState.FAILED else status.state.value
+    running = status is not None and status.state == ProgramState.RUNNING and status.started is not None
+    return {
+        "id": task.id,
+        "user": task.owner,
+        "command": task.command,
+        "description": task.description,
+        "enabled": task.enabled,
+        "state": state,
+        "logfile": always_on_log_path(task.id),
+        "url": f"{API_PREFIX}/user/{task.owner}/always_on/{task.id}/",
+        "uptime_seconds": round(now - status.started, 1) if running and status and status.started else None,
+        "restarts": max(0, status.starts - 1) if status is not None else 0,
+        "last_error": status.last_error if status is not None else "",
     }

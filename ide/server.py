@@ -208,6 +208,7 @@ async def serve(settings: Settings) -> None:
         await services.console_policy.start()
         services.cpu.start()
         await services.webapps.start()
+        await services.programs.start()
         app = make_app(services)
         # What start-up loaded (modules, templates, routes) lives as long as the
         # server: out of the cyclic collector's sight, its full passes stay
@@ -228,6 +229,7 @@ async def serve(settings: Settings) -> None:
         print(f"Listening on {listening_url(sockets)}", flush=True)
         await stop.wait()
         http_server.stop()
+        await services.programs.stop()
         await services.cpu.stop()
         await services.console_policy.stop()
         await services.console_manager.shutdown()

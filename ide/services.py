@@ -25,12 +25,14 @@ from ide.credentials import CredentialService
 from ide.files.service import FileService
 from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
+from ide.task_runtime import TaskRuntime
 from ide.tokens import TokenStore
 from ide.webapps.service import WebappService
 from ide.webapps.store import WebappStore
 from sandbox import DEFAULT_LIMITS, Sandbox
 from sandbox.network import EgressPolicy, NetworkSettings
 from supervisor import Supervisor
+from tasks.always_on import AlwaysOnStore
 from tasks.store import TaskStore
 
 
@@ -54,6 +56,8 @@ class Services:
     supervisor: Supervisor
     webapps: WebappService
     tasks: TaskStore
+    always_on: AlwaysOnStore
+    programs: TaskRuntime
     sandbox_status: str | None = None
     pythons: tuple[str, ...] = ()
     authenticator: Authenticator = field(init=False)
@@ -106,6 +110,7 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         re.fullmatch(r"python(3)\.(\d+)", Path(k.argv[0]).name) for k in kinds) if m}
     webapps = WebappService(WebappStore(redis), sandbox, supervisor, pythons, settings.apps_domain,
                             idle_stop=settings.webapp_idle_stop)
+    tasks, always_on = TaskStore(redis), AlwaysOnStore(redis)
     return Services(
         settings=settings, redis=redis, cookie_secret=cookie_secret,
         accounts=accounts, tokens=TokenStore(redis), sessions=SessionStore(redis),
@@ -113,6 +118,7 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         sandbox=sandbox, console_manager=manager, launchers=launchers,
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
-        files=files, supervisor=supervisor, webapps=webapps, tasks=TaskStore(redis),
+        files=files, supervisor=supervisor, webapps=webapps, tasks=tasks, always_on=always_on,
+        programs=TaskRuntime.build(settings, redis, sandbox, supervisor, accounts, tasks, always_on, node_id),
         sandbox_status=None if status.isolated else status.summary,
         pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

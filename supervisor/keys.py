@@ -6,7 +6,7 @@ PREFIX = "ide:"
 
 def program_key(name: str) -> str:
     """Hash: owner, node, state, pid, started (the pid's start time, to recognise it after a
-    restart), exit_status, last_error, changed."""
+    restart, and its uptime), starts, exit_status, last_error, changed."""
     return f"{PREFIX}program:{name}"
 
 

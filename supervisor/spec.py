@@ -80,6 +80,10 @@ class ProgramStatus:
     pid: int | None = None
     exit_status: int | None = None
     last_error: str = ""
+    starts: int = 0
+    """How many times it was started since the supervisor took it on (restarts = starts - 1)."""
+    started: float | None = None
+    """When the process now running started (epoch seconds); None when none runs."""
 
     @property
     def running(self) -> bool:

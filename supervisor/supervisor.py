@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import redis.asyncio as aioredis
 
@@ -52,6 +52,7 @@ class _Program:
         self.last_attempt = float("-inf")
         self.last_error = ""
         self.exit_status: int | None = None
+        self.starts = 0
         self.timer: asyncio.TimerHandle | None = None
         self.changed = asyncio.Event()
         self.recording = asyncio.Lock()
@@ -59,7 +60,8 @@ class _Program:
     def status(self) -> ProgramStatus:
         return ProgramStatus(name=self.spec.name, state=self.state,
                              pid=self.process.pid if self.process is not None else None,
-                             exit_status=self.exit_status, last_error=self.last_error)
+                             exit_status=self.exit_status, last_error=self.last_error, starts=self.starts,
+                             started=self.process.started if self.process is not None else None)
 
 
 class Supervisor:
@@ -86,6 +88,17 @@ class Supervisor:
 
     def status(self, name: str) -> ProgramStatus:
         return self._get(name).status()
+
+    async def recorded(self, name: str) -> ProgramStatus | None:
+        """What the node supervising ``name`` (this one or another) last recorded about it."""
+        raw = cast(dict[str, str], await self._redis.hgetall(program_key(name)))
+        if "state" not in raw:
+            return None
+        return ProgramStatus(name=name, state=ProgramState(raw["state"]),
+                             pid=int(raw["pid"]) if raw.get("pid") else None,
+                             exit_status=int(raw["exit_status"]) if raw.get("exit_status") else None,
+                             last_error=raw.get("last_error", ""), starts=int(raw.get("starts") or 0),
+                             started=float(raw["started"]) if raw.get("started") else None)
 
     def known(self, name: str) -> bool:
         return name in self._programs
@@ -128,6 +141,16 @@ class Supervisor:
                 raise TimeoutError(f"{name} did not come up in {timeout:g} s")
             await asyncio.wait_for(program.changed.wait(), remaining)
 
+    async def wait_ended(self, name: str) -> ProgramStatus:
+        """Wait until a program that is not restarted has ended (``stopped`` or ``failed``)."""
+        program = self._get(name)
+        while program.wanted or program.process is not None or program.busy or program.timer is not None:
+            if program.state in (ProgramState.STOPPED, ProgramState.FAILED) and program.process is None \
+                    and program.timer is None and not program.busy:
+                break
+            await program.changed.wait()
+        return program.status()
+
     async def stop(self, name: str) -> ProgramStatus:
         """Stop the program (SIGTERM to its tree, SIGKILL after its grace) and leave it stopped."""
         program = self._get(name)
@@ -137,7 +160,7 @@ class Supervisor:
             program.timer = None
         process = program.process
         if process is not None:
-            await self._run(process.stop, program.spec.stop_grace)
+            program.exit_status = await self._run(process.stop, program.spec.stop_grace)
             self._event(program, f"stopped (pid {process.pid})")
             program.process = None
         program.failures = 0
@@ -261,6 +284,7 @@ class Supervisor:
         finally:
             program.busy = False
         program.process, program.started_spec = process, spec
+        program.starts += 1
         program.started_at = time.monotonic()
         program.exit_status = None
         self._event(program, f"started (pid {process.pid})")
@@ -346,9 +370,8 @@ class Supervisor:
             await self._redis.hset(program_key(program.spec.name), mapping={
                 "owner": program.spec.identity.username, "node": self._node, "state": status.state.value,
                 "pid": status.pid or "", "exit_status": "" if status.exit_status is None else status.exit_status,
-                "last_error": status.last_error, "changed": time.time(),
-                "started": "" if program.process is None or program.process.started is None
-                else repr(program.process.started)})
+                "last_error": status.last_error, "changed": time.time(), "starts": status.starts,
+                "started": "" if status.started is None else repr(status.started)})
 
     async def settled(self) -> None:
         """Wait for the records and log lines written so far to be done."""

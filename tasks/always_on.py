@@ -168,6 +168,16 @@ class AlwaysOnStore:
         await self.redis.publish(ALWAYS_ON_CHANNEL, str(task_id))
         return await self.get(owner, task_id)
 
+    async def fit_account_type(self, owner: str, account_type: str) -> builtins.list[int]:
+        """After a change of account type: disable the newest tasks beyond its limit (their records stay,
+        to be enabled again after an upgrade); returns their ids."""
+        limit = ALWAYS_ON_LIMITS.get(account_type, 0)
+        enabled = [task for task in await self.list(owner) if task.enabled]
+        over = [task.id for task in enabled[limit:]]
+        for task_id in over:
+            await self._change(owner, task_id, ["enabled", "0"])
+        return over
+
     async def _change(self, owner: str, task_id: int, values: builtins.list[str]) -> None:
         changed = await self.redis.eval(
             _CHANGE, 1, always_on_key(task_id), owner, *values)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -54,6 +55,8 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._runs: dict[int, asyncio.Task[None]] = {}
+        # The task's stop-request count when each run here began.
+        self._stops_at_start: dict[int, int] = {}
         self._subscription = Subscription(redis, TASKS_CHANNEL, self._on_change, "scheduler")
 
     @property
@@ -81,10 +84,14 @@ class Scheduler:
     async def _on_change(self, message: str) -> None:
         self._wake.set()
         if message.isdigit() and int(message) in self._runs:
+            task_id = int(message)
             try:
-                await self._store.find(int(message))
+                task = await self._store.find(task_id)
             except LookupError:  # deleted while it ran here: the run ends with it
-                await self._stop_run(int(message))
+                await self._stop_run(task_id)
+                return
+            if task.stop_requests > self._stops_at_start.get(task_id, task.stop_requests):
+                await self._stop_run(task_id)
 
     async def _loop(self) -> None:
         while True:
@@ -122,15 +129,16 @@ class Scheduler:
         except LookupError:
             return  # deleted between the claim and now
         if claim.decision == "run":
+            self._stops_at_start[task.id] = task.stop_requests
             self._runs[task.id] = asyncio.ensure_future(self._run_and_record(task))
         elif claim.decision == "skipped":
-            await self._note(task, f"{log_time(self._clock.now())}: the run due at {log_time(claim.due)} "
+            await self._note(task, f"{log_time(time.time())}: the run due at {log_time(claim.due)} "
                                    "was skipped: the previous run is still going")
         elif claim.decision == "missed":
-            await self._note(task, f"{log_time(self._clock.now())}: the run due at {log_time(claim.due)} "
+            await self._note(task, f"{log_time(time.time())}: the run due at {log_time(claim.due)} "
                                    "was missed: no server was running then")
         elif claim.decision == "expired":
-            await self._note(task, f"{log_time(self._clock.now())}: the task expired and is disabled; "
+            await self._note(task, f"{log_time(time.time())}: the task expired and is disabled; "
                                    "extend it on the Tasks page to run it again")
 
     async def _run_and_record(self, task: ScheduledTask) -> None:
@@ -144,6 +152,7 @@ class Scheduler:
         finally:
             renewing.cancel()
             self._runs.pop(task.id, None)
+            self._stops_at_start.pop(task.id, None)
 
     async def _renew(self, task_id: int) -> None:
         while True:

@@ -8,6 +8,7 @@ again.
 """
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass
 from typing import cast
@@ -37,6 +38,12 @@ if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[2]) else redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2]) end
 return 1
+"""
+
+# KEYS: task; ARGV: owner
+_STOP = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+return redis.call('HINCRBY', KEYS[1], 'stop_requests', 1)
 """
 
 _DELETE = """
@@ -80,6 +87,8 @@ class ScheduledTask:
     expiry: float | None
     next_due: float | None
     last_run: LastRun | None
+    stop_requests: int = 0
+    """How many times the owner asked to stop a run; a run ends when this grows while it runs."""
 
     def expired(self, now: float) -> bool:
         return self.expiry is not None and self.expiry <= now
@@ -97,7 +106,7 @@ class ScheduledTask:
                            duration=float(raw["last_duration"]) if raw.get("last_duration") else None)
         return cls(id=task_id, owner=raw["owner"], fields=fields, created=float(raw["created"]),
                    expiry=float(raw["expiry"]) if raw.get("expiry") else None, next_due=next_due,
-                   last_run=last)
+                   last_run=last, stop_requests=int(raw.get("stop_requests") or 0))
 
 
 def _field_values(fields: TaskFields) -> list[str]:
@@ -194,6 +203,37 @@ class TaskStore:
         await self.redis.publish(TASKS_CHANNEL, str(current.id))
         return ScheduledTask(id=current.id, owner=current.owner, fields=fields, created=current.created,
                              expiry=expiry, next_due=next_due, last_run=current.last_run)
+
+    async def request_stop(self, owner: str, task_id: int) -> ScheduledTask:
+        """Ask the node running the task's current run to end it (counted, like a restart request)."""
+        if not await self.redis.eval(_STOP, 1, task_key(task_id), owner):
+            raise TaskNotFound()
+        await self.redis.publish(TASKS_CHANNEL, str(task_id))
+        return await self.get(owner, task_id)
+
+    async def fit_account_type(self, owner: str, account_type: str,
+                               now: float | None = None) -> builtins.list[int]:
+        """After a change of account type: the newest enabled tasks beyond its limit are disabled (kept, to
+        be enabled again after an upgrade); a free account's tasks get an expiry, a paying one's lose it.
+        Returns the ids disabled."""
+        now = time.time() if now is None else now
+        free = account_type in ("free", "anon")
+        disabled = []
+        enabled_seen = 0
+        for task in await self.list(owner):
+            fields, expiry = task.fields, task.expiry
+            if fields.enabled:
+                enabled_seen += 1
+                if enabled_seen > TASK_LIMITS.get(account_type, 0):
+                    fields = TaskFields(fields.command, fields.description, False, fields.timing)
+                    disabled.append(task.id)
+            if free and expiry is None:
+                expiry = now + EXPIRY_SECONDS
+            elif not free:
+                expiry = None
+            if (fields, expiry) != (task.fields, task.expiry):
+                await self._replace(task, fields, expiry, now)
+        return disabled
 
     async def delete(self, owner: str, task_id: int) -> None:
         deleted = await self.redis.eval(

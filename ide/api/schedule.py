@@ -51,3 +51,9 @@ class ScheduleExtendHandler(ApiHandler):
     async def post(self, owner: str, task_id: str) -> None:
         task = await self.services.tasks.extend(self.check_owner(owner), task_id_of(task_id))
         self.write_json(task_object(task, time.time()))
+
+
+class ScheduleStopHandler(ApiHandler):
+    async def post(self, owner: str, task_id: str) -> None:
+        task = await self.services.tasks.request_stop(self.check_owner(owner), task_id_of(task_id))
+        self.write_json(task_object(task, time.time()))

@@ -33,6 +33,7 @@ from ide.files.errors import (
 from ide.login_throttle import TooManyAttempts
 from ide.webapps.errors import StaticMappingNotFound, WebappInvalid, WebappNotFound
 from sandbox import SpawnError
+from tasks.always_on import AlwaysOnNotFound
 from tasks.store import TaskNotFound
 from tasks.timing import TaskInvalid
 
@@ -68,6 +69,7 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (QuotaExceeded, 507),
     (LintUnavailable, 503),
     (TaskNotFound, 404),
+    (AlwaysOnNotFound, 404),
     (TaskInvalid, 400),  # TaskLimitReached too: the message says to delete one or upgrade
     (WebappNotFound, 404),
     (StaticMappingNotFound, 404),

@@ -9,8 +9,10 @@ import time
 
 import tornado.web
 
-from ide.serializers import task_object
+from ide.serializers import always_on_object, task_object
 from ide.web.console_pages import UserPageHandler
+from tasks.always_on import ALWAYS_ON_LIMITS
+from tasks.keeper import program_name
 from tasks.store import TASK_LIMITS
 
 
@@ -21,6 +23,11 @@ class TasksPage(UserPageHandler):
         assert self.user is not None
         now = time.time()
         scheduled = [task_object(task, now) for task in await self.services.tasks.list(owner)]
+        supervisor = self.services.programs.supervisor
+        always_on = [always_on_object(task, await supervisor.recorded(program_name(task.id)), now)
+                     for task in await self.services.always_on.list(owner)]
+        account_type = self.user.account_type
         self.render_page("tasks.html", owner=owner, api_base=f"/api/v0/user/{owner}/",
-                         scheduled=scheduled, task_limit=TASK_LIMITS.get(self.user.account_type, 0),
-                         account_type=self.user.account_type)
+                         scheduled=scheduled, task_limit=TASK_LIMITS.get(account_type, 0),
+                         always_on=always_on, always_on_limit=ALWAYS_ON_LIMITS.get(account_type, 0),
+                         account_type=account_type)

@@ -62,3 +62,26 @@ def test_another_users_tasks_page_is_refused(ide_server, page):
     log_in(page, ide_server, ide_server.add_user("other"))
     response = page.goto(f"{ide_server.url}/user/{owner}/tasks/")
     assert response is not None and response.status == 403
+
+
+def test_keep_a_command_running_see_it_run_and_stop_it(ide_server, page):
+    name = ide_server.add_user("keeper", account_type="hacker")
+    log_in(page, ide_server, name)
+    page.goto(f"{ide_server.url}/user/{name}/tasks/")
+    form = page.locator("#new-always-on")
+    form.get_by_label("Command").fill("sleep 1000")
+    form.get_by_role("button", name="Create and start").click()
+    row = page.locator("tr[data-always-on-id]")
+    expect(row).to_contain_text("sleep 1000")
+    for _ in range(50):  # the state shown is what the supervisor recorded when the page was made
+        if row.locator(".task-state").text_content() == "running":
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(row.locator(".task-state")).to_have_text("running")
+    row.get_by_role("button", name="Stop").click()
+    expect(page.locator("tr[data-always-on-id] .task-state")).to_have_text("stopped")
+    expect(page.locator("#new-always-on")).to_have_count(0)  # hacker: one always-on task
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("tr[data-always-on-id]").get_by_role("button", name="Delete").click()
+    expect(page.locator("tr[data-always-on-id]")).to_have_count(0)
