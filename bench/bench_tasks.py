@@ -138,7 +138,9 @@ def run(work_dir: Path, isolated: bool, figures: Figures) -> None:
         cgroup_base = f"ide-bench-tasks-{os.getpid()}"
         try:
             figures.bursts += _burst_mode(work_dir / "isolated", "isolated", (
-                "--sandbox", "full", "--uid-prefix", UID_PREFIX, "--cgroup-base", cgroup_base))
+                "--sandbox", "full", "--uid-prefix", UID_PREFIX, "--cgroup-base", cgroup_base,
+                # The egress proxy's own lookups stay on this machine (it asks about its clients).
+                "--egress-dns-server", "127.0.0.1"))
         finally:
             figures.leftovers = _remove_isolation_leftovers(cgroup_base)
     elif isolated:

@@ -13,7 +13,8 @@ import pytest
 from tests.client import Client
 from tests.ide.webapp_helpers import visit
 from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot
-from tests.server import ServerProcess
+from tests.sandbox.network_hosts import free_pool
+from tests.server import PROXY_DNS, ServerProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
 
@@ -39,7 +40,7 @@ def sandboxed_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
     snapshot = HostSnapshot.take()
     data_dir = tmp_path_factory.mktemp("sandboxed-apps")
     server = ServerProcess(data_dir, "--sandbox", "full", "--uid-prefix", TEST_UID_PREFIX,
-                           "--cgroup-base", base).start()
+                           "--cgroup-base", base, "--sandbox-network", free_pool(), *PROXY_DNS).start()
     try:
         yield server
     finally:

@@ -11,18 +11,14 @@ import psutil
 import pytest
 
 from tests.client import Client
-from tests.server import UNISOLATED, ServerProcess, reachable_dir
+from tests.server import ServerProcess, unisolated_server
 from tests.tasks.scheduling import eventually, log_of, user_client
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
-    import shutil
-    data_dir = reachable_dir("ide-test-data-")
-    running = ServerProcess(data_dir, *UNISOLATED).start()
-    yield running
-    running.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    with unisolated_server() as running:  # also ends the programs it leaves running
+        yield running
 
 
 def processes_named(marker: str) -> list[psutil.Process]:

@@ -6,6 +6,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 
 from tests.client import Client
 from tests.sandbox.leftovers import TEST_UID_PREFIX, HostSnapshot, cgroup_dir
-from tests.server import UNISOLATED, ServerProcess, reachable_dir
+from tests.sandbox.network_hosts import free_pool
+from tests.server import PROXY_DNS, UNISOLATED, ServerProcess, reachable_dir
 from tests.tasks.scheduling import eventually, log_of, next_free_minute, set_clock, user_client
 from tests.tasks.test_always_on import processes_named
 
@@ -27,7 +29,7 @@ def data_dir() -> Iterator[Path]:
 
 
 @pytest.mark.gen_test(timeout=120)
-async def test_always_on_tasks_come_back_when_the_node_restarts(data_dir):
+async def test_always_on_tasks_keep_running_while_the_node_restarts_and_are_supervised_again(data_dir):
     server = ServerProcess(data_dir, *UNISOLATED).start()
     try:
         user, client = await user_client(server)
@@ -36,22 +38,27 @@ async def test_always_on_tasks_come_back_when_the_node_restarts(data_dir):
                                   {"command": f"exec -a {marker} sleep 1000"})).json()
 
         async def one_running() -> list | None:
-            return processes_named(marker) or None
+            running = processes_named(marker)
+            shown = (await client.get(task["url"])).json()
+            return running if len(running) == 1 and shown["state"] == "running" else None
 
         first = (await eventually(one_running))[0].pid
         server.stop()
-        assert processes_named(marker) == []  # stopped with the node, started again with it
+        assert [p.pid for p in processes_named(marker)] == [first]  # the server's restart ends nothing
         server.start()
         client = Client(server.url, token=client.token)
+        assert [p.pid for p in (await eventually(one_running))] == [first]
+        # Taken back, not merely left alone: a crash now is seen and the task restarted.
+        os.kill(first, signal.SIGKILL)
 
-        async def back() -> bool:
+        async def restarted() -> bool:
             running = processes_named(marker)
-            shown = (await client.get(task["url"])).json()
-            return len(running) == 1 and running[0].pid != first and shown["state"] == "running"
+            return len(running) == 1 and running[0].pid != first
 
-        await eventually(back)
+        await eventually(restarted)
     finally:
         server.stop()
+        server.stop_programs()
 
 
 def _socket_of(data_dir: Path) -> str:
@@ -63,7 +70,8 @@ def _socket_of(data_dir: Path) -> str:
 async def test_with_two_nodes_each_run_happens_once_even_when_a_node_dies_mid_run(data_dir):
     first = ServerProcess(data_dir, *UNISOLATED, "--adjustable-clock", "--node-id", "n1").start()
     second = ServerProcess(data_dir, *UNISOLATED, "--adjustable-clock", "--node-id", "n2",
-                           "--redis-url", f"unix://{_socket_of(data_dir)}").start()
+                           "--redis-url", f"unix://{_socket_of(data_dir)}",
+                           "--node-secret-file", str(data_dir / "node-secret")).start()
     try:
         user, client = await user_client(first, "web_developer")
         due = next_free_minute()
@@ -122,7 +130,7 @@ async def test_in_the_sandbox_a_run_is_its_user_and_its_cpu_counts(tmp_path_fact
     snapshot = HostSnapshot.take()
     data_dir = tmp_path_factory.mktemp("tasks-sandboxed")
     server = ServerProcess(data_dir, "--sandbox", "full", "--uid-prefix", TEST_UID_PREFIX, "--cgroup-base", base,
-                           "--adjustable-clock").start()
+                           "--sandbox-network", free_pool(), *PROXY_DNS, "--adjustable-clock").start()
     try:
         user, client = await user_client(server)
         due = next_free_minute()
