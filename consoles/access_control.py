@@ -33,6 +33,10 @@ AccessCheck = Callable[[str, str, str], Awaitable[Access | None]]
 """``check(username, credential, console_id)``: may this connection stay, and how."""
 
 
+AccountTypeHook = Callable[[str, str], Awaitable[None]]
+"""What else a node does when a user's account type changed: (username, new type)."""
+
+
 class AccessControl:
     """Applies access changes to the consoles of this node, and passes them on to the other nodes.
 
@@ -41,10 +45,12 @@ class AccessControl:
     still use this console, and read-only or not" (None: not at all).
     """
 
-    def __init__(self, redis: aioredis.Redis, manager: ConsoleManager, check: AccessCheck) -> None:
+    def __init__(self, redis: aioredis.Redis, manager: ConsoleManager, check: AccessCheck,
+                 on_account_type: AccountTypeHook | None = None) -> None:
         self._redis = redis
         self._manager = manager
         self._check = check
+        self._on_account_type = on_account_type
         self._receiver = manager.node_key.receiver()
         self._subscription = Subscription(redis, CONTROL_CHANNEL, self._received, "console access changes")
 
@@ -114,5 +120,7 @@ class AccessControl:
     async def _account_type_changed(self, change: AccountTypeChange) -> None:
         try:
             await self._manager.account_type_changed(change.username, change.account_type)
+            if self._on_account_type is not None:
+                await self._on_account_type(change.username, change.account_type)
         except Exception:
             log.exception("applying %s's new account type failed", change.username)

@@ -30,9 +30,12 @@ from ide.redis_client import RedisUnavailable
 from ide.server import StartupError, Storage, check_data_dir, load_node_key, serve
 from ide.sessions import SessionStore
 from ide.tokens import TokenStore
+from ide.webapps.store import WebappStore
 from sandbox.network import DEFAULT_ALLOW_LIST_PORT, DEFAULT_OPEN_PORT, DEFAULT_POOL
 from sandbox.network.addresses import parse_pool
 from sandbox.network.policy import parse_cidr
+from tasks.always_on import AlwaysOnStore
+from tasks.store import TaskStore
 
 CLI_SENDER = f"cli:{os.getpid()}"
 
@@ -257,7 +260,7 @@ async def _with_accounts(args: argparse.Namespace, action: UserAction) -> None:
         credentials = CredentialService(accounts, SessionStore(redis), TokenStore(redis),
                                         announce=announce_change)
         classes = Classroom(accounts, ClassStore(redis), FileShares(redis), announce_change)
-        types = AccountTypes(accounts, announce_change)
+        types = AccountTypes(accounts, announce_change, TaskStore(redis), AlwaysOnStore(redis), WebappStore(redis))
         await action(accounts, credentials, classes, types)
     finally:
         await storage.close()

@@ -26,7 +26,7 @@ from dataclasses import replace
 import redis.asyncio as aioredis
 
 from consoles import Access, AttachRequest, ConsoleManager, ConsoleRecord
-from consoles.access_control import AccessControl
+from consoles.access_control import AccessControl, AccountTypeHook
 from consoles.sharing import READ_ONLY, READ_WRITE, AccessChange, ShareStore
 from ide.auth import Authenticator, InvalidToken
 from ide.class_store import ClassStore
@@ -44,12 +44,13 @@ class ConsoleAccessPolicy:
     streams an old tab still had open.
     """
 
-    def __init__(self, redis: aioredis.Redis, manager: ConsoleManager, authenticator: Authenticator) -> None:
+    def __init__(self, redis: aioredis.Redis, manager: ConsoleManager, authenticator: Authenticator,
+                 on_account_type: AccountTypeHook | None = None) -> None:
         self.manager = manager
         self.authenticator = authenticator
         self.shares = ShareStore(redis)
         self.classes = ClassStore(redis)
-        self.control = AccessControl(redis, manager, self.recheck_connection)
+        self.control = AccessControl(redis, manager, self.recheck_connection, on_account_type)
         self._authorizing = asyncio.Semaphore(MAX_AUTHORIZING)
 
     async def start(self) -> None:

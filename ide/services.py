@@ -68,12 +68,19 @@ class Services:
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.sessions, self.tokens, self.cookie_secret)
-        self.console_policy = ConsoleAccessPolicy(self.redis, self.console_manager, self.authenticator)
+        # Every node, on a change of a user's account type, stops the apps of theirs it runs that
+        # are disabled now (the change's own node included: it hears its own message).
+        self.console_policy = ConsoleAccessPolicy(self.redis, self.console_manager, self.authenticator,
+                                                  on_account_type=self._account_type_changed)
         self.credentials = CredentialService(self.accounts, self.sessions, self.tokens,
                                              announce=self.console_policy.recheck)
         self.console_sharing = ConsoleSharing(self.console_manager, self.accounts, self.console_policy)
         self.classes = Classroom(self.accounts, ClassStore(self.redis), self.files.store.shares,
                                  self.console_policy.recheck)
+
+
+    async def _account_type_changed(self, username: str, account_type: str) -> None:
+        await self.webapps.stop_disabled(username)
 
 
 def template_environment() -> jinja2.Environment:

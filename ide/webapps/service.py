@@ -127,9 +127,23 @@ class WebappService:
 
     async def set_enabled(self, user: User, domain: str, enabled: bool) -> None:
         webapp = await self.store.owned(user.name, domain)
+        if enabled and not webapp.enabled:
+            limit = APP_LIMITS.get(user.account_type, 0)
+            running = sum(1 for app in await self.store.of_user(user.name) if app.enabled)
+            if running >= limit:
+                raise WebappInvalid(f"A {user.account_type} account can have {limit} enabled web app"
+                                    f"{'s' if limit != 1 else ''}; disable another one or upgrade.")
         await self.store.save(_replace(webapp, {"enabled": enabled}))
         if not enabled and self.supervisor.known(program_name(webapp)):
             await self.supervisor.stop(program_name(webapp))
+
+    async def stop_disabled(self, username: str) -> None:
+        """Stop the user's apps this node runs that are disabled now (every node, on a change
+        of the user's account type: an app runs on the node that started it)."""
+        for webapp in await self.store.of_user(username):
+            name = program_name(webapp)
+            if not webapp.enabled and self.supervisor.known(name):
+                await self.supervisor.stop(name)
 
     async def reload(self, user: User, domain: str) -> ProgramStatus | None:
         """Restart with the app's current settings; returns once it runs, or has failed."""

@@ -141,6 +141,14 @@ class WebappStore:
         fields: dict[FieldT, EncodableT] = {key: value for key, value in webapp.to_hash().items()}
         await self.redis.hset(webapp_key(webapp.domain_name), mapping=fields)
 
+    async def disable_beyond(self, user: str, limit: int) -> list[str]:
+        """Disable the user's newest enabled apps beyond ``limit`` (their records and files stay,
+        to be enabled again after an upgrade); returns their domains."""
+        enabled = sorted((app for app in await self.of_user(user) if app.enabled), key=lambda app: app.id)
+        for webapp in enabled[limit:]:
+            await self.save(replace(webapp, enabled=False))
+        return [webapp.domain_name for webapp in enabled[limit:]]
+
     async def delete(self, webapp: Webapp) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(webapp_key(webapp.domain_name), webapp_static_key(webapp.domain_name))
