@@ -83,6 +83,7 @@ class Supervisor:
         self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="supervisor")
         self._watcher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[object]] = set()
+        self._closing = False
 
     # -- asking ------------------------------------------------------------
 
@@ -242,6 +243,9 @@ class Supervisor:
 
     async def close(self) -> None:
         """Stop watching; the programs keep running (they survive a restart of the node)."""
+        # A flag as well as the cancellation: one that lands inside a Redis call can be
+        # swallowed there (redis-py's timeouts), and the loop must end all the same.
+        self._closing = True
         if self._watcher is not None:
             self._watcher.cancel()
             try:
@@ -315,7 +319,7 @@ class Supervisor:
             self._watcher = asyncio.ensure_future(self._watch_loop())
 
     async def _watch_loop(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self._poll_interval)
             try:
                 await self._tick()

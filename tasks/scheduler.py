@@ -52,7 +52,10 @@ class Scheduler:
         self._run = run
         self._note = note
         self._stop_run = stop_run
-        self._wake = asyncio.Event()
+        # Set by any change; the sleep below ends at once when it is set.
+        self._woken = False
+        self._stopping = False
+        self._waker: asyncio.Future[None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._runs: dict[int, asyncio.Task[None]] = {}
         # The task's stop-request count when each run here began.
@@ -69,6 +72,10 @@ class Scheduler:
         self._loop_task = asyncio.ensure_future(self._loop())
 
     async def stop(self) -> None:
+        # A flag as well as the cancellation: a cancellation that lands inside a Redis call can be
+        # swallowed there (redis-py's timeouts), and the loop must end all the same.
+        self._stopping = True
+        self._wake()
         await self._subscription.stop()
         if self._loop_task is not None:
             self._loop_task.cancel()
@@ -81,8 +88,26 @@ class Scheduler:
         if self._runs:
             await asyncio.gather(*self._runs.values(), return_exceptions=True)
 
+    def _wake(self) -> None:
+        self._woken = True
+        if self._waker is not None and not self._waker.done():
+            self._waker.set_result(None)
+
+    async def _sleep(self, delay: float) -> None:
+        """Sleep ``delay`` seconds or until woken, whichever comes first (a plain future and a
+        timer: cancelling the loop while it sleeps ends it at once)."""
+        if self._woken:
+            return
+        waker = self._waker = asyncio.get_running_loop().create_future()
+        timer = asyncio.get_running_loop().call_later(delay, self._wake)
+        try:
+            await waker
+        finally:
+            timer.cancel()
+            self._waker = None
+
     async def _on_change(self, message: str) -> None:
-        self._wake.set()
+        self._wake()
         if message.isdigit() and int(message) in self._runs:
             task_id = int(message)
             try:
@@ -94,7 +119,7 @@ class Scheduler:
                 await self._stop_run(task_id)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._pass()
             except asyncio.CancelledError:
@@ -105,7 +130,7 @@ class Scheduler:
 
     async def _pass(self) -> None:
         # Cleared before reading, so a change announced meanwhile wakes the sleep below.
-        self._wake.clear()
+        self._woken = False
         await self._clock.refresh()
         now = self._clock.now()
         due = await self._claims.due_now(now, BATCH)
@@ -118,10 +143,7 @@ class Scheduler:
         following = await self._claims.next_due()
         delay = LONGEST_SLEEP if following is None else min(LONGEST_SLEEP, following - self._clock.now())
         if delay > 0:
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
+            await self._sleep(delay)
 
     async def _act(self, claim: Claim) -> None:
         try:

@@ -71,6 +71,7 @@ class WebappService:
         self.idle_stop = idle_stop
         self._last_request: dict[str, float] = {}
         self._may_idle: set[str] = set()
+        self._closing = False
 
     # -- the API's operations ----------------------------------------------
 
@@ -185,7 +186,7 @@ class WebappService:
         self._domain_refresher = asyncio.ensure_future(self._refresh_domains())
 
     async def _refresh_domains(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(2.0)
             try:
                 self.domains = await self.store.all_domains()
@@ -295,7 +296,7 @@ class WebappService:
     async def _watch_wsgi_files(self) -> None:
         """Saving or touching a running app's WSGI file reloads it, and idle free apps stop
         (checked every second)."""
-        while True:
+        while not self._closing:
             await asyncio.sleep(1.0)
             try:
                 await self._reload_changed()
@@ -325,6 +326,9 @@ class WebappService:
                 self.supervisor.retry(name)
 
     async def close(self) -> None:
+        # A flag as well as the cancellation: one that lands inside a Redis call can be
+        # swallowed there (redis-py's timeouts), and the loops must end all the same.
+        self._closing = True
         for task in (self._watcher, self._domain_refresher):
             if task is not None:
                 task.cancel()
