@@ -74,6 +74,10 @@ class SquidFiles:
         return self.run_dir / "allow_list.domains"
 
     @property
+    def hosts(self) -> Path:
+        return self.run_dir / "hosts"
+
+    @property
     def errors(self) -> Path:
         return self.run_dir / "errors"
 
@@ -135,7 +139,7 @@ def render(settings: SquidSettings, files: SquidFiles) -> str:
         "request_start_timeout 30 seconds",
         "request_timeout 60 seconds",
         "",
-        f"hosts_file {settings.hosts_file or '/etc/hosts'}",
+        f"hosts_file {files.hosts if settings.hosts_file else '/etc/hosts'}",
         *([f"dns_nameservers {' '.join(settings.dns_servers)}"] if settings.dns_servers else []),
         "negative_dns_ttl 1 minute",
         "",
@@ -198,4 +202,9 @@ def write_files(settings: SquidSettings, files: SquidFiles, uid: int | None, gid
     shutil.copytree(STOCK_ERROR_TEMPLATES, files.errors)
     write_error_pages(files.errors, MAX_CONNECTIONS_PER_CLIENT)
     files.allow_list.write_text("".join(f".{domain}\n" for domain in settings.allow_list.without_covered()))
+    if settings.hosts_file is not None:
+        # A copy in the run directory: Squid reads it as its own account, which may not be
+        # able to reach the operator's file (Squid would then ignore it and ask DNS).
+        shutil.copyfile(settings.hosts_file, files.hosts)
+        files.hosts.chmod(0o644)
     files.config.write_text(render(settings, files))

@@ -303,3 +303,44 @@ def test_a_bad_allow_list_stops_the_server_with_the_line_at_fault(tmp_path):
     missing = _serve("--data-dir", str(tmp_path), "--egress-allow-list", str(nowhere))
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"ide: error: --egress-allow-list {nowhere}: No such file or directory"
+
+
+@pytest.fixture(scope="module")
+def listing_server(tmp_path_factory: pytest.TempPathFactory, test_host: NetHost) -> Iterator[ServerProcess]:
+    """A server whose allow-list names a site of the test's own, found through the proxy's hosts file
+    (on a pool of its own: the module's other server may still hold its pool)."""
+    pool = free_pool()
+    base = f"ide-test-netlist-{os.getpid()}"
+    directory = tmp_path_factory.mktemp("listing")
+    (directory / "allow.txt").write_text("# the test's own package index\nindex.pytest-site.example\n")
+    (directory / "hosts").write_text(f"{ADMITTED} index.pytest-site.example\n")
+    listing = ServerProcess(directory / "data", "--sandbox", "full", "--uid-prefix", TEST_UID_PREFIX,
+                            "--cgroup-base", base, "--sandbox-network", pool,
+                            "--egress-allow-cidr", ADMITTED_RANGE, "--egress-allow-list", str(directory / "allow.txt"),
+                            "--egress-hosts-file", str(directory / "hosts"), *PROXY_DNS).start()
+    listing.pool = ipaddress.IPv4Network(pool)  # type: ignore[attr-defined]
+    yield listing
+    listing.stop()
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith(TEST_UID_PREFIX + "net"):
+            subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_a_free_console_reaches_an_allow_listed_site_through_the_proxy_and_nothing_else(listing_server,
+                                                                                              test_host):
+    free = await Console.open(listing_server, "free")
+    assert free.routed_to(ADMITTED) == test_host.node_interface
+    # The name is on the list: the proxy fetches it, with nothing but the environment's proxy settings.
+    listed = await free.run(f"curl -sS --max-time 10 http://index.pytest-site.example:{HTTP_PORT}/ 2>&1 | "
+                            "head -c 300; echo")
+    assert test_host.answer in listed
+    # Python's own HTTP client finds the proxy the same way (so do pip and requests).
+    python = await free.run(
+        "python3 -c \"import urllib.request; print(urllib.request.urlopen("
+        f"'http://index.pytest-site.example:{HTTP_PORT}/', timeout=10).read()[:100])\" 2>&1 | tail -1")
+    assert test_host.answer in python
+    # Its address, directly, is refused; so is a name that is not on the list, through the proxy.
+    assert refused(await free.fetch(f"http://{ADMITTED}:{HTTP_PORT}/"))
+    other = await free.run(f"curl -sS --max-time 10 http://{ADMITTED}:{HTTP_PORT}/ 2>&1 | head -c 300; echo")
+    assert "is not on this server's allow-list for free accounts" in other and test_host.answer not in other
