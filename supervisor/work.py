@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -32,10 +33,27 @@ def start_fresh(sandbox: Sandbox, spec: ProgramSpec) -> BackgroundProcess:
 
 
 def ready_checks(checks: list[tuple[Path | None, float, float]]) -> list[bool]:
-    """For each (ready path, start time, seconds): the path exists, or it has run that long."""
+    """For each (ready path, start time, seconds): the socket there takes connections, or the
+    program has run that long."""
     now = time.monotonic()
-    return [os.path.exists(path) if path is not None else now - started >= seconds
+    return [_listening(path) if path is not None else now - started >= seconds
             for path, started, seconds in checks]
+
+
+def _listening(path: Path) -> bool:
+    """A Unix socket exists from its ``bind`` but refuses connections until ``listen``: a
+    visitor sent to it in between would get a 502 from an app that is starting fine."""
+    if not os.path.exists(path):
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 def append_line(path: Path, identity: Identity, line: str) -> None:

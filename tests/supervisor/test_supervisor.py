@@ -128,11 +128,18 @@ def test_restart_never_leaves_a_finished_program_stopped(sandbox: Sandbox, redis
 
 
 def test_running_waits_for_the_ready_path(sandbox: Sandbox, redis_server: str) -> None:
+    """Ready means the socket takes connections: from ``bind`` to ``listen`` it exists but refuses them."""
     identity: Identity = sandbox.identity("sup", "free")
-    marker = sandbox.tmp_dir.parent / "ready-marker"
-    trigger = sandbox.tmp_dir.parent / "go"
-    spec = _spec(sandbox, "ready", f"while [ ! -e {trigger} ]; do sleep 0.02; done; touch {marker}; "
-                 "exec sleep 300", ready_path=marker)
+    marker = sandbox.tmp_dir.parent / "ready.sock"
+    trigger, listen = sandbox.tmp_dir.parent / "go", sandbox.tmp_dir.parent / "listen"
+    server = ("import os, socket, sys, time\n"
+              "s = socket.socket(socket.AF_UNIX)\n"
+              "s.bind(sys.argv[1])\n"
+              "while not os.path.exists(sys.argv[2]): time.sleep(0.02)\n"
+              "s.listen()\n"
+              "time.sleep(300)\n")
+    spec = _spec(sandbox, "ready", f"while [ ! -e {trigger} ]; do sleep 0.02; done; "
+                 f"exec python3 -c '{server}' {marker} {listen}", ready_path=marker)
     assert identity.username == "sup"
 
     async def body(supervisor: Supervisor, redis: aioredis.Redis) -> None:
@@ -142,7 +149,13 @@ def test_running_waits_for_the_ready_path(sandbox: Sandbox, redis_server: str) -
             await asyncio.sleep(0.05)
             assert supervisor.status("ready").state == ProgramState.STARTING
         trigger.touch()
+        await _until(marker.exists, "the socket bound")
+        for _ in range(10):  # bound, not yet listening: still not ready
+            await asyncio.sleep(0.05)
+            assert supervisor.status("ready").state == ProgramState.STARTING
+        listen.touch()
         await supervisor.wait_running("ready", timeout=30)
 
     _with_supervisor(sandbox, redis_server, body)
-    os.unlink(marker)
+    for path in (marker, trigger, listen):
+        os.unlink(path)
