@@ -27,6 +27,7 @@ from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
 from ide.task_runtime import TaskRuntime
 from ide.tokens import TokenStore
+from ide.webapps.runtime import GUNICORN_SITE
 from ide.webapps.service import WebappService
 from ide.webapps.store import WebappStore
 from sandbox import DEFAULT_LIMITS, Sandbox
@@ -101,7 +102,7 @@ def network_settings(settings: Settings) -> NetworkSettings | None:
 def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str, node_key: NodeKey) -> Services:
     sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox, cgroup_base=settings.cgroup_base,
                       uid_prefix=settings.uid_prefix, shared_account=settings.unsafe_no_isolation,
-                      network=network_settings(settings))
+                      network=network_settings(settings), library=Path(GUNICORN_SITE))
     status = sandbox.status()
     # A restarted server must recognise its own consoles to mark them ended:
     # the default name is stable across restarts (not the port, which may be 0).

@@ -51,6 +51,12 @@ LOG_TARGET = "/var/log"
 WWW_TARGET = "/var/www"
 RUN_TARGET = "/run/webapp"
 """Where a user's logs, WSGI files and web-app sockets appear inside their namespace."""
+LIBRARY_TARGET = "/run/ide-library"
+"""Where a directory of the server's own that programs need (the web-app server's
+packages) appears, read-only, wherever the server is installed (under /tmp or /home
+it would be hidden)."""
+_MS_RDONLY = 0x1
+_MS_REMOUNT = 0x20
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class PrivateMounts:
     log_source: Path | None = None
     www_source: Path | None = None
     run_source: Path | None = None
+    library_source: Path | None = None
 
     def apply(self) -> None:
         """Enter a new mount namespace and build the view (child only)."""
@@ -82,6 +89,12 @@ class PrivateMounts:
             if source is not None:
                 _checked(_mount(bytes(source), target.encode(), None, _MS_BIND, None),
                          f"binding {source} on {target}")
+        if self.library_source is not None:
+            library = LIBRARY_TARGET.encode()
+            _checked(_mount(bytes(self.library_source), library, None, _MS_BIND | _MS_REC, None),
+                     f"binding {self.library_source} on {LIBRARY_TARGET}")
+            _checked(_mount(None, library, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV,
+                            None), f"making {LIBRARY_TARGET} read-only")
         _checked(_mount(b"tmpfs", b"/home", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"mode=755,size=1m"),
                  "mounting a tmpfs on /home")
         os.mkdir(self.home_target, 0o755)

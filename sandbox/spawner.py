@@ -18,7 +18,15 @@ from ptyprocess import PtyProcess
 
 from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
-from sandbox.child_setup import LOG_TARGET, RUN_TARGET, WWW_TARGET, ChildSetup, PrivateMounts, WorkingDirectory
+from sandbox.child_setup import (
+    LIBRARY_TARGET,
+    LOG_TARGET,
+    RUN_TARGET,
+    WWW_TARGET,
+    ChildSetup,
+    PrivateMounts,
+    WorkingDirectory,
+)
 from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
 from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, SpawnError
 from sandbox.host import HostCapabilities, current_user, detect_host
@@ -77,7 +85,8 @@ class Sandbox(UserPlaces, UserOperations):
     def __init__(self, homes_dir: Path, *, isolation: str = "off", cgroup_base: str | None = None,
                  uid_prefix: str = "ide-", limits: Mapping[str, AccountLimits] | None = None,
                  tmp_dir: Path | None = None, host: HostCapabilities | None = None,
-                 shared_account: bool = False, network: NetworkSettings | None = None) -> None:
+                 shared_account: bool = False, network: NetworkSettings | None = None,
+                 library: Path | None = None) -> None:
         if isolation not in ISOLATION_CHOICES:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATION_CHOICES)}, not {isolation!r}")
         if not _UID_PREFIX.fullmatch(uid_prefix) or len(uid_prefix) > MAX_UNIX_NAME - 10:
@@ -88,6 +97,8 @@ class Sandbox(UserPlaces, UserOperations):
         self.tmp_dir = Path(tmp_dir).absolute() if tmp_dir is not None else self.homes_dir.parent / "tmp"
         self.log_dir, self.www_dir, self.run_dir = (self.homes_dir.parent / name for name in ("log", "www", "run"))
         self.uid_prefix = uid_prefix
+        # A directory of the server's that isolated programs see read-only at LIBRARY_TARGET.
+        self.library = Path(library).resolve() if library is not None else None
         self.limits: dict[str, AccountLimits] = dict(DEFAULT_LIMITS if limits is None else limits)
         self.limits.setdefault(TARPIT, DEFAULT_LIMITS[TARPIT])
         self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="sandbox")
@@ -152,7 +163,7 @@ class Sandbox(UserPlaces, UserOperations):
     @staticmethod
     def _make_mount_points() -> None:
         # Empty directories the namespaces bind users' own ones onto.
-        for target in (LOG_TARGET, WWW_TARGET, RUN_TARGET):
+        for target in (LOG_TARGET, WWW_TARGET, RUN_TARGET, LIBRARY_TARGET):
             os.makedirs(target, mode=0o755, exist_ok=True)
 
     @property
@@ -325,7 +336,8 @@ class Sandbox(UserPlaces, UserOperations):
             cgroup_procs=procs, rlimits=isolated_rlimits(limits, self._cgroups.controllers), network=network,
             mounts=PrivateMounts(home_source=identity.home, home_target=identity.visible_home,
                                  tmp_source=self.tmp_dir / name, log_source=self.log_dir / name,
-                                 www_source=self.www_dir / name, run_source=self.run_dir / name))
+                                 www_source=self.www_dir / name, run_source=self.run_dir / name,
+                                 library_source=self.library))
 
     @staticmethod
     def _start(argv: list[str], env: dict[str, str], rows: int, cols: int,

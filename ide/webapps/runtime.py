@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ide.webapps.store import Webapp
 from sandbox import Identity, Sandbox
+from sandbox.child_setup import LIBRARY_TARGET
 from supervisor import ProgramSpec, RestartPolicy
 from supervisor.spec import Backoff
 
@@ -102,7 +103,8 @@ class WebappRuntime:
         if webapp.command:
             return self._spec(identity, webapp, ("bash", "-c", webapp.command), source,
                               {"DOMAIN_SOCKET": socket_path}, hangup=False)
-        argv = (self.seen(identity, interpreter(webapp, self.pythons)), "-c", _LAUNCHER.format(site=GUNICORN_SITE),
+        site = LIBRARY_TARGET if self.sandbox.isolated else GUNICORN_SITE
+        argv = (self.seen(identity, interpreter(webapp, self.pythons)), "-c", _LAUNCHER.format(site=site),
                 "--bind", f"unix:{socket_path}",
                 "--workers", str(WORKERS.get(identity.account_type, 1)),
                 "--chdir", self.seen(identity, source),
