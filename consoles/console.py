@@ -22,6 +22,7 @@ from consoles.processes import kill_processes
 from consoles.pty_channel import PtyChannel
 from consoles.screen import MAX_CHARS
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES, Scrollback
+from consoles.scrollback_file import ScrollbackFile
 from consoles.viewer import Viewer
 from sandbox import SandboxedProcess
 
@@ -58,7 +59,8 @@ class Console:
     def __init__(self, console_id: str, owner: str, title: str, process: SandboxedProcess,
                  rows: int, cols: int, scrollback_bytes: int = DEFAULT_SCROLLBACK_BYTES,
                  limits: FlowLimits = FlowLimits(),
-                 on_exit: Callable[[Console], None] | None = None) -> None:
+                 on_exit: Callable[[Console], None] | None = None,
+                 scrollback_file: ScrollbackFile | None = None) -> None:
         self.id = console_id
         self.owner = owner
         self.title = title
@@ -70,8 +72,13 @@ class Console:
         self._loop = IOLoop.current()
         # Each piece read is escaped at once, while the terminal refills (see PtyChannel).
         self._pending = frames.StdoutBatch()
-        self._channel = PtyChannel(process, self._pending.add, self._output_burst, self.check_exit)
+        # What was read also goes to a file that outlives this process (consoles/scrollback_file.py).
+        self._scrollback_file = scrollback_file
+        self._channel = PtyChannel(process, self._pending.add, self._output_burst, self.check_exit,
+                                   scrollback_file.append if scrollback_file is not None else None)
         self._scrollback = Scrollback(scrollback_bytes)
+        if scrollback_file is not None:
+            self._scrollback.append(scrollback_file.text())  # empty unless an earlier server filled it
         self._fanout = Fanout(limits, self._catch_up_frames, self._flow_changed)
         self._closed = False
         self._reap_scheduled = False
@@ -312,6 +319,8 @@ class Console:
             return
         self._closed = True
         self._on_exit = None
+        if self._scrollback_file is not None:
+            self._scrollback_file.remove()
         self._cancel_viewers_notice()
         for viewer in self._fanout.viewers:
             self._fanout.end(viewer, frames.disconnect(CLOSED_REASON))
@@ -321,6 +330,24 @@ class Console:
             self._process.kill()
             kill_processes(descendants)
             self.check_exit()
+
+    def leave_running(self) -> None:
+        """Let go of the program without ending it: this server stops, the node's holder
+        keeps the program and its terminal, and the next server takes them back.
+
+        Viewers are not told the console ended: their connections drop with
+        the server, and they reconnect to the next one.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._on_exit = None
+        self._cancel_viewers_notice()
+        self._channel.stop()
+        if self.exit_status is None:
+            self._process.detach()
+        if self._scrollback_file is not None:
+            self._scrollback_file.close()
 
     async def wait_reaped(self) -> None:
         """Wait until the program has been reaped and its terminal freed."""

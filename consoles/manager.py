@@ -8,10 +8,12 @@ limit, who may attach) comes from the caller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, NoReturn
 
 import redis.asyncio as aioredis
@@ -25,6 +27,7 @@ from consoles.pty_channel import InputBufferFull
 from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry, is_console_id, new_console_id
 from consoles.screen import ScreenRenderer
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
+from consoles.scrollback_file import ScrollbackFile
 from consoles.sharing import ShareStore
 from consoles.signing import NodeKey
 from sandbox import Identity, Sandbox
@@ -39,6 +42,7 @@ EXIT_CHECK_MS = 1000
 CLOSES_PER_TURN = 20
 
 ORPHANED_REASON = "The server restarted; this console's program is no longer running."
+ENDED_BEFORE_RESTART = "The server restarted after this console's program had ended."
 SHUTDOWN_REASON = "The server stopped; this console's program was ended."
 ENDED_MESSAGE = "This console's program has ended; start a new console."
 # get_latest_output's promise: at least this much of the newest text, when there is that much.
@@ -64,8 +68,12 @@ class ConsoleManager:
 
     def __init__(self, redis: aioredis.Redis, sandbox: Sandbox, node_id: str, node_key: NodeKey,
                  scrollback_bytes: int = DEFAULT_SCROLLBACK_BYTES,
-                 limits: FlowLimits = FlowLimits(), node_path: str = "") -> None:
+                 limits: FlowLimits = FlowLimits(), node_path: str = "",
+                 scrollback_dir: Path | None = None) -> None:
         self.node_id = node_id
+        # Where each console's output is also kept in a file that outlives this process
+        # (None: only in memory; consoles then lose their scrollback with the server).
+        self._scrollback_dir = scrollback_dir
         # Seals what this node tells the others, and opens what they tell it (consoles/signing.py).
         self.node_key = node_key
         # Where the proxy in front routes to this node ("" on a single node); kept in each record.
@@ -106,18 +114,22 @@ class ConsoleManager:
         if not await self._registry.reserve(record, limit):
             raise ConsoleLimitReached(limit)
         try:
-            process = await self._sandbox.spawn(owner, argv, cwd, rows=rows, cols=cols)
+            process = await self._sandbox.spawn(owner, argv, cwd, rows=rows, cols=cols, program_id=record.id)
         except BaseException:
             await self._registry.forget(record.id, record.owner)
             raise
-        console = Console(record.id, owner.username, name, process, rows, cols,
-                          self._scrollback_bytes, self._limits, on_exit=self._exited)
-        self._live[record.id] = console
+        scrollback_file = (ScrollbackFile(self._scrollback_dir / record.id, self._scrollback_bytes)
+                           if self._scrollback_dir is not None else None)
+        self._run_console(Console(record.id, owner.username, name, process, rows, cols, self._scrollback_bytes,
+                                  self._limits, on_exit=self._exited, scrollback_file=scrollback_file))
+        return record
+
+    def _run_console(self, console: Console) -> None:
+        self._live[console.id] = console
         console.start()
         if self._exit_checks is None:
             self._exit_checks = PeriodicCallback(self._check_exits, EXIT_CHECK_MS)
             self._exit_checks.start()
-        return record
 
     def _check_exits(self) -> None:
         for console in list(self._live.values()):
@@ -278,14 +290,76 @@ class ConsoleManager:
             return await self._render(console) if console is not None else ""
         raise ValueError(f"no such request: {operation!r}")
 
-    async def mark_orphans(self) -> int:
-        """At start-up: consoles registered to this node but not alive here are marked ended."""
-        marked = 0
+    async def adopt(self) -> tuple[int, int]:
+        """At start-up: take back the consoles an earlier server of this node left running.
+
+        Their programs are children of the node's holder, which hands over
+        each terminal; the scrollback comes from the console's file.  A
+        program that ended meanwhile is taken back too, and its end is then
+        recorded with its status.  Consoles of this node that the holder no
+        longer keeps are marked ended.  Returns (taken back, marked ended).
+        """
+        held = {program.id: program for program in await self._sandbox.held_programs() if program.kind == "pty"}
+        adopted = ended = 0
         for record in await self._registry.on_node(self.node_id):
-            if record.status != ENDED and record.id not in self._live:
-                await self._registry.update(record.id, status=ENDED, ended_reason=ORPHANED_REASON)
-                marked += 1
-        return marked
+            program = held.pop(record.id, None)
+            if record.status == ENDED or record.id in self._live:
+                continue
+            if program is None or program.master < 0:
+                reason = ORPHANED_REASON if record.status == RUNNING else ENDED_BEFORE_RESTART
+                await self._registry.update(record.id, status=ENDED, ended_reason=reason)
+                self._forget_scrollback(record.id)
+                ended += 1
+                continue
+            identity = await asyncio.to_thread(self._sandbox.identity, record.owner,
+                                               str(program.meta.get("account_type", "free")))
+            process = self._sandbox.adopt(identity, program)
+            rows, cols = process.size()
+            scrollback_file = self._scrollback_file_of(record.id)
+            self._run_console(Console(record.id, record.owner, record.name, process, rows, cols,
+                                      self._scrollback_bytes, self._limits, on_exit=self._exited,
+                                      scrollback_file=scrollback_file))
+            adopted += 1
+        for program in held.values():  # closed or forgotten while no server listened
+            self._sandbox.end_held(program)
+        return adopted, ended
+
+    def _scrollback_file_of(self, console_id: str) -> ScrollbackFile | None:
+        if self._scrollback_dir is None:
+            return None
+        path = self._scrollback_dir / console_id
+        return ScrollbackFile.open(path) or ScrollbackFile(path, self._scrollback_bytes)
+
+    def _forget_scrollback(self, console_id: str) -> None:
+        if self._scrollback_dir is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self._scrollback_dir / console_id).unlink()
+
+    async def end_all_held(self, grace: float = 5.0) -> int:
+        """For ``ide serve --stop-all``: end every program the node's holder keeps (SIGTERM,
+        SIGKILL after ``grace``) and mark this node's consoles ended; how many still ran."""
+        stopped = await self._sandbox.stop_held(grace)
+        for record in await self._registry.on_node(self.node_id):
+            if record.status != ENDED:
+                await self._registry.update(record.id, status=ENDED, ended_reason=SHUTDOWN_REASON)
+            self._forget_scrollback(record.id)
+        return stopped
+
+    async def leave_running(self) -> None:
+        """On a server stop that is not the node's: let go of every console, ending none.
+
+        The node's holder keeps the programs, their terminals and their
+        scrollback files; the next server of this node takes them back
+        (:meth:`adopt`), and viewers reconnect to it.
+        """
+        await self._link.stop()
+        self._renderer.close()
+        if self._exit_checks is not None:
+            self._exit_checks.stop()
+            self._exit_checks = None
+        consoles, self._live = list(self._live.values()), {}
+        for console in consoles:
+            console.leave_running()
 
     async def shutdown(self, timeout: float = 5.0) -> None:
         """On server stop: kill every console here and mark it ended.

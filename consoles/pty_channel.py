@@ -61,15 +61,18 @@ class PtyChannel:
     read (a UTF-8 character split across reads is kept for the next one;
     invalid bytes become U+FFFD); ``on_burst`` follows the last piece of
     each wakeup; ``on_eof`` is called once, when every process holding the
-    terminal has gone.
+    terminal has gone.  ``on_bytes`` gets each read as it came, before it is
+    decoded (the console's copy of its output that outlives this process).
     """
 
     # The channels of this process (one IOLoop) whose last wakeup found bulk output.
     _streaming: set[PtyChannel] = set()
 
     def __init__(self, process: SandboxedProcess, on_text: Callable[[str], None],
-                 on_burst: Callable[[], None], on_eof: Callable[[], None]) -> None:
+                 on_burst: Callable[[], None], on_eof: Callable[[], None],
+                 on_bytes: Callable[[bytes], None] | None = None) -> None:
         self._process = process
+        self._on_bytes = on_bytes
         self._fd = process.fd
         self._loop = IOLoop.current()
         self._on_text = on_text
@@ -148,6 +151,8 @@ class PtyChannel:
                 eof = True
                 break
             size += len(data)
+            if self._on_bytes is not None:
+                self._on_bytes(data)
             self._emit(self._decoder.decode(data))
         if size >= STREAMING_READ:
             PtyChannel._streaming.add(self)
@@ -170,6 +175,8 @@ class PtyChannel:
             if not data:
                 break
             budget -= len(data)
+            if self._on_bytes is not None:
+                self._on_bytes(data)
             self._emit(self._decoder.decode(data))
             self._on_burst()
         self._emit(self._decoder.decode(b"", final=True))

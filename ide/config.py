@@ -62,3 +62,8 @@ class Settings:
     @property
     def redis_dir(self) -> Path:
         return self.data_dir / "redis"
+
+    @property
+    def scrollback_dir(self) -> Path:
+        """Each console's output, in files that outlive the server's process (root only)."""
+        return self.data_dir / "scrollback"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import gc
 import logging
 import os
@@ -34,6 +35,19 @@ log = logging.getLogger("ide")
 
 class StartupError(Exception):
     """The server cannot start; the message is one line for the operator."""
+
+
+def hold_node_lock(data_dir: Path) -> int:
+    """The data directory's lock, held while this server runs: a second ``ide serve`` on the
+    same directory would take the first one's programs from under it."""
+    fd = os.open(data_dir / "serve.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StartupError(f"another ide serve already runs on the data directory {data_dir}; "
+                           "stop it first (or give this one its own --data-dir)") from None
+    return fd
 
 
 def check_data_dir(data_dir: Path) -> None:
@@ -151,6 +165,7 @@ async def stop_all(settings: Settings) -> None:
         except SandboxError as exc:
             raise StartupError(str(exc)) from None
         stopped, owners = await services.supervisor.stop_recorded()
+        stopped += await services.console_manager.end_all_held()
         for owner in owners:
             await services.sandbox.forget_network(owner)
         print(f"Stopped {stopped} program{'s' if stopped != 1 else ''} of this node.", flush=True)
@@ -177,6 +192,7 @@ async def serve(settings: Settings) -> None:
     if settings.stop_all:
         await stop_all(settings)
         return
+    node_lock = hold_node_lock(settings.data_dir)
     sockets = bind(settings)
     storage = Storage(settings)
     try:
@@ -203,7 +219,9 @@ async def serve(settings: Settings) -> None:
         except ProxyError as exc:
             await services.sandbox.close()
             raise StartupError(f"the egress proxy could not start: {exc}") from None
-        await services.console_manager.mark_orphans()
+        adopted, ended = await services.console_manager.adopt()
+        if adopted or ended:
+            log.info("consoles of an earlier server: %d taken back, %d ended", adopted, ended)
         await services.console_manager.listen()
         await services.console_policy.start()
         services.cpu.start()
@@ -232,12 +250,15 @@ async def serve(settings: Settings) -> None:
         await services.programs.stop()
         await services.cpu.stop()
         await services.console_policy.stop()
-        await services.console_manager.shutdown()
+        # Consoles, web apps and tasks keep running in the node's holder: the next server
+        # takes them back (`--stop-all` ends them).
+        await services.console_manager.leave_running()
         await services.webapps.close()
-        await services.supervisor.close()  # web apps keep running: a restarted node finds them
+        await services.supervisor.close()
         await egress.stop()
         await services.sandbox.close()
         services.files.close()
         await http_server.close_all_connections()
     finally:
         await storage.close()
+        os.close(node_lock)

@@ -104,10 +104,12 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
                       uid_prefix=settings.uid_prefix, shared_account=settings.unsafe_no_isolation,
                       network=network_settings(settings), library=Path(GUNICORN_SITE))
     status = sandbox.status()
-    # A restarted server must recognise its own consoles to mark them ended:
+    # A restarted server must recognise its own consoles to take them back:
     # the default name is stable across restarts (not the port, which may be 0).
     node_id = settings.node_id or f"{socket.gethostname()}:{settings.data_dir.resolve()}"
-    manager = ConsoleManager(redis, sandbox, node_id, node_key, node_path=settings.node_path)
+    settings.scrollback_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    manager = ConsoleManager(redis, sandbox, node_id, node_key, node_path=settings.node_path,
+                             scrollback_dir=settings.scrollback_dir)
     launchers = LauncherStore(redis)
     kinds = discover_kinds(path=sandbox.program_search_path())
     accounts = AccountStore(redis)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,32 +18,13 @@ from pathlib import Path
 
 import psutil
 
-from sandbox.child_setup import ChildSetup
 from sandbox.errors import SpawnError
 from sandbox.identity import Identity
+from sandbox.process import ExitReports
 from sandbox.process_table import descendants_by_root
 from sandbox.spawner import Sandbox
 
 _POLL_STEP = 0.05
-
-
-class _ReportingSetup:
-    """Runs the child set-up; a refusal's message goes back through a pipe.
-
-    ``subprocess`` replaces an exception raised in ``preexec_fn`` by a bare
-    "Exception occurred in preexec_fn", which tells a user nothing.
-    """
-
-    def __init__(self, setup: ChildSetup, report_fd: int) -> None:
-        self._setup = setup
-        self._report_fd = report_fd
-
-    def __call__(self) -> None:
-        try:
-            self._setup()
-        except BaseException as exc:
-            os.write(self._report_fd, str(exc).encode()[:4000])
-            raise
 
 
 def open_log(path: Path, owner: tuple[int, int] | None) -> int:
@@ -79,9 +59,10 @@ class BackgroundProcess:
     UNKNOWN_STATUS = 255
     """The exit status of an adopted program: its parent, not us, reaped it."""
 
-    def __init__(self, pid: int, isolated: bool, on_reaped: Callable[[BackgroundProcess, float], None] | None,
-                 popen: subprocess.Popen[bytes] | None = None) -> None:
-        self._popen = popen
+    def __init__(self, program_id: str, pid: int, isolated: bool, exits: ExitReports,
+                 on_reaped: Callable[[BackgroundProcess, float], None] | None) -> None:
+        self.program_id = program_id
+        self._exits = exits
         self._isolated = isolated
         self._on_reaped: Callable[[BackgroundProcess, float], None] | None = on_reaped
         self.pid = pid
@@ -94,22 +75,23 @@ class BackgroundProcess:
         with self._lock:
             if self.exit_status is not None:
                 return self.exit_status
-            code = self._popen.poll() if self._popen is not None else self._adopted_status()
-            if code is None:
-                return None
-            self.exit_status = 128 - code if code < 0 else code
+            reported = self._exits.exit_of(self.program_id)
+            if reported is None:
+                if self._on_reaped is not None or _start_time(self.pid) == self.started:
+                    return None
+                # Adopted, and its holder has no report: it was started before the holder
+                # existed (an older server), so its status is lost with its parent.
+                reported = (self.UNKNOWN_STATUS, 0.0)
+            self.exit_status, cpu = reported
             callback, self._on_reaped = self._on_reaped, None
+        self._exits.release(self.program_id)
         if callback is not None:
-            callback(self, 0.0)
+            callback(self, cpu)
         return self.exit_status
 
-    def _adopted_status(self) -> int | None:
-        if self.started is not None and _start_time(self.pid) == self.started:
-            return None
-        return self.UNKNOWN_STATUS
-
     @classmethod
-    def adopt(cls, pid: int, started: float, isolated: bool) -> BackgroundProcess | None:
+    def adopt(cls, program_id: str, pid: int, started: float, isolated: bool,
+              exits: ExitReports) -> BackgroundProcess | None:
         """The program an earlier run of the server started, if ``pid`` is still that process.
 
         ``started`` is its start time as recorded then: a pid reused by
@@ -117,7 +99,7 @@ class BackgroundProcess:
         """
         if _start_time(pid) != started:
             return None
-        return cls(pid, isolated, None)
+        return cls(program_id, pid, isolated, exits, None)
 
     def _signal_tree(self, signum: int) -> None:
         below = descendants_by_root([self.pid]).get(self.pid, [])
@@ -197,41 +179,26 @@ class BackgroundProcess:
         return False
 
 
-def start_background(sandbox: Sandbox, identity: Identity, argv: Sequence[str], cwd: str,
+def start_background(sandbox: Sandbox, identity: Identity, program_id: str, argv: Sequence[str], cwd: str,
                      log_path: Path, env: Mapping[str, str] | None = None) -> BackgroundProcess:
     """Start ``argv`` as the user, stdin ``/dev/null``, output appended to ``log_path``.
 
     ``log_path`` is a host path; ``cwd`` and ``argv`` are as the user sees
-    them.  Blocking.  Raises :class:`SpawnError` with a message for the user.
+    them.  The node's holder forks it and stays its parent, under
+    ``program_id``.  Blocking.  Raises :class:`SpawnError` with a message
+    for the user.
     """
     if not argv:
         raise SpawnError("nothing to run: the command is empty")
     environment = sandbox.environment(identity, env)
     log_fd = open_log(log_path, identity.owner)
-    report_read, report_write = os.pipe()
     try:
         with sandbox.starting(identity, list(argv), cwd, environment) as (wrapped, setup):
-            try:
-                popen = subprocess.Popen(
-                    wrapped, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, cwd="/",
-                    env=environment, start_new_session=True,
-                    preexec_fn=_ReportingSetup(setup, report_write))
-            except subprocess.SubprocessError:
-                os.close(report_write)
-                report_write = -1
-                reason = os.read(report_read, 4000).decode(errors="replace")
-                raise SpawnError(reason or f"could not start {argv[0]}") from None
-            except FileNotFoundError:
-                raise SpawnError(f"{argv[0]}: command not found") from None
-            except OSError as exc:
-                raise SpawnError(f"could not start {argv[0]}: {exc.strerror}") from None
-            sandbox.started(identity, popen.pid)
+            pid, _ = sandbox.start_held(identity, program_id, "background", wrapped, environment, setup,
+                                        argv[0], log_fd=log_fd)
     finally:
         os.close(log_fd)
-        os.close(report_read)
-        if report_write >= 0:
-            os.close(report_write)
-    return BackgroundProcess(popen.pid, sandbox.isolated, sandbox.reaped_callback(identity), popen)
+    return BackgroundProcess(program_id, pid, sandbox.isolated, sandbox, sandbox.reaped_callback(identity))
 
 
 def _start_time(pid: int) -> float | None:

@@ -18,8 +18,9 @@ import os
 import resource
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWNET = 0x40000000
@@ -77,6 +78,16 @@ class PrivateMounts:
     www_source: Path | None = None
     run_source: Path | None = None
     library_source: Path | None = None
+
+    def describe(self) -> dict[str, str | None]:
+        return {name: None if value is None else str(value) for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_description(cls, description: dict[str, Any]) -> PrivateMounts:
+        paths = {name: None if description.get(name) is None else Path(description[name])
+                 for name in ("log_source", "www_source", "run_source", "library_source")}
+        return cls(home_source=Path(description["home_source"]), home_target=str(description["home_target"]),
+                   tmp_source=Path(description["tmp_source"]), **paths)
 
     def apply(self) -> None:
         """Enter a new mount namespace and build the view (child only)."""
@@ -168,6 +179,27 @@ class ChildSetup:
         self._run_as = run_as
         self._cwd = cwd
         self._network = network
+
+    def describe(self) -> dict[str, Any]:
+        """The set-up as plain data, for the node's holder, which forks the child."""
+        return {"cgroup_procs": [procs.decode() for procs in self._cgroup_procs],
+                "rlimits": [list(limit) for limit in self._rlimits], "niceness": self._niceness,
+                "mounts": self._mounts.describe() if self._mounts is not None else None,
+                "run_as": list(self._run_as) if self._run_as is not None else None,
+                "cwd": [self._cwd.host, self._cwd.shown] if self._cwd is not None else None,
+                "network": str(self._network) if self._network is not None else None}
+
+    @classmethod
+    def from_description(cls, description: dict[str, Any]) -> ChildSetup:
+        mounts, run_as, cwd, network = (description.get(name) for name in ("mounts", "run_as", "cwd", "network"))
+        return cls(cgroup_procs=[Path(procs) for procs in description.get("cgroup_procs", [])],
+                   rlimits=[(int(which), int(soft), int(hard))
+                            for which, soft, hard in description.get("rlimits", [])],
+                   niceness=int(description.get("niceness", 0)),
+                   mounts=PrivateMounts.from_description(mounts) if mounts is not None else None,
+                   run_as=(int(run_as[0]), int(run_as[1])) if run_as is not None else None,
+                   cwd=WorkingDirectory(str(cwd[0]), str(cwd[1])) if cwd is not None else None,
+                   network=Path(network) if network is not None else None)
 
     def __call__(self) -> None:
         # Python ignores SIGPIPE and that would survive exec: `yes | head -1`

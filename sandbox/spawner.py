@@ -2,19 +2,14 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import re
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-from ptyprocess import PtyProcess
 
 from sandbox.cgroup_files import CgroupError
 from sandbox.cgroups import UserCgroups
@@ -29,13 +24,15 @@ from sandbox.child_setup import (
 )
 from sandbox.command import find_program, isolating_argv, user_environment, working_directory_in_a_home
 from sandbox.errors import IsolationUnavailable, NetworkIsolationUnavailable, SpawnError
+from sandbox.held_programs import HeldPrograms
+from sandbox.holder import HolderClient
 from sandbox.host import HostCapabilities, current_user, detect_host
 from sandbox.identity import Identity, Places, check_username
 from sandbox.limits import DEFAULT_LIMITS, TARPIT, AccountLimits, limits_for
 from sandbox.network import NetworkError, NetworkIsolation, NetworkSettings, start_network
 from sandbox.ownership import chown_inside, hand_over
 from sandbox.places import UserPlaces
-from sandbox.process import SandboxedProcess, UnbufferedPty
+from sandbox.process import SandboxedProcess
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
 from sandbox.rlimits import fallback_rlimits, isolated_rlimits, processes_of_uid
 from sandbox.status import ISOLATION_CHOICES, SandboxStatus, full_status, limited_status
@@ -47,17 +44,15 @@ from sandbox.unix_users import (
     ensure_unix_user,
     unix_name,
 )
-from sandbox.user_operations import UserOperations
 
 log = logging.getLogger(__name__)
 
 
 _UID_PREFIX = re.compile(r"[a-z_][a-z0-9_-]*")
 _WORKERS = 4
-_CLEANUP_TRIES = 10
 
 
-class Sandbox(UserPlaces, UserOperations):
+class Sandbox(UserPlaces, HeldPrograms):
     """Starts users' programs on PTYs, isolated as far as the host allows.
 
     ``homes_dir`` holds one directory per user (``<data-dir>/home``);
@@ -102,6 +97,8 @@ class Sandbox(UserPlaces, UserOperations):
         self.limits: dict[str, AccountLimits] = dict(DEFAULT_LIMITS if limits is None else limits)
         self.limits.setdefault(TARPIT, DEFAULT_LIMITS[TARPIT])
         self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="sandbox")
+        # The parent of every program started here, which outlives this process (sandbox/holder/).
+        self.holder = HolderClient(self.homes_dir.parent / "holder")
         self._guard = threading.Lock()
         self._user_locks: dict[str, threading.Lock] = {}
         self._identities: dict[tuple[str, str], Identity] = {}
@@ -249,26 +246,28 @@ class Sandbox(UserPlaces, UserOperations):
 
     async def spawn(self, identity: Identity, argv: Sequence[str], cwd: str,
                     env: Mapping[str, str] | None = None,
-                    rows: int = 24, cols: int = 80) -> SandboxedProcess:
+                    rows: int = 24, cols: int = 80, program_id: str | None = None) -> SandboxedProcess:
         """Start ``argv`` on a new PTY as a session leader in ``cwd``.
 
         ``cwd`` (and a path in ``argv[0]``) are paths as the user sees them;
         ``cwd`` must be in a home, and is entered with the program's own
-        identity (never as root).  Raises :class:`SpawnError` with a message a
-        user can act on.
+        identity (never as root).  The node's holder forks it and stays its
+        parent; ``program_id`` names it there (a console's id), so a server
+        that starts again finds it.  Raises :class:`SpawnError` with a
+        message a user can act on.
         """
         if not argv:
             raise SpawnError("nothing to run: the command is empty")
         return await self._run(self._spawn_blocking, identity, list(argv), cwd,
-                               self.environment(identity, env), rows, cols)
+                               self.environment(identity, env), rows, cols, program_id or os.urandom(8).hex())
 
     def _spawn_blocking(self, identity: Identity, argv: list[str], cwd: str, env: dict[str, str],
-                        rows: int, cols: int) -> SandboxedProcess:
+                        rows: int, cols: int, program_id: str) -> SandboxedProcess:
         with self.starting(identity, argv, cwd, env) as (wrapped, setup):
-            pty = self._start(wrapped, env, rows, cols, setup, program=argv[0])
-            self.started(identity, pty.pid)
-        os.set_blocking(pty.fd, False)
-        return SandboxedProcess(pty, on_reaped=self.reaped_callback(identity))
+            pid, master = self.start_held(identity, program_id, "pty", wrapped, env, setup, argv[0],
+                                          rows=rows, cols=cols)
+        os.set_blocking(master, False)
+        return SandboxedProcess(program_id, pid, master, self, on_reaped=self.reaped_callback(identity))
 
     @contextlib.contextmanager
     def starting(self, identity: Identity, argv: list[str], cwd: str,
@@ -300,17 +299,6 @@ class Sandbox(UserPlaces, UserOperations):
             yield [program, *argv[1:]], ChildSetup(rlimits=rlimits, niceness=niceness, run_as=self._shared,
                                                    cwd=WorkingDirectory(str(host_cwd), visible_cwd))
 
-    def started(self, identity: Identity, pid: int) -> None:
-        """Count a program started through :meth:`starting` (inside its ``with``)."""
-        if self._cgroups is None:
-            self._trees.add(identity.username, pid)
-        with self._guard:
-            self._live_consoles[identity.username] = self._live_consoles.get(identity.username, 0) + 1
-
-    def reaped_callback(self, identity: Identity) -> Callable[[Any, float], None]:
-        """What a started program's handle calls once it is reaped."""
-        return functools.partial(self._on_reaped, identity.username)
-
     def _isolated_plan(self, identity: Identity, argv: list[str], cwd: str,
                        limits: AccountLimits) -> tuple[list[str], ChildSetup]:
         setup = self._isolated_setup(identity, limits)
@@ -339,48 +327,15 @@ class Sandbox(UserPlaces, UserOperations):
                                  www_source=self.www_dir / name, run_source=self.run_dir / name,
                                  library_source=self.library))
 
-    @staticmethod
-    def _start(argv: list[str], env: dict[str, str], rows: int, cols: int,
-               setup: ChildSetup, *, program: str) -> PtyProcess:
-        # ptyprocess changes into its cwd as root, before the setup runs: it
-        # gets "/", and the setup (or the init shell) enters the real one
-        # without root.
-        error = None
-        try:
-            return UnbufferedPty.start(argv, env=env, dimensions=(rows, cols), preexec_fn=setup)
-        except FileNotFoundError:
-            error = f"{program}: command not found"
-        except RuntimeError as exc:  # ChildSetup's refusals, re-raised by ptyprocess
-            error = str(exc)
-        except OSError as exc:
-            error = f"could not start {program}: {exc}"
-        raise SpawnError(error)
-
-    def _on_reaped(self, username: str, process: Any, cpu_seconds: float) -> None:
-        with self._guard:
-            self._live_consoles[username] = max(0, self._live_consoles.get(username, 0) - 1)
-        if self._cgroups is None:
-            self._trees.reaped(username, process.pid, cpu_seconds)
-            return
-        try:
-            future = self._executor.submit(self._remove_groups_when_empty, username)
-        except RuntimeError:
-            return  # closed: close() removes what is left
-        future.add_done_callback(_log_failure)
-
-    def _remove_groups_when_empty(self, username: str) -> None:
-        # The namespace dies a moment after its holder is reaped.
-        assert self._cgroups is not None
-        for _ in range(_CLEANUP_TRIES):
-            with self._user_lock(username):
-                if self._live(username) or self._cgroups.remove_if_empty(username):
-                    return
-            time.sleep(0.02)
-
     # -- plumbing --------------------------------------------------------------
 
     async def close(self) -> None:
-        """Remove the sandbox's empty groups and stop its worker threads."""
+        """Remove the sandbox's empty groups and stop its worker threads.
+
+        The holder exits if it keeps no program; otherwise it stays, with
+        them, for the next server of this node.
+        """
+        await self._run(self.holder.close, True)
         if self._cgroups is not None:
             all_gone = await self._run(self._cgroups.teardown)
             if not all_gone:
@@ -390,8 +345,3 @@ class Sandbox(UserPlaces, UserOperations):
                 if not await self._run(self._network.close, busy):
                     log.warning("network namespaces left in place: some users still have processes")
         self._executor.shutdown(wait=False)
-
-
-def _log_failure(future: Future[None]) -> None:
-    if future.exception() is not None:
-        log.error("removing a user's cgroups failed", exc_info=future.exception())

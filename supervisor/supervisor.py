@@ -227,8 +227,8 @@ class Supervisor:
         fields = {str(k): str(v) for k, v in record.items()}
         if fields.get("node") != self._node or not fields.get("pid") or not fields.get("started"):
             return None
-        return await self._run(BackgroundProcess.adopt, int(fields["pid"]), float(fields["started"]),
-                               self._sandbox.isolated)
+        return await self._run(BackgroundProcess.adopt, name, int(fields["pid"]), float(fields["started"]),
+                               self._sandbox.isolated, self._sandbox)
 
     async def _adopt(self, program: _Program) -> None:
         # Programs outlive a restart of the node: take back the one an earlier run started.

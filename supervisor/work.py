@@ -29,7 +29,7 @@ def start_fresh(sandbox: Sandbox, spec: ProgramSpec) -> BackgroundProcess:
             os.unlink(spec.ready_path)
         except FileNotFoundError:
             pass
-    return start_background(sandbox, spec.identity, spec.argv, spec.cwd, spec.log, spec.env)
+    return start_background(sandbox, spec.identity, spec.name, spec.argv, spec.cwd, spec.log, spec.env)
 
 
 def ready_checks(checks: list[tuple[Path | None, float, float]]) -> list[bool]:

@@ -77,19 +77,29 @@ class ServerProcess:
             raise RuntimeError("the server did not start:\n" + "".join(self.output))
         return self
 
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def stop(self, *, keep_programs: bool = False) -> None:
+        """SIGTERM, as an upgrade would; users' programs outlive the server, so unless
+        ``keep_programs`` they are then ended with ``ide serve --stop-all``."""
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+        if not keep_programs:
+            self.stop_programs()
+
+    def crash(self) -> None:
+        """SIGKILL the server (its programs stay with the node's holder)."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
         self.process = None
 
     def stop_programs(self) -> str:
-        """``ide serve --stop-all`` with this server's flags: its web apps outlive it otherwise."""
+        """``ide serve --stop-all`` with this server's flags: its programs outlive it otherwise."""
         return self.cli("serve", "--stop-all", *self.extra_args).stdout
 
     def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -133,6 +143,5 @@ def unisolated_server(*extra_args: str) -> Iterator[ServerProcess]:
             yield server
         finally:
             server.stop()
-            server.stop_programs()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -36,11 +36,13 @@ class ConsoleNode:
     """
 
     def __init__(self, redis_socket: str, homes: Path, node_id: str = "node-1",
-                 limits: FlowLimits = FlowLimits(), scrollback_bytes: int = 512 * 1024) -> None:
+                 limits: FlowLimits = FlowLimits(), scrollback_bytes: int = 512 * 1024,
+                 scrollback_dir: Path | None = None) -> None:
         self.redis = aioredis.Redis(unix_socket_path=redis_socket, decode_responses=True)
         self.sandbox = Sandbox(homes)
         self.manager = ConsoleManager(self.redis, self.sandbox, node_id, DEPLOYMENT_KEY,
-                                      scrollback_bytes=scrollback_bytes, limits=limits)
+                                      scrollback_bytes=scrollback_bytes, limits=limits,
+                                      scrollback_dir=scrollback_dir)
         self.shares: dict[tuple[str, str], str] = {}
         # Logins (the ``login`` cookie) that have ended: their connections must not stay.
         self.ended_credentials: set[str] = set()

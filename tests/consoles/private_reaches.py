@@ -24,6 +24,8 @@ from typing import Any
 
 # namedtuple's documented API carries an underscore so as not to clash with field names.
 NAMEDTUPLE_API = {"_replace", "_asdict", "_fields", "_make", "_field_defaults"}
+# Public, documented names that start with an underscore.
+DOCUMENTED = {"os._exit"}
 ATTRIBUTE_FUNCTIONS = {"getattr", "setattr", "hasattr", "delattr"}
 
 
@@ -143,7 +145,7 @@ class Scanner:
             if isinstance(node, ast.ClassDef) and id(node) in class_names:
                 yield from self._class_reaches(node, class_names[id(node)])
             for owner, name, line in _attribute_uses(node):
-                if _is_self(owner) or name in NAMEDTUPLE_API:
+                if _is_self(owner) or name in NAMEDTUPLE_API or f"{ast.unparse(owner)}.{name}" in DOCUMENTED:
                     continue
                 if is_private(name) and name not in self.own_names:
                     yield line, f"reads {ast.unparse(owner)}.{name}"

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
 from consoles import ConsoleLimitReached
-from consoles.manager import ORPHANED_REASON, SHUTDOWN_REASON
+from consoles.manager import ENDED_BEFORE_RESTART, ORPHANED_REASON, SHUTDOWN_REASON
+from consoles.registry import ConsoleRecord
 from sandbox import SpawnError
 from tests.consoles.node import BASH, ConsoleNode, is_gone, wait_for
 
@@ -114,21 +117,66 @@ async def test_close_works_for_unknown_and_ended_consoles(redis_socket, homes):
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_restart_marks_this_nodes_lost_consoles_as_ended(redis_socket, homes):
-    async with ConsoleNode(redis_socket, homes, node_id="node-a") as before, \
+async def test_a_restarted_node_takes_its_consoles_back_with_state_and_scrollback(redis_socket, homes, tmp_path):
+    files = tmp_path / "scrollback"
+    files.mkdir()
+    async with ConsoleNode(redis_socket, homes, node_id="node-a", scrollback_dir=files) as before, \
             ConsoleNode(redis_socket, homes, node_id="node-b") as other_node:
-        lost = await before.start_console(owner="alice")
-        await before.start_console(owner="alice", argv=["true"])
+        kept = await before.start_console(owner="alice")
+        kept.send_input("x=41; echo marker-$((x+1))\n")
+        await wait_for(lambda: "marker-42" in kept.output_tail(100), message="the shell's answer")
+        done = await before.start_console(owner="alice", argv=["true"])
+        await wait_for(lambda: done.finished, message="true to end")
+        waits_for_go = "until [ -e go ]; do sleep 0.05; done; echo bye; exit 7"
+        ends_meanwhile = await before.start_console(owner="alice", argv=["bash", "-c", waits_for_go])
         survivor = await other_node.start_console(owner="alice")
-        # node-a restarted: a new manager with the same node id and nothing alive.
-        async with ConsoleNode(redis_socket, homes, node_id="node-a") as after:
-            assert await after.manager.mark_orphans() == 2
+        await wait_for(lambda: before.manager.get_live(ends_meanwhile.id).running)
+        await before.manager.leave_running()  # the server stops; the node's holder keeps the programs
+        assert not is_gone(kept.pid)
+        (homes / "alice" / "go").touch()
+        await wait_for(lambda: is_gone(ends_meanwhile.pid), message="the program to end while no server runs")
+
+        async with ConsoleNode(redis_socket, homes, node_id="node-a", scrollback_dir=files) as after:
+            assert await after.manager.adopt() == (2, 1)
+            again = after.manager.get_live(kept.id)
+            assert again is not None and again.running and again.pid == kept.pid
+            assert "marker-42" in again.output_tail(100)  # the scrollback came back from its file
+            again.send_input("echo again-$x\n")
+            await wait_for(lambda: "again-41" in again.output_tail(100), message="the same shell, same state")
+            record = await wait_for(lambda: _exited(after, ends_meanwhile.id), message="the end to be recorded")
+            assert record.exit_status == 7
+            assert "bye" in after.manager.get_live(ends_meanwhile.id).output_tail(100)
             records = {record.id: record for record in await after.manager.list_for("alice")}
-            assert records[lost.id].status == "ended"
-            assert records[lost.id].ended_reason == ORPHANED_REASON
+            assert records[done.id].status == "ended" and records[done.id].ended_reason == ENDED_BEFORE_RESTART
             assert records[survivor.id].status == "running"
-            assert await after.manager.mark_orphans() == 0
-            assert await after.manager.close(lost.id) is True
+            assert await after.manager.adopt() == (0, 0)
+            assert await after.manager.close(kept.id) is True
+            assert not (files / kept.id).exists()
+
+
+async def _exited(node: ConsoleNode, console_id: str) -> ConsoleRecord | None:
+    record = await node.manager.record(console_id)
+    return record if record is not None and record.status == "exited" else None
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_console_the_holder_no_longer_keeps_is_marked_ended(redis_socket, homes):
+    async with ConsoleNode(redis_socket, homes, node_id="node-a") as before:
+        lost = await before.start_console(owner="alice")
+        await before.manager.leave_running()
+        os.kill(lost.pid, signal.SIGKILL)
+        await wait_for(lambda: is_gone(lost.pid))
+        before.sandbox.release(lost.id)  # as if its holder had gone with it
+        await wait_for(lambda: before.sandbox.holder.exit_of(lost.id) is None)
+        async with ConsoleNode(redis_socket, homes, node_id="node-a") as after:
+            await wait_for(lambda: _not_held(after, lost.id), message="the holder to forget it")
+            assert await after.manager.adopt() == (0, 1)
+            record = await after.manager.record(lost.id)
+            assert record.status == "ended" and record.ended_reason == ORPHANED_REASON
+
+
+async def _not_held(node: ConsoleNode, console_id: str) -> bool:
+    return all(program.id != console_id for program in await node.sandbox.held_programs())
 
 
 @pytest.mark.gen_test(timeout=60)

@@ -45,7 +45,6 @@ def sandboxed_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
         yield server
     finally:
         server.stop()
-        server.stop_programs()
         for entry in pwd.getpwall():
             if entry.pw_name.startswith(TEST_UID_PREFIX + "sbx"):
                 subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)

@@ -296,14 +296,14 @@ async def test_apps_survive_a_restart_of_the_node_and_stop_all_ends_them(apps_se
     webapp = await create_app(alice)
     assert (await visit(apps_server, domain_of(alice))).code == 200
     pid = int(program(apps_server, webapp)["pid"])
-    apps_server.stop()
+    apps_server.stop(keep_programs=True)
     assert psutil.pid_exists(pid)
     apps_server.start()
     again = await visit(apps_server, domain_of(alice))
     assert again.code == 200 and b"Hello from" in again.body
     assert int(program(apps_server, webapp)["pid"]) == pid  # the same program, taken over
     assert "taken over after a restart" in log_file(apps_server, alice, "server").read_text()
-    apps_server.stop()
+    apps_server.stop(keep_programs=True)
     assert "Stopped" in apps_server.stop_programs()
     await eventually(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie",
                      "the app to end")

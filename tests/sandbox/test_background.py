@@ -27,7 +27,7 @@ def _ended(process: BackgroundProcess) -> int:
 
 def test_runs_as_the_user_with_var_log_and_var_www(isolated: Sandbox, make_user: UserFactory) -> None:
     erin = make_user("sbxt_erin")
-    process = start_background(isolated, erin, [
+    process = start_background(isolated, erin, "job1", [
         "bash", "-c", "id -u; pwd; cat; echo made > /var/www/page; ls /var/log; echo err >&2; exit 3"],
         erin.visible_home, _log(isolated, "sbxt_erin"))
     assert _ended(process) == 3
@@ -40,7 +40,7 @@ def test_runs_as_the_user_with_var_log_and_var_www(isolated: Sandbox, make_user:
 def test_stop_ends_the_whole_tree_daemons_included(isolated: Sandbox, make_user: UserFactory,
                                                    cgroup_base: str) -> None:
     fay = make_user("sbxt_fay")
-    process = start_background(isolated, fay, [
+    process = start_background(isolated, fay, "job2", [
         "bash", "-c", "trap 'echo got-term; exit 0' TERM; setsid sleep 300 & echo ready; "
                       "while true; do sleep 0.1; done"],
         fay.visible_home, _log(isolated, "sbxt_fay"))
@@ -54,7 +54,7 @@ def test_stop_ends_the_whole_tree_daemons_included(isolated: Sandbox, make_user:
 def test_a_program_ignoring_sigterm_is_killed_after_the_grace(isolated: Sandbox,
                                                              make_user: UserFactory) -> None:
     gil = make_user("sbxt_gil")
-    process = start_background(isolated, gil, ["bash", "-c", "trap '' TERM; echo up; sleep 300"],
+    process = start_background(isolated, gil, "job3", ["bash", "-c", "trap '' TERM; echo up; sleep 300"],
                                gil.visible_home, _log(isolated, "sbxt_gil"))
     wait_for(lambda: "up" in _log(isolated, "sbxt_gil").read_text(), "the program to start")
     assert process.stop(grace=0.5) != 0
@@ -67,16 +67,16 @@ def test_a_log_that_links_elsewhere_is_refused(isolated: Sandbox, make_user: Use
     victim.write_text("secret\n")
     os.symlink(victim, _log(isolated, "sbxt_hal", "sym.log"))
     with pytest.raises(SpawnError, match="sym.log"):
-        start_background(isolated, hal, ["true"], hal.visible_home, _log(isolated, "sbxt_hal", "sym.log"))
+        start_background(isolated, hal, "job4", ["true"], hal.visible_home, _log(isolated, "sbxt_hal", "sym.log"))
     os.link(victim, _log(isolated, "sbxt_hal", "hard.log"))
     with pytest.raises(SpawnError, match="not a plain file of yours"):
-        start_background(isolated, hal, ["true"], hal.visible_home, _log(isolated, "sbxt_hal", "hard.log"))
+        start_background(isolated, hal, "job5", ["true"], hal.visible_home, _log(isolated, "sbxt_hal", "hard.log"))
     assert victim.read_text() == "secret\n"
 
 
 def test_a_missing_working_directory_is_reported_in_the_log(isolated: Sandbox, make_user: UserFactory) -> None:
     ida = make_user("sbxt_ida")
-    process = start_background(isolated, ida, ["true"], "/home/sbxt_ida/nowhere", _log(isolated, "sbxt_ida"))
+    process = start_background(isolated, ida, "job6", ["true"], "/home/sbxt_ida/nowhere", _log(isolated, "sbxt_ida"))
     assert _ended(process) == 1
     assert "does not exist" in _log(isolated, "sbxt_ida").read_text()
 
@@ -84,7 +84,7 @@ def test_a_missing_working_directory_is_reported_in_the_log(isolated: Sandbox, m
 def test_unisolated_programs_see_their_places_on_the_host(plain_sandbox: Sandbox) -> None:
     identity = plain_sandbox.identity("plain", "free")
     places = plain_sandbox.places(identity)
-    process = start_background(plain_sandbox, identity, ["sh", "-c", f"echo hi > {places.www}/x; cat"],
+    process = start_background(plain_sandbox, identity, "job7", ["sh", "-c", f"echo hi > {places.www}/x; cat"],
                                identity.visible_home, plain_sandbox.log_dir / "plain" / "x.log")
     assert _ended(process) == 0
     assert (plain_sandbox.www_dir / "plain" / "x").read_text() == "hi\n"

@@ -51,7 +51,7 @@ def test_cpu_total_keeps_growing_across_removed_and_recreated_groups(
         isolated: Sandbox, make_user: UserFactory, cgroup_base: str) -> None:
     kim = make_user("sbxt_kim")
     group = cgroup_dir("cpuacct", cgroup_base, "sbxt_kim")
-    burn = "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done"  # about 0.5 s of CPU
+    burn = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"  # about a second of CPU
     assert run_script(isolated, kim, burn)[0] == 0
     wait_for(lambda: not group.exists(), "the emptied group to be removed")
     first = run(isolated.cpu_usage_seconds("sbxt_kim"))

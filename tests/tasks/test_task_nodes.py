@@ -43,7 +43,7 @@ async def test_always_on_tasks_keep_running_while_the_node_restarts_and_are_supe
             return running if len(running) == 1 and shown["state"] == "running" else None
 
         first = (await eventually(one_running))[0].pid
-        server.stop()
+        server.stop(keep_programs=True)
         assert [p.pid for p in processes_named(marker)] == [first]  # the server's restart ends nothing
         server.start()
         client = Client(server.url, token=client.token)
@@ -58,7 +58,6 @@ async def test_always_on_tasks_keep_running_while_the_node_restarts_and_are_supe
         await eventually(restarted)
     finally:
         server.stop()
-        server.stop_programs()
 
 
 def _socket_of(data_dir: Path) -> str:
