@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 
 from sandbox.errors import SpawnError
+from sandbox.holder import HolderUnavailable
 from sandbox.identity import Identity
 from sandbox.process import ExitReports
 from sandbox.process_table import descendants_by_root
@@ -60,8 +61,11 @@ class BackgroundProcess:
     """The exit status of an adopted program: its parent, not us, reaped it."""
 
     def __init__(self, program_id: str, pid: int, isolated: bool, exits: ExitReports,
-                 on_reaped: Callable[[BackgroundProcess, float], None] | None) -> None:
+                 on_reaped: Callable[[BackgroundProcess, float], None] | None, *, held: bool = True) -> None:
         self.program_id = program_id
+        # A child of the node's holder, which reports its end; else one an older server
+        # started itself, known only by its pid and start time.
+        self._held = held
         self._exits = exits
         self._isolated = isolated
         self._on_reaped: Callable[[BackgroundProcess, float], None] | None = on_reaped
@@ -77,11 +81,9 @@ class BackgroundProcess:
                 return self.exit_status
             reported = self._exits.exit_of(self.program_id)
             if reported is None:
-                if self._on_reaped is not None or _start_time(self.pid) == self.started:
+                if self._held or _start_time(self.pid) == self.started:
                     return None
-                # Adopted, and its holder has no report: it was started before the holder
-                # existed (an older server), so its status is lost with its parent.
-                reported = (self.UNKNOWN_STATUS, 0.0)
+                reported = (self.UNKNOWN_STATUS, 0.0)  # its status was lost with its parent
             self.exit_status, cpu = reported
             callback, self._on_reaped = self._on_reaped, None
         self._exits.release(self.program_id)
@@ -91,15 +93,23 @@ class BackgroundProcess:
 
     @classmethod
     def adopt(cls, program_id: str, pid: int, started: float, isolated: bool,
-              exits: ExitReports) -> BackgroundProcess | None:
-        """The program an earlier run of the server started, if ``pid`` is still that process.
+              sandbox: Sandbox) -> BackgroundProcess | None:
+        """The program an earlier run of the server started, if it still runs (or ended unseen).
 
-        ``started`` is its start time as recorded then: a pid reused by
-        another process never matches.  Blocking.
+        The node's holder knows its children by ``program_id``, also those
+        whose end no server saw.  Without it (a program of a server older
+        than the holder) ``pid`` must still be the process that started at
+        ``started``: a pid reused by another process never matches.  Blocking.
         """
-        if _start_time(pid) != started:
+        try:
+            held = sandbox.holder.find(program_id)
+        except HolderUnavailable:
+            held = None
+        if held is not None:
+            return cls(program_id, held.pid, isolated, sandbox, None)
+        if not pid or _start_time(pid) != started:
             return None
-        return cls(program_id, pid, isolated, exits, None)
+        return cls(program_id, pid, isolated, sandbox, None, held=False)
 
     def _signal_tree(self, signum: int) -> None:
         below = descendants_by_root([self.pid]).get(self.pid, [])

@@ -225,10 +225,11 @@ class Supervisor:
     async def _recorded_process(self, name: str) -> BackgroundProcess | None:
         record = await self._redis.hgetall(program_key(name))
         fields = {str(k): str(v) for k, v in record.items()}
-        if fields.get("node") != self._node or not fields.get("pid") or not fields.get("started"):
+        if fields.get("node", self._node) != self._node:
             return None
-        return await self._run(BackgroundProcess.adopt, name, int(fields["pid"]), float(fields["started"]),
-                               self._sandbox.isolated, self._sandbox)
+        # The record may lack the pid (the server died before writing it): the holder still knows.
+        return await self._run(BackgroundProcess.adopt, name, int(fields.get("pid") or 0),
+                               float(fields.get("started") or 0), self._sandbox.isolated, self._sandbox)
 
     async def _adopt(self, program: _Program) -> None:
         # Programs outlive a restart of the node: take back the one an earlier run started.

@@ -73,7 +73,7 @@ class ServerProcess:
 
         threading.Thread(target=pump, daemon=True).start()
         if not ready.wait(timeout) or not self.url:
-            self.stop()
+            self.stop(keep_programs=True)  # another server's programs may be in the data directory
             raise RuntimeError("the server did not start:\n" + "".join(self.output))
         return self
 

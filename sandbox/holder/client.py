@@ -234,6 +234,16 @@ class HolderClient:
                                             entry["exit_status"], float(entry["cpu"]), master))
         return programs
 
+    def find(self, program_id: str) -> HeldProgram | None:
+        """The program the holder keeps under this id (without its master), if any."""
+        entry = self.ask({"op": "find", "id": program_id})[0][0]["program"]
+        if entry is None:
+            return None
+        if entry["exit_status"] is not None:
+            self._exits[entry["id"]] = (int(entry["exit_status"]), float(entry["cpu"]))
+        return HeldProgram(entry["id"], entry["kind"], int(entry["pid"]), dict(entry["meta"]),
+                           entry["exit_status"], float(entry["cpu"]), -1)
+
     def exit_of(self, program_id: str) -> tuple[int, float] | None:
         """(exit status, CPU seconds) once the program has ended; never blocks."""
         return self._exits.get(program_id)

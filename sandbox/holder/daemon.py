@@ -178,6 +178,9 @@ class Holder:
             for part, masters in self._list():
                 self._send(client, {**reply, **part}, masters)
             return
+        elif operation == "find":
+            program = self._programs.get(str(message.get("id")))
+            reply.update(program=program.listing() if program is not None else None)
         elif operation == "release":
             program = self._programs.pop(str(message.get("id")), None)
             if program is not None and program.master >= 0:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.client import Client
 from tests.consoles.sockjs_client import TRANSPORTS, connect
-from tests.server import UNISOLATED, ServerProcess
+from tests.server import ServerProcess
 
 
 @pytest.fixture
@@ -270,35 +270,6 @@ async def test_console_pages(ide_server):
     anonymous = await Client(ide_server.url).get(console["console_url"])
     assert anonymous.status == 302 and anonymous.headers["Location"].startswith("/login/?next=")
     await browser.delete(f"/api/v0/user/{name}/consoles/{console['id']}/")
-
-
-def test_consoles_that_died_with_the_server_are_listed_as_ended(server_data_dir):
-    import json
-    import urllib.request
-
-    def call(server, method, path, token, body=None):
-        request = urllib.request.Request(server.url + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Authorization": f"Token {token}"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-
-    first = ServerProcess(server_data_dir, *UNISOLATED).start()
-    try:
-        name = first.add_user("keep", account_type="hacker")
-        token = first.cli("user", "token", name).stdout.strip()
-        console = call(first, "POST", f"/api/v0/user/{name}/consoles/", token, {"executable": "bash"})
-    finally:
-        first.process.kill()  # type: ignore[union-attr]
-        first.process.wait()  # type: ignore[union-attr]
-        first.process = None
-    second = ServerProcess(server_data_dir, *UNISOLATED).start()
-    try:
-        record = call(second, "GET", f"/api/v0/user/{name}/consoles/{console['id']}/", token)
-        assert record["status"] == "ended"
-        assert "restarted" in record["ended_reason"]
-    finally:
-        second.stop()
 
 
 @pytest.mark.gen_test(timeout=90)
