@@ -8,6 +8,7 @@ programs an earlier one left.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -41,6 +42,7 @@ class HeldPrograms(UserOperations):
     _live_consoles: dict[str, int]
     _trees: ProcessTreeUsage
     _cgroups: UserCgroups | None
+    _releases: set[Future[None]]
 
     def start_held(self, identity: Identity, program_id: str, kind: str, wrapped: list[str], env: dict[str, str],
                    setup: ChildSetup, program: str, *, rows: int = 24, cols: int = 80,
@@ -95,7 +97,14 @@ class HeldPrograms(UserOperations):
             future = self._executor.submit(self.holder.release, program_id)
         except RuntimeError:
             return  # closed: the holder is told nothing more
+        self._releases.add(future)
+        future.add_done_callback(self._releases.discard)
         future.add_done_callback(log_failure)
+
+    async def _released(self) -> None:
+        """Once the holder has heard every release asked for so far (before it may quit)."""
+        await asyncio.gather(*(asyncio.wrap_future(future) for future in list(self._releases)),
+                             return_exceptions=True)
 
     def started(self, identity: Identity, pid: int) -> None:
         """Count a program started through :meth:`starting` (inside its ``with``)."""

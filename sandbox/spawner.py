@@ -8,7 +8,7 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from sandbox.cgroup_files import CgroupError
@@ -99,6 +99,7 @@ class Sandbox(UserPlaces, HeldPrograms):
         self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="sandbox")
         # The parent of every program started here, which outlives this process (sandbox/holder/).
         self.holder = HolderClient(self.homes_dir.parent / "holder")
+        self._releases: set[Future[None]] = set()
         self._guard = threading.Lock()
         self._user_locks: dict[str, threading.Lock] = {}
         self._identities: dict[tuple[str, str], Identity] = {}
@@ -335,6 +336,7 @@ class Sandbox(UserPlaces, HeldPrograms):
         The holder exits if it keeps no program; otherwise it stays, with
         them, for the next server of this node.
         """
+        await self._released()
         await self._run(self.holder.close, True)
         if self._cgroups is not None:
             all_gone = await self._run(self._cgroups.teardown)

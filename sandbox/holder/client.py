@@ -67,20 +67,17 @@ class HolderClient:
 
     # -- connection -------------------------------------------------------------------
 
-    def _connected(self) -> socket.socket:
-        """The socket, connecting (and starting the holder) first if needed.  Caller holds the lock."""
+    def _connect_if_needed(self) -> None:
+        """Connect (starting the holder, or upgrading an older one) unless connected.  Caller holds the lock."""
         if self._sock is not None:
-            return self._sock
+            return
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.directory.chmod(0o700)
-        sock = self._connect() or self._start_and_connect()
-        self._sock = sock
-        threading.Thread(target=self._read, args=(sock,), name="holder-reader", daemon=True).start()
+        self._listen_to(self._connect() or self._start_and_connect())
         hello = self._ask_locked({"op": "hello"})[0][0]
         self.holder_pid, self.version = int(hello["pid"]), int(hello["version"])
         if self.version < protocol.VERSION:
             self._upgrade_locked()
-        return self._sock
 
     def _connect(self) -> socket.socket | None:
         directory_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -122,8 +119,8 @@ class HolderClient:
     def _upgrade_locked(self) -> None:
         """Have an older holder re-execute itself from this code, then talk to the new one."""
         old_version = self.version
-        self._ask_locked({"op": "upgrade", "argv": [sys.executable, "-m", "sandbox.holder.daemon"],
-                          "env": holder_environment()})
+        self._ask_locked({"op": "upgrade", "env": holder_environment(),
+                          "argv": [sys.executable, "-m", "sandbox.holder.daemon", str(self.directory)]})
         self._disconnect_locked()
         deadline = time.monotonic() + _START_TIMEOUT
         while True:
@@ -133,11 +130,18 @@ class HolderClient:
             if time.monotonic() > deadline:
                 raise HolderUnavailable("the node's program holder did not come back from its upgrade")
             time.sleep(0.02)
-        self._sock = sock
-        threading.Thread(target=self._read, args=(sock,), name="holder-reader", daemon=True).start()
+        self._listen_to(sock)
         hello = self._ask_locked({"op": "hello"})[0][0]
         self.holder_pid, self.version = int(hello["pid"]), int(hello["version"])
         log.warning("the node's program holder was upgraded from protocol %s to %s", old_version, self.version)
+
+    def _listen_to(self, sock: socket.socket) -> None:
+        """Use ``sock`` from now on, with a reader and a queue of answers of its own (what a
+        reader of an earlier connection still delivers cannot be taken for an answer here)."""
+        self._sock = sock
+        self._answers = queue.Queue()
+        threading.Thread(target=self._read, args=(sock, self._answers), name="holder-reader",
+                         daemon=True).start()
 
     def _disconnect_locked(self) -> None:
         if self._sock is not None:
@@ -145,26 +149,21 @@ class HolderClient:
                 self._sock.shutdown(socket.SHUT_RDWR)
             self._sock.close()
             self._sock = None
-            while True:  # what the old reader left
-                try:
-                    self._answers.get_nowait()
-                except queue.Empty:
-                    break
 
-    def _read(self, sock: socket.socket) -> None:
+    def _read(self, sock: socket.socket, answers: queue.Queue[tuple[protocol.Message, list[int]] | None]) -> None:
         while True:
             try:
                 received = protocol.receive(sock)
             except (OSError, protocol.ProtocolError):
                 received = None
             if received is None:
-                self._answers.put(None)
+                answers.put(None)
                 return
             message, fds = received
             if message.get("event") == "exited":
                 self._exits[str(message["id"])] = (int(message["exit_status"]), float(message["cpu"]))
                 continue
-            self._answers.put((message, fds))
+            answers.put((message, fds))
 
     # -- requests ---------------------------------------------------------------------
 
@@ -201,7 +200,7 @@ class HolderClient:
     def ask(self, message: protocol.Message, fds: Sequence[int] = ()) -> Answer:
         with self._lock:
             for attempt in (1, 2):
-                self._connected()
+                self._connect_if_needed()
                 try:
                     return self._ask_locked(message, fds)
                 except HolderUnavailable:
