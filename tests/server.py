@@ -47,6 +47,8 @@ class ServerProcess:
         self.extra_args = extra_args
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process: subprocess.Popen[str] | None = None
+        # 0: any free port; a restart that browsers must find again sets the port it had.
+        self.requested_port = 0
         self.url = ""
         self.port = 0
         self.output: list[str] = []
@@ -56,7 +58,7 @@ class ServerProcess:
         if not manifest.exists():
             raise RuntimeError("the front end is not built: run `npm ci && npm run build` first")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ide", "serve", "--port", "0", "--data-dir", str(self.data_dir),
+            [sys.executable, "-m", "ide", "serve", "--port", str(self.requested_port), "--data-dir", str(self.data_dir),
              *self.extra_args],
             cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = threading.Event()

@@ -14,7 +14,14 @@ import SockJS from "sockjs-client";
  */
 const TRANSPORTS = ["websocket", "xhr-streaming", "xhr-polling"];
 
-const FIRST_RETRY_MS = 500;
+/**
+ * A lost connection is retried every QUICK_RETRY_MS for QUICK_RETRIES tries:
+ * a server restarting (an upgrade) is back within a second or two and the
+ * console with it, so the page must not be waiting out a long backoff then.
+ * After that the delay doubles up to LONGEST_RETRY_MS.
+ */
+const QUICK_RETRY_MS = 250;
+const QUICK_RETRIES = 12;
 const LONGEST_RETRY_MS = 30_000;
 
 /**
@@ -111,7 +118,8 @@ export class ConsoleStream {
 
   /** @param {string} reason why the connection was lost. */
   _scheduleRetry(reason) {
-    const backoff = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** this._failures);
+    const backoff = this._failures < QUICK_RETRIES ? QUICK_RETRY_MS
+      : Math.min(LONGEST_RETRY_MS, QUICK_RETRY_MS * 2 ** (this._failures - QUICK_RETRIES + 1));
     const delay = Math.round(backoff * (0.75 + Math.random() * 0.5));
     this._failures += 1;
     this._handlers.onState("reconnecting", { retryInMs: delay, reason });
