@@ -21,7 +21,7 @@ from sandbox.child_setup import ChildSetup
 
 # The holder ignores these (a closing terminal, Ctrl-C in the shell that started the
 # server); an ignored signal stays ignored across exec, so programs get them back.
-_RESTORED_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGQUIT, signal.SIGTSTP,
+_RESTORED_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGQUIT, signal.SIGTSTP,
                      signal.SIGTTIN, signal.SIGTTOU)
 
 
