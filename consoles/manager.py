@@ -114,7 +114,8 @@ class ConsoleManager:
         if not await self._registry.reserve(record, limit):
             raise ConsoleLimitReached(limit)
         try:
-            process = await self._sandbox.spawn(owner, argv, cwd, rows=rows, cols=cols, program_id=record.id)
+            process = await self._sandbox.spawn(owner, argv, cwd, rows=rows, cols=cols, program_id=record.id,
+                                                meta={"node": self.node_id})
         except BaseException:
             await self._registry.forget(record.id, record.owner)
             raise
@@ -320,8 +321,9 @@ class ConsoleManager:
                                       self._scrollback_bytes, self._limits, on_exit=self._exited,
                                       scrollback_file=scrollback_file))
             adopted += 1
-        for program in held.values():  # closed or forgotten while no server listened
-            self._sandbox.end_held(program)
+        for program in held.values():
+            if program.meta.get("node") == self.node_id:  # closed or forgotten while no server listened
+                self._sandbox.end_held(program)
         return adopted, ended
 
     def _scrollback_file_of(self, console_id: str) -> ScrollbackFile | None:

@@ -1,6 +1,8 @@
 """Server settings, read from the command line or ``IDE_*`` environment variables."""
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +66,25 @@ class Settings:
         return self.data_dir / "redis"
 
     @property
+    def node_dir(self) -> Path:
+        """What belongs to this node alone: its lock, holder and scrollback files.
+
+        The data directory itself, or with ``--node-id`` a directory of that
+        node's own, so that several nodes may share one data directory.
+        """
+        if not self.node_id:
+            return self.data_dir
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", self.node_id)[:48]
+        if safe != self.node_id:
+            safe += "-" + hashlib.sha256(self.node_id.encode()).hexdigest()[:8]
+        return self.data_dir / "nodes" / safe
+
+    @property
+    def holder_dir(self) -> Path:
+        """The node's holder: its socket, lock and log (sandbox/holder/)."""
+        return self.node_dir / "holder"
+
+    @property
     def scrollback_dir(self) -> Path:
         """Each console's output, in files that outlive the server's process (root only)."""
-        return self.data_dir / "scrollback"
+        return self.node_dir / "scrollback"

@@ -24,10 +24,11 @@ from ide.assets import MissingBundle
 from ide.config import Settings
 from ide.egress import EgressService, allow_list
 from ide.node_secret import NodeSecretError, node_key
-from ide.redis_client import RedisTarget, connect
+from ide.redis_client import RedisTarget, RedisUnavailable, connect
 from ide.redis_server import EmbeddedRedis
 from ide.services import build_services, network_settings
 from sandbox import SHARED_ACCOUNT, NetworkIsolationUnavailable, SandboxError
+from sandbox.holder import HolderClient, HolderUnavailable
 from sandbox.network.proxy import ProxyError
 
 log = logging.getLogger("ide")
@@ -37,16 +38,18 @@ class StartupError(Exception):
     """The server cannot start; the message is one line for the operator."""
 
 
-def hold_node_lock(data_dir: Path) -> int:
-    """The data directory's lock, held while this server runs: a second ``ide serve`` on the
-    same directory would take the first one's programs from under it."""
-    fd = os.open(data_dir / "serve.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def hold_node_lock(settings: Settings) -> int:
+    """The node's lock, held while this server runs: a second ``ide serve`` of the same node
+    and data directory would take the first one's programs from under it."""
+    settings.node_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(settings.node_dir / "serve.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise StartupError(f"another ide serve already runs on the data directory {data_dir}; "
-                           "stop it first (or give this one its own --data-dir)") from None
+        node = f" as node {settings.node_id}" if settings.node_id else ""
+        raise StartupError(f"another ide serve already runs on the data directory {settings.data_dir}{node}; "
+                           "stop it first (or give this one its own --data-dir or --node-id)") from None
     return fd
 
 
@@ -156,10 +159,21 @@ def listening_url(sockets: list[socket.socket]) -> str:
 
 
 async def stop_all(settings: Settings) -> None:
-    """``ide serve --stop-all``: end the programs this node supervises, then return."""
+    """``ide serve --stop-all``: end the programs this node supervises, then return.
+
+    Ending programs must not depend on Redis: when it cannot be reached, the
+    node's holder still ends every program it keeps, and the records are
+    left for the next server to correct.
+    """
     storage = Storage(settings)
     try:
-        redis = await storage.open()
+        try:
+            redis = await storage.open()
+        except RedisUnavailable as exc:
+            stopped = await asyncio.to_thread(_stop_held_only, settings)
+            log.warning("%s; the node's programs were ended, their records left as they were", exc)
+            print(f"Stopped {stopped} program{'s' if stopped != 1 else ''} of this node.", flush=True)
+            return
         try:
             services = build_services(settings, redis, await cookie_secret(redis), load_node_key(settings))
         except SandboxError as exc:
@@ -174,6 +188,16 @@ async def stop_all(settings: Settings) -> None:
         services.files.close()
     finally:
         await storage.close()
+
+
+def _stop_held_only(settings: Settings) -> int:
+    holder = HolderClient(settings.holder_dir)
+    try:
+        return holder.stop_all(grace=5.0)
+    except HolderUnavailable as exc:
+        raise StartupError(str(exc)) from None
+    finally:
+        holder.close(quit_if_empty=True)
 
 
 async def serve(settings: Settings) -> None:
@@ -192,7 +216,7 @@ async def serve(settings: Settings) -> None:
     if settings.stop_all:
         await stop_all(settings)
         return
-    node_lock = hold_node_lock(settings.data_dir)
+    node_lock = hold_node_lock(settings)
     sockets = bind(settings)
     storage = Storage(settings)
     try:

@@ -102,7 +102,8 @@ def network_settings(settings: Settings) -> NetworkSettings | None:
 def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str, node_key: NodeKey) -> Services:
     sandbox = Sandbox(settings.homes_dir, isolation=settings.sandbox, cgroup_base=settings.cgroup_base,
                       uid_prefix=settings.uid_prefix, shared_account=settings.unsafe_no_isolation,
-                      network=network_settings(settings), library=Path(GUNICORN_SITE))
+                      network=network_settings(settings), library=Path(GUNICORN_SITE),
+                      holder_dir=settings.holder_dir)
     status = sandbox.status()
     # A restarted server must recognise its own consoles to take them back:
     # the default name is stable across restarts (not the port, which may be 0).

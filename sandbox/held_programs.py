@@ -46,11 +46,12 @@ class HeldPrograms(UserOperations):
 
     def start_held(self, identity: Identity, program_id: str, kind: str, wrapped: list[str], env: dict[str, str],
                    setup: ChildSetup, program: str, *, rows: int = 24, cols: int = 80,
-                   log_fd: int | None = None) -> tuple[int, int]:
+                   log_fd: int | None = None, meta: dict[str, str] | None = None) -> tuple[int, int]:
         """Have the holder start a program planned by :meth:`starting` (inside its ``with``)."""
         try:
             pid, master = self.holder.spawn(program_id, kind, wrapped, env, setup.describe(), program,
-                                            {"owner": identity.username, "account_type": identity.account_type},
+                                            {**(meta or {}), "owner": identity.username,
+                                             "account_type": identity.account_type},
                                             rows=rows, cols=cols, log_fd=log_fd)
         except (ChildRefused, HolderUnavailable) as exc:
             raise SpawnError(str(exc)) from None

@@ -58,7 +58,8 @@ class Sandbox(UserPlaces, HeldPrograms):
     ``homes_dir`` holds one directory per user (``<data-dir>/home``);
     ``tmp_dir`` (default ``<data-dir>/tmp``) one private ``/tmp`` per user;
     beside them ``log/``, ``www/`` and ``run/`` hold each user's
-    ``/var/log``, ``/var/www`` and web-app socket directory.
+    ``/var/log``, ``/var/www`` and web-app socket directory, and ``holder/``
+    (unless ``holder_dir`` says where) the node's holder.
     ``isolation`` is ``"off"`` (plain processes, for tests and development),
     ``"rlimits"``, ``"full"`` (own uid, cgroups, namespaces, or fail) or
     ``"auto"`` (full when running as root on a capable kernel, else rlimits).
@@ -81,7 +82,7 @@ class Sandbox(UserPlaces, HeldPrograms):
                  uid_prefix: str = "ide-", limits: Mapping[str, AccountLimits] | None = None,
                  tmp_dir: Path | None = None, host: HostCapabilities | None = None,
                  shared_account: bool = False, network: NetworkSettings | None = None,
-                 library: Path | None = None) -> None:
+                 library: Path | None = None, holder_dir: Path | None = None) -> None:
         if isolation not in ISOLATION_CHOICES:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATION_CHOICES)}, not {isolation!r}")
         if not _UID_PREFIX.fullmatch(uid_prefix) or len(uid_prefix) > MAX_UNIX_NAME - 10:
@@ -98,7 +99,7 @@ class Sandbox(UserPlaces, HeldPrograms):
         self.limits.setdefault(TARPIT, DEFAULT_LIMITS[TARPIT])
         self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="sandbox")
         # The parent of every program started here, which outlives this process (sandbox/holder/).
-        self.holder = HolderClient(self.homes_dir.parent / "holder")
+        self.holder = HolderClient(Path(holder_dir) if holder_dir is not None else self.homes_dir.parent / "holder")
         self._releases: set[Future[None]] = set()
         self._guard = threading.Lock()
         self._user_locks: dict[str, threading.Lock] = {}
@@ -247,26 +248,28 @@ class Sandbox(UserPlaces, HeldPrograms):
 
     async def spawn(self, identity: Identity, argv: Sequence[str], cwd: str,
                     env: Mapping[str, str] | None = None,
-                    rows: int = 24, cols: int = 80, program_id: str | None = None) -> SandboxedProcess:
+                    rows: int = 24, cols: int = 80, program_id: str | None = None,
+                    meta: Mapping[str, str] | None = None) -> SandboxedProcess:
         """Start ``argv`` on a new PTY as a session leader in ``cwd``.
 
         ``cwd`` (and a path in ``argv[0]``) are paths as the user sees them;
         ``cwd`` must be in a home, and is entered with the program's own
         identity (never as root).  The node's holder forks it and stays its
         parent; ``program_id`` names it there (a console's id), so a server
-        that starts again finds it.  Raises :class:`SpawnError` with a
-        message a user can act on.
+        that starts again finds it, with ``meta``.  Raises
+        :class:`SpawnError` with a message a user can act on.
         """
         if not argv:
             raise SpawnError("nothing to run: the command is empty")
         return await self._run(self._spawn_blocking, identity, list(argv), cwd,
-                               self.environment(identity, env), rows, cols, program_id or os.urandom(8).hex())
+                               self.environment(identity, env), rows, cols, program_id or os.urandom(8).hex(),
+                               dict(meta or {}))
 
     def _spawn_blocking(self, identity: Identity, argv: list[str], cwd: str, env: dict[str, str],
-                        rows: int, cols: int, program_id: str) -> SandboxedProcess:
+                        rows: int, cols: int, program_id: str, meta: dict[str, str]) -> SandboxedProcess:
         with self.starting(identity, argv, cwd, env) as (wrapped, setup):
             pid, master = self.start_held(identity, program_id, "pty", wrapped, env, setup, argv[0],
-                                          rows=rows, cols=cols)
+                                          rows=rows, cols=cols, meta=meta)
         os.set_blocking(master, False)
         return SandboxedProcess(program_id, pid, master, self, on_reaped=self.reaped_callback(identity))
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,13 @@ class ServerProcess:
         self.process.kill()
         self.process.wait()
         self.process = None
+
+    def holder(self) -> psutil.Process:
+        """The node's holder: the parent of this server's users' programs."""
+        (holder,) = [process for process in psutil.process_iter(["cmdline"])
+                     if "sandbox.holder.daemon" in " ".join(process.info["cmdline"] or [])
+                     and str(self.data_dir) in " ".join(process.info["cmdline"] or [])]
+        return holder
 
     def stop_programs(self) -> str:
         """``ide serve --stop-all`` with this server's flags: its programs outlive it otherwise."""

@@ -39,6 +39,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 STATE_VARIABLE = "IDE_HOLDER_STATE"
 """How a holder hands its programs to the code it re-executes as (an upgrade)."""
 _STOP_STEP = 0.05
+IDLE_EXIT = 300.0
+"""Seconds with no server connected and no program running after which the holder exits:
+nothing is left to keep but exit statuses nobody came for."""
 
 
 @dataclass
@@ -80,11 +83,19 @@ class Holder:
         self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
         self._selector.register(self._wakeup_read, selectors.EVENT_READ, self._drain_wakeups)
         self._reap()  # children that ended before this process (or this code) took over
+        idle_since: float | None = None
         while not self._quit:
-            for key, _ in self._selector.select():
+            for key, _ in self._selector.select(timeout=IDLE_EXIT if idle_since is not None else None):
                 key.data()
             if self._stopping:
                 self._stop_all(grace=10.0)
+                self._quit = True
+            idle = not self._clients and all(p.exit_status is not None for p in self._programs.values())
+            if not idle:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= IDLE_EXIT:
                 self._quit = True
 
     def _note_signal(self, signum: int, frame: object) -> None:

@@ -72,10 +72,9 @@ async def test_latest_output_renders_wide_characters_as_the_terminal_shows_them(
 
 
 def ide_server_pid_of_console(server: ServerProcess, console_id: str) -> int:
-    parent = psutil.Process(server.process.pid)  # type: ignore[union-attr]
-    # Consoles run on a terminal; the server's worker processes (rendering, lint) do not.
-    children = [child for child in parent.children() if child.terminal()]
-    assert children, "the console's program is not a child of the server"
+    # Consoles run on a terminal; web apps and tasks do not.
+    children = [child for child in server.holder().children() if child.terminal()]
+    assert children, "the console's program is not a child of the node's holder"
     return max(children, key=lambda p: p.create_time()).pid
 
 

@@ -13,7 +13,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from sandbox.holder import protocol
@@ -46,13 +45,6 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def holder_of(data_dir: Path) -> psutil.Process:
-    (holder,) = [process for process in psutil.process_iter(["cmdline"])
-                 if "sandbox.holder.daemon" in " ".join(process.info["cmdline"] or [])
-                 and str(data_dir) in " ".join(process.info["cmdline"] or [])]
-    return holder
-
-
 @pytest.mark.gen_test(timeout=120)
 async def test_the_current_server_adopts_what_the_previous_release_left(previous_release: Path,
                                                                        data_dir: Path) -> None:
@@ -63,7 +55,7 @@ async def test_the_current_server_adopts_what_the_previous_release_left(previous
         who = Person(name, Client(old.url, token=token))
         console = await start(who, "python3")
         await send(who, console["id"], "kept = 'from the previous release'\n")
-        holder = holder_of(data_dir)
+        holder = old.holder()
         assert str(previous_release) in holder.environ()["PYTHONPATH"]
     finally:
         old.stop(keep_programs=True)
@@ -72,7 +64,7 @@ async def test_the_current_server_adopts_what_the_previous_release_left(previous
     try:
         who = Person(name, Client(new.url, token=token))
         assert any("upgraded from protocol" in line for line in new.output)
-        upgraded = holder_of(data_dir)
+        upgraded = new.holder()
         assert upgraded.pid == holder.pid  # the same process, re-executed: its children stay its own
         assert str(previous_release) not in upgraded.environ()["PYTHONPATH"]
         shown = (await who.api.get(who.base() + f"consoles/{console['id']}/")).json()
