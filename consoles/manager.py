@@ -8,7 +8,6 @@ limit, who may attach) comes from the caller.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from typing import Any, NoReturn
 import redis.asyncio as aioredis
 from tornado.ioloop import IOLoop, PeriodicCallback
 
+from consoles.adoption import ConsoleAdoption
 from consoles.console import Console, ConsoleNotRunning
 from consoles.fanout import FlowLimits
 from consoles.node_link import NodeLink, NodeUnavailable, RemoteError
@@ -27,10 +27,10 @@ from consoles.pty_channel import InputBufferFull
 from consoles.registry import ENDED, EXITED, RUNNING, ConsoleRecord, ConsoleRegistry, is_console_id, new_console_id
 from consoles.screen import ScreenRenderer
 from consoles.scrollback import DEFAULT_SCROLLBACK_BYTES
-from consoles.scrollback_file import ScrollbackFile
+from consoles.scrollback_file import ScrollbackFile, ScrollbackFiles
 from consoles.sharing import ShareStore
 from consoles.signing import NodeKey
-from sandbox import Identity, Sandbox
+from sandbox import Identity, Sandbox, SandboxedProcess
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,6 @@ EXIT_CHECK_MS = 1000
 # in other consoles.
 CLOSES_PER_TURN = 20
 
-ORPHANED_REASON = "The server restarted; this console's program is no longer running."
-ENDED_BEFORE_RESTART = "The server restarted after this console's program had ended."
 SHUTDOWN_REASON = "The server stopped; this console's program was ended."
 ENDED_MESSAGE = "This console's program has ended; start a new console."
 # get_latest_output's promise: at least this much of the newest text, when there is that much.
@@ -71,9 +69,10 @@ class ConsoleManager:
                  limits: FlowLimits = FlowLimits(), node_path: str = "",
                  scrollback_dir: Path | None = None) -> None:
         self.node_id = node_id
-        # Where each console's output is also kept in a file that outlives this process
+        # Each console's output is also kept in a file that outlives this process
         # (None: only in memory; consoles then lose their scrollback with the server).
-        self._scrollback_dir = scrollback_dir
+        self._scrollback_files = (ScrollbackFiles(scrollback_dir, scrollback_bytes)
+                                  if scrollback_dir is not None else None)
         # Seals what this node tells the others, and opens what they tell it (consoles/signing.py).
         self.node_key = node_key
         # Where the proxy in front routes to this node ("" on a single node); kept in each record.
@@ -119,8 +118,7 @@ class ConsoleManager:
         except BaseException:
             await self._registry.forget(record.id, record.owner)
             raise
-        scrollback_file = (ScrollbackFile(self._scrollback_dir / record.id, self._scrollback_bytes)
-                           if self._scrollback_dir is not None else None)
+        scrollback_file = self._scrollback_files.new(record.id) if self._scrollback_files is not None else None
         self._run_console(Console(record.id, owner.username, name, process, rows, cols, self._scrollback_bytes,
                                   self._limits, on_exit=self._exited, scrollback_file=scrollback_file))
         return record
@@ -292,50 +290,17 @@ class ConsoleManager:
         raise ValueError(f"no such request: {operation!r}")
 
     async def adopt(self) -> tuple[int, int]:
-        """At start-up: take back the consoles an earlier server of this node left running.
+        """At start-up: take back the consoles an earlier server of this node left running
+        (consoles/adoption.py); returns (taken back, marked ended)."""
+        adoption = ConsoleAdoption(self._registry, self._sandbox, self.node_id, self._scrollback_files)
+        return await adoption.run(set(self._live), self._take_back)
 
-        Their programs are children of the node's holder, which hands over
-        each terminal; the scrollback comes from the console's file.  A
-        program that ended meanwhile is taken back too, and its end is then
-        recorded with its status.  Consoles of this node that the holder no
-        longer keeps are marked ended.  Returns (taken back, marked ended).
-        """
-        held = {program.id: program for program in await self._sandbox.held_programs() if program.kind == "pty"}
-        adopted = ended = 0
-        for record in await self._registry.on_node(self.node_id):
-            program = held.pop(record.id, None)
-            if record.status == ENDED or record.id in self._live:
-                continue
-            if program is None or program.master < 0:
-                reason = ORPHANED_REASON if record.status == RUNNING else ENDED_BEFORE_RESTART
-                await self._registry.update(record.id, status=ENDED, ended_reason=reason)
-                self._forget_scrollback(record.id)
-                ended += 1
-                continue
-            identity = await asyncio.to_thread(self._sandbox.identity, record.owner,
-                                               str(program.meta.get("account_type", "free")))
-            process = self._sandbox.adopt(identity, program)
-            rows, cols = process.size()
-            scrollback_file = self._scrollback_file_of(record.id)
-            self._run_console(Console(record.id, record.owner, record.name, process, rows, cols,
-                                      self._scrollback_bytes, self._limits, on_exit=self._exited,
-                                      scrollback_file=scrollback_file))
-            adopted += 1
-        for program in held.values():
-            if program.meta.get("node") == self.node_id:  # closed or forgotten while no server listened
-                self._sandbox.end_held(program)
-        return adopted, ended
-
-    def _scrollback_file_of(self, console_id: str) -> ScrollbackFile | None:
-        if self._scrollback_dir is None:
-            return None
-        path = self._scrollback_dir / console_id
-        return ScrollbackFile.open(path) or ScrollbackFile(path, self._scrollback_bytes)
-
-    def _forget_scrollback(self, console_id: str) -> None:
-        if self._scrollback_dir is not None:
-            with contextlib.suppress(FileNotFoundError):
-                (self._scrollback_dir / console_id).unlink()
+    def _take_back(self, record: ConsoleRecord, process: SandboxedProcess,
+                   scrollback_file: ScrollbackFile | None) -> None:
+        rows, cols = process.size()
+        self._run_console(Console(record.id, record.owner, record.name, process, rows, cols,
+                                  self._scrollback_bytes, self._limits, on_exit=self._exited,
+                                  scrollback_file=scrollback_file))
 
     async def end_all_held(self, grace: float = 5.0) -> int:
         """For ``ide serve --stop-all``: end every program the node's holder keeps (SIGTERM,
@@ -344,7 +309,8 @@ class ConsoleManager:
         for record in await self._registry.on_node(self.node_id):
             if record.status != ENDED:
                 await self._registry.update(record.id, status=ENDED, ended_reason=SHUTDOWN_REASON)
-            self._forget_scrollback(record.id)
+            if self._scrollback_files is not None:
+                self._scrollback_files.forget(record.id)
         return stopped
 
     async def leave_running(self) -> None:

@@ -89,3 +89,23 @@ class ScrollbackFile:
         self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+
+class ScrollbackFiles:
+    """The node's directory of scrollback files, one per console, named by its id."""
+
+    def __init__(self, directory: Path, capacity: int) -> None:
+        self.directory = directory
+        self.capacity = capacity
+
+    def new(self, console_id: str) -> ScrollbackFile:
+        return ScrollbackFile(self.directory / console_id, self.capacity)
+
+    def existing(self, console_id: str) -> ScrollbackFile:
+        """The console's file as an earlier server left it (a fresh one if it is missing)."""
+        path = self.directory / console_id
+        return ScrollbackFile.open(path) or ScrollbackFile(path, self.capacity)
+
+    def forget(self, console_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / console_id).unlink()

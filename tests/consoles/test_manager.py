@@ -8,7 +8,8 @@ import signal
 import pytest
 
 from consoles import ConsoleLimitReached
-from consoles.manager import ENDED_BEFORE_RESTART, ORPHANED_REASON, SHUTDOWN_REASON
+from consoles.adoption import ENDED_BEFORE_RESTART, ORPHANED_REASON
+from consoles.manager import SHUTDOWN_REASON
 from consoles.registry import ConsoleRecord
 from sandbox import SpawnError
 from tests.consoles.node import BASH, ConsoleNode, is_gone, wait_for
