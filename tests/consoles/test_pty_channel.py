@@ -60,6 +60,7 @@ async def running(homes: Path, *argv: str) -> AsyncIterator[tuple[PtyChannel, Co
         process.kill()
         await wait_for(lambda: process.poll() is not None)
         process.release()
+        await sandbox.close()  # the node's holder, left with nothing to keep, exits
 
 
 def _expected_euros(count: int) -> str:
