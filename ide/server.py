@@ -178,9 +178,12 @@ async def stop_all(settings: Settings) -> None:
             services = build_services(settings, redis, await cookie_secret(redis), load_node_key(settings))
         except SandboxError as exc:
             raise StartupError(str(exc)) from None
+        held_for = {str(program.meta["owner"]) for program in await services.sandbox.held_programs()
+                    if program.meta.get("owner")}
         stopped, owners = await services.supervisor.stop_recorded()
         stopped += await services.console_manager.end_all_held()
-        for owner in owners:
+        for owner in sorted(owners | held_for):
+            await services.sandbox.kill_user_processes(owner)  # whatever the programs left behind
             await services.sandbox.forget_network(owner)
         print(f"Stopped {stopped} program{'s' if stopped != 1 else ''} of this node.", flush=True)
         await services.supervisor.close()
@@ -243,7 +246,12 @@ async def serve(settings: Settings) -> None:
         except ProxyError as exc:
             await services.sandbox.close()
             raise StartupError(f"the egress proxy could not start: {exc}") from None
-        adopted, ended = await services.console_manager.adopt()
+        try:
+            adopted, ended = await services.console_manager.adopt()
+        except SandboxError as exc:
+            await egress.stop()
+            await services.sandbox.close()
+            raise StartupError(str(exc)) from None
         if adopted or ended:
             log.info("consoles of an earlier server: %d taken back, %d ended", adopted, ended)
         await services.console_manager.listen()

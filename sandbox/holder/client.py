@@ -56,7 +56,7 @@ class HolderClient:
     """The connection to the holder whose socket lives in ``directory`` (made 0700)."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
+        self.directory = directory.absolute()  # the holder runs in "/"
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._answers: queue.Queue[tuple[protocol.Message, list[int]] | None] = queue.Queue()

@@ -214,6 +214,10 @@ class EgressProxy:
         _signal_group(pid, signal.SIGKILL)
         for _ in range(int(STOP_GRACE / _POLL)):
             if not await asyncio.to_thread(_is_running, pid):
+                # Until init reaps it the pid still answers kill(0), and the new Squid
+                # would take its pid file for a running instance.
+                with contextlib.suppress(FileNotFoundError):
+                    self.files.pid_file.unlink()
                 return
             await asyncio.sleep(_POLL)
         raise ProxyError(f"a Squid left over from an earlier run (pid {pid}) on {self.files.run_dir} "

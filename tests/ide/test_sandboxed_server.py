@@ -192,3 +192,21 @@ async def test_with_the_unsafe_flag_programs_run_as_an_unprivileged_account():
         wait_for(lambda: subprocess.run(["userdel", shared], capture_output=True).returncode in (0, 6),
                  f"{shared} to be removable")
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_an_isolated_console_outlives_a_crash_of_the_server_in_its_own_sandbox(sandboxed_server):
+    name = sandboxed_server.add_user("sbx", account_type="hacker")
+    token = sandboxed_server.cli("user", "token", name).stdout.strip()
+    client = Client(sandboxed_server.url, token=token)
+    console = (await client.post(f"/api/v0/user/{name}/consoles/", {"executable": "bash"})).json()
+    where = "id -u; grep -E 'pids|memory' /proc/self/cgroup | sort; readlink /proc/self/ns/net /proc/self/ns/pid"
+    before = await run_in_console(client, name, console["id"], f"x=kept; {where}", "m1")
+    sandboxed_server.crash()
+    sandboxed_server.start()
+    client = Client(sandboxed_server.url, token=token)
+    after = await run_in_console(client, name, console["id"], f"echo $x; {where}", "m2")
+    assert after == "kept\n" + before  # the same shell, uid, cgroups and namespaces
+    second = (await client.post(f"/api/v0/user/{name}/consoles/", {"executable": "bash"})).json()
+    joined = await run_in_console(client, name, second["id"], "readlink /proc/self/ns/net", "m3")
+    assert joined == before.splitlines()[-2]  # a new console joins the same network namespace
