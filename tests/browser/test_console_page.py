@@ -30,15 +30,21 @@ def type_line(page: Page, line: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_bash_from_the_consoles_page_then_frame(ide_server, page):
-    name = ide_server.add_user("web", account_type="hacker")
+def open_bash(page: Page, server, name: str) -> list[str]:
+    """Log in, start Bash from the Consoles page and wait for its prompt; the page's errors."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, ide_server, name)
+    log_in(page, server, name)
     page.get_by_role("link", name="Consoles", exact=True).click()
     page.get_by_role("button", name="Bash", exact=True).click()
     page.wait_for_url(re.compile(rf"/user/{name}/consoles/[0-9a-f]+/$"))
     wait_for_text(page, r"[$#] $")
+    return errors
+
+
+def test_bash_from_the_consoles_page_then_frame(ide_server, page):
+    name = ide_server.add_user("web", account_type="hacker")
+    errors = open_bash(page, ide_server, name)
     type_line(page, "echo $((6*7))")
     wait_for_text(page, r"^42$")
     console_url = page.url

@@ -11,8 +11,7 @@ import shutil
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import log_in
-from tests.browser.test_console_page import type_line, wait_for_text
+from tests.browser.test_console_page import open_bash, type_line, wait_for_text
 from tests.server import UNISOLATED, ServerProcess, reachable_dir
 
 
@@ -21,13 +20,7 @@ def test_an_attached_page_reconnects_after_a_crash_of_the_server(page: Page) -> 
     server = ServerProcess(data_dir, *UNISOLATED).start()
     try:
         name = server.add_user("rc", account_type="hacker")
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        log_in(page, server, name)
-        page.get_by_role("link", name="Consoles", exact=True).click()
-        page.get_by_role("button", name="Bash", exact=True).click()
-        page.wait_for_url(re.compile(rf"/user/{name}/consoles/[0-9a-f]+/$"))
-        wait_for_text(page, r"[$#] $")
+        errors = open_bash(page, server, name)
         type_line(page, "n=5; echo before-$n")
         wait_for_text(page, r"^before-5$")
         console_url = page.url

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from sandbox.holder import protocol
 from tests.client import Client
 from tests.ide.test_restarts import latest, send, start, until_output
 from tests.ide.test_sharing import Person
-from tests.server import ROOT, UNISOLATED, ServerProcess, reachable_dir
+from tests.server import ROOT, UNISOLATED, ServerProcess
 
 PACKAGES = ("consoles", "ide", "sandbox", "supervisor", "tasks", "templates", "static")
 
@@ -38,16 +37,10 @@ def previous_release(tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    path = reachable_dir("ide-upgrade-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 @pytest.mark.gen_test(timeout=120)
 async def test_the_current_server_adopts_what_the_previous_release_left(previous_release: Path,
-                                                                       data_dir: Path) -> None:
+                                                                       server_data_dir: Path) -> None:
+    data_dir = server_data_dir
     old = ServerProcess(data_dir, *UNISOLATED, cwd=previous_release).start()
     try:
         name = old.add_user("upg", account_type="hacker")
