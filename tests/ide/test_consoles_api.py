@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import psutil
 import pytest
@@ -73,9 +74,12 @@ async def test_latest_output_renders_wide_characters_as_the_terminal_shows_them(
 
 def ide_server_pid_of_console(server: ServerProcess, console_id: str) -> int:
     # Consoles run on a terminal; web apps and tasks do not.
-    children = [child for child in server.holder().children() if child.terminal()]
-    assert children, "the console's program is not a child of the node's holder"
-    return max(children, key=lambda p: p.create_time()).pid
+    for _ in range(100):
+        children = [child for child in server.holder().children() if child.terminal()]
+        if children:
+            return max(children, key=lambda p: p.create_time()).pid
+        time.sleep(0.05)
+    raise AssertionError(f"console {console_id}'s program is not a child of the node's holder")
 
 
 async def wait_gone(pid: int, timeout: float = 10) -> None:
