@@ -184,7 +184,9 @@ async def stop_all(settings: Settings) -> None:
         stopped += await services.console_manager.end_all_held()
         for owner in sorted(owners | held_for):
             await services.sandbox.kill_user_processes(owner)  # whatever the programs left behind
-            await services.sandbox.forget_network(owner)
+        # Every user's namespace, also those a crashed server left with nothing running in them.
+        for user in await services.accounts.all_users():
+            await services.sandbox.forget_network(user.name)
         print(f"Stopped {stopped} program{'s' if stopped != 1 else ''} of this node.", flush=True)
         await services.supervisor.close()
         await services.sandbox.close()

@@ -21,6 +21,7 @@ from sandbox.errors import SandboxError
 from sandbox.identity import Identity, check_username
 from sandbox.limits import AccountLimits, limits_for
 from sandbox.network import NetworkIsolation
+from sandbox.network.namespaces import existing as existing_namespaces
 from sandbox.process_tree import TARPIT_NICENESS, ProcessTreeUsage
 from sandbox.unix_users import delete_unix_user, unix_name
 
@@ -180,6 +181,8 @@ class UserOperations:
     def _forget_network_blocking(self, username: str) -> None:
         assert self._network is not None
         name = unix_name(self.uid_prefix, username)
+        if name not in existing_namespaces(name):
+            return  # never made, or already gone
         try:
             uid = pwd.getpwnam(name).pw_uid
         except KeyError:
