@@ -170,6 +170,9 @@ class Holder:
         message, fds = received
         try:
             self._handle(client, message, fds)
+        except Exception as exc:  # a malformed request must never end the parent of every program
+            print(f"holder: {message.get('op')!r} failed: {exc!r}", file=sys.stderr, flush=True)
+            self._send(client, {"reply": message.get("request"), "error": f"the holder could not do that: {exc}"})
         finally:
             for fd in fds:
                 with contextlib.suppress(OSError):

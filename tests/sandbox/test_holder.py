@@ -126,3 +126,11 @@ def test_messages_that_are_not_the_protocol_are_refused() -> None:
             protocol.receive(right)
         protocol.send(left, {"op": "hello"})
         assert protocol.receive(right) == ({"op": "hello"}, [])
+
+
+def test_a_malformed_request_gets_an_error_and_the_holder_goes_on(plain_sandbox: Sandbox) -> None:
+    identity = plain_sandbox.identity("alice", "free")
+    assert run_script(plain_sandbox, identity, "true")[0] == 0
+    (answer, _), = plain_sandbox.holder.ask({"op": "spawn", "id": "x"})  # no argv, no kind
+    assert "could not do that" in answer["error"]
+    assert run_script(plain_sandbox, identity, "echo still here")[1].strip() == "still here"
