@@ -95,10 +95,13 @@ class WebappRuntime:
             return visible
         return str(self.sandbox.host_path(identity, visible))
 
-    def spec(self, identity: Identity, webapp: Webapp) -> ProgramSpec:
+    def spec(self, identity: Identity, webapp: Webapp, source_present: bool = True) -> ProgramSpec:
+        """``source_present``: whether the source directory exists.  An app starts in it, or
+        in the home while it does not exist yet (PythonAnywhere's ``pa webapp create`` names
+        a project directory it leaves for the user to make, and the site works meanwhile)."""
         places = self.sandbox.places(identity)
         domain = webapp.domain_name
-        source = webapp.source_directory or identity.visible_home
+        source = (webapp.source_directory if source_present else "") or identity.visible_home
         socket_path = f"{places.run}/{webapp.id}.sock"
         if webapp.command:
             return self._spec(identity, webapp, ("bash", "-c", webapp.command), source,

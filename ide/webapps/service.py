@@ -23,7 +23,7 @@ from ide.webapps.errors import WebappInvalid
 from ide.webapps.runtime import HELLO_WORLD, WebappRuntime, program_name, write_new_file
 from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
 from sandbox import Identity, Sandbox
-from supervisor import ProgramFailed, ProgramState, ProgramStatus, Supervisor
+from supervisor import ProgramFailed, ProgramSpec, ProgramState, ProgramStatus, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class WebappService:
         if not webapp.enabled:
             return None
         identity = await self._identity(user.name, user.account_type)
-        spec = self.runtime.spec(identity, webapp)
+        spec = await self._spec(identity, webapp)
         name = spec.name
         if self.supervisor.known(name):
             started = self.supervisor.started_spec(name)
@@ -281,8 +281,13 @@ class WebappService:
         # The version it starts with: a save from now on is a change.
         self._wsgi_mtimes[name] = await asyncio.to_thread(_mtime, path)
         self._wsgi_files[name] = path
-        await self.supervisor.ensure_running(self.runtime.spec(identity, webapp))
+        await self.supervisor.ensure_running(await self._spec(identity, webapp))
         self._watch()
+
+    async def _spec(self, identity: Identity, webapp: Webapp) -> ProgramSpec:
+        source = webapp.source_directory
+        present = not source or await asyncio.to_thread(os.path.isdir, self.sandbox.host_path(identity, source))
+        return self.runtime.spec(identity, webapp, present)
 
     async def _identity(self, username: str, account_type: str) -> Identity:
         return await asyncio.to_thread(self.sandbox.identity, username, account_type)
