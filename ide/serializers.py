@@ -75,6 +75,13 @@ def webapp_object(webapp: Webapp, status: ProgramStatus | None) -> dict[str, Any
     }
 
 
+def editor_webapp(owner: str, webapp: Webapp) -> dict[str, str]:
+    """What the editor's Reload button needs of the app a file belongs to."""
+    base = f"{API_PREFIX}/user/{owner}/webapps/{webapp.domain_name}/"
+    return {"domain": webapp.domain_name, "url": base, "reload_url": base + "reload/",
+            "error_log": f"/user/{owner}/files/var/log/{webapp.domain_name}.error.log"}
+
+
 def static_mapping_object(owner: str, domain: str, mapping: StaticMapping) -> dict[str, Any]:
     return {"id": mapping.id, "url": mapping.url, "path": mapping.path,
             "resource_url": f"/api/v0/user/{owner}/webapps/{domain}/static_files/{mapping.id}/"}

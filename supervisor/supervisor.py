@@ -188,9 +188,14 @@ class Supervisor:
             await self.stop(name)
             await self.ensure_running(program.spec)
             return program.status()
-        replaced = await self._run(process.reload, program.spec.stop_grace * 3)
-        self._event(program, f"reloaded (pid {process.pid})" if replaced
-                    else f"reload asked (pid {process.pid}); the old workers had not all left in time")
+        replaced = await self._run(process.reload, program.spec.stop_grace * 3, program.spec.worker_marks)
+        ended = process.poll()  # waitpid(WNOHANG): never waits
+        if ended is not None:  # its new workers could not start (gunicorn then stops): say so now
+            if program.process is process:
+                self._exited(program, process, ended)
+        else:
+            self._event(program, f"reloaded (pid {process.pid})" if replaced
+                        else f"reload asked (pid {process.pid}); the new workers were not all ready in time")
         return program.status()
 
     def retry(self, name: str) -> ProgramStatus:

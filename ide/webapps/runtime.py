@@ -4,9 +4,9 @@ gunicorn (not uWSGI) because it is pure Python: it runs under whichever
 interpreter and virtualenv the app names, in the user's own namespace,
 while Debian's uWSGI plugin is built for one Python; and a SIGHUP starts
 new workers before the old ones leave, so a reload drops no request.
-Figures: docs/performance.md ("Web apps").  The user's interpreter finds
-gunicorn in the server's own site-packages, appended to ``sys.path``
-*after* everything else, so the app's virtualenv always wins.
+Figures: docs/performance.md ("Web apps").  The user's interpreter runs
+``wsgi_launcher.py``, which finds gunicorn in the server's own
+site-packages, marks workers ready and the app's exceptions as incidents.
 """
 from __future__ import annotations
 
@@ -30,8 +30,7 @@ def _gunicorn_site() -> str:
 
 
 GUNICORN_SITE = _gunicorn_site()
-_LAUNCHER = ("import sys; sys.path.append({site!r}); sys.argv[0] = 'gunicorn'; "
-             "from gunicorn.app.wsgiapp import run; run()")
+_LAUNCHER = (Path(__file__).parent / "wsgi_launcher.py").read_text()
 # The visitor's address comes from the front, as X-Forwarded-For.
 _ACCESS_FORMAT = '%({x-forwarded-for}i)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" response-time=%(L)s'
 WORKERS = {"free": 1, "hacker": 2, "web_developer": 4}
@@ -83,6 +82,10 @@ class WebappRuntime:
         """The app's Unix socket on the host (``<data-dir>/run/<user>/<id>.sock``)."""
         return Path(self.sandbox.host_places(identity).run) / f"{webapp.id}.sock"
 
+    def worker_marks(self, identity: Identity, webapp: Webapp) -> Path:
+        """Where the app's workers mark themselves ready (``wsgi_launcher.py``), on the host."""
+        return Path(self.sandbox.host_places(identity).run) / f"{webapp.id}.ready"
+
     def host_wsgi_file(self, identity: Identity, webapp: Webapp) -> Path:
         return Path(wsgi_file(self.sandbox.host_places(identity).www, webapp.domain_name))
 
@@ -107,7 +110,7 @@ class WebappRuntime:
             return self._spec(identity, webapp, ("bash", "-c", webapp.command), source,
                               {"DOMAIN_SOCKET": socket_path}, hangup=False)
         site = LIBRARY_TARGET if self.sandbox.isolated else GUNICORN_SITE
-        argv = (self.seen(identity, interpreter(webapp, self.pythons)), "-c", _LAUNCHER.format(site=site),
+        argv = (self.seen(identity, interpreter(webapp, self.pythons)), "-c", _LAUNCHER,
                 "--bind", f"unix:{socket_path}",
                 "--workers", str(WORKERS.get(identity.account_type, 1)),
                 "--chdir", self.seen(identity, source),
@@ -119,7 +122,8 @@ class WebappRuntime:
                 "--forwarded-allow-ips", "*",
                 "--graceful-timeout", "10",
                 f"{wsgi_module(domain)}:application")
-        return self._spec(identity, webapp, argv, source, {}, hangup=True)
+        env = {"IDE_GUNICORN_SITE": site, "IDE_READY_DIR": f"{places.run}/{webapp.id}.ready"}
+        return self._spec(identity, webapp, argv, source, env, hangup=True)
 
     def _spec(self, identity: Identity, webapp: Webapp, argv: tuple[str, ...], cwd: str,
               env: Mapping[str, str], *, hangup: bool) -> ProgramSpec:
@@ -129,6 +133,7 @@ class WebappRuntime:
             log=self.host_log(identity, webapp, "error"), event_log=self.host_log(identity, webapp, "server"),
             env={"PYTHONUNBUFFERED": "1", **env}, restart=RestartPolicy.ALWAYS,
             ready_path=self.socket_path(identity, webapp), backoff=START_BACKOFF, reloads_on_hangup=hangup,
+            worker_marks=self.worker_marks(identity, webapp) if hangup else None,
             rotate_logs=tuple(self.host_log(identity, webapp, kind) for kind in ("access", "error", "server")))
 
 

@@ -20,9 +20,10 @@ from ide.accounts import User
 from ide.files.errors import FilesError
 from ide.files.paths import PathResolver
 from ide.webapps.errors import WebappInvalid
-from ide.webapps.runtime import HELLO_WORLD, WebappRuntime, program_name, write_new_file
+from ide.webapps.runtime import HELLO_WORLD, WebappRuntime, program_name, write_new_file, wsgi_file
 from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
 from sandbox import Identity, Sandbox
+from sandbox.child_setup import WWW_TARGET
 from supervisor import ProgramFailed, ProgramSpec, ProgramState, ProgramStatus, Supervisor
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,12 @@ class WebappService:
             return await self.supervisor.wait_running(name, START_TIMEOUT)
         except (ProgramFailed, TimeoutError):
             return self.supervisor.status(name)  # the error is in the logs and on the Web page
+
+    async def app_of_file(self, username: str, path: str) -> Webapp | None:
+        """The user's web app that ``path`` (as the user names it) belongs to, for the editor's
+        Reload button: the app whose WSGI file it is, else the one whose source directory
+        holds it most closely; None for a file of no app."""
+        return owning_app(await self.store.of_user(username), path)
 
     # -- the front's needs ---------------------------------------------------
 
@@ -341,6 +348,15 @@ class WebappService:
                     await task
                 except asyncio.CancelledError:
                     pass
+
+
+def owning_app(webapps: list[Webapp], path: str) -> Webapp | None:
+    for webapp in webapps:
+        if not webapp.command and path == wsgi_file(WWW_TARGET, webapp.domain_name):
+            return webapp
+    holders = [webapp for webapp in webapps if webapp.source_directory
+               and (path + "/").startswith(webapp.source_directory.rstrip("/") + "/")]
+    return max(holders, key=lambda webapp: len(webapp.source_directory.rstrip("/")), default=None)
 
 
 def _mtime(path: os.PathLike[str]) -> int:
