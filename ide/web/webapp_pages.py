@@ -5,10 +5,15 @@ needs no handler of its own for writes.
 """
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import tornado.web
 
 from ide.serializers import static_mapping_object, webapp_object
+from ide.web.base import PageHandler
 from ide.web.console_pages import UserPageHandler
+from ide.webapps.incidents import site_of
+from ide.webapps.owner_pass import SIGN_IN_PATH, local_path
 from ide.webapps.runtime import log_file, program_name, wsgi_file
 from ide.webapps.service import own_domain
 from sandbox import LOG_TARGET, WWW_TARGET
@@ -37,6 +42,28 @@ class WebappsPage(UserPageHandler):
         self.render_page("webapps.html", owner=owner, api_base=f"/api/v0/user/{owner}/", apps=apps,
                          own_domain=own_domain(owner, webapps.apps_domain),
                          pythons=sorted(webapps.runtime.pythons))
+
+
+class OwnerPassPage(PageHandler):
+    """``/webapps/owner-pass/?domain=&next=``: where a web app's error page sends its owner.
+
+    The owner, logged in here, goes back to the app's domain with a pass
+    (``ide/webapps/owner_pass.py``) that the front there turns into its own
+    cookie; nobody else gets one, and the IDE's cookie never leaves this site.
+    """
+
+    async def get(self) -> None:
+        if not self.current_user:
+            self.redirect(self.get_login_url() + "?" + urlencode({"next": self.request.uri}))
+            return
+        domain = self.get_query_argument("domain", "").strip().lower().rstrip(".")
+        webapp = await self.services.webapps.store.get(domain) if domain else None
+        if webapp is None or webapp.user != self.current_user:
+            raise tornado.web.HTTPError(404, f"You have no web app at {domain or 'that domain'}.")
+        token = self.services.owner_passes.issue(webapp.domain_name, webapp.user)
+        self.set_header("Cache-Control", "no-store")
+        self.redirect(f"{site_of(self.request, webapp.domain_name)}{SIGN_IN_PATH}?" + urlencode(
+            {"token": token, "next": local_path(self.get_query_argument("next", "/"))}))
 
 
 def _port(host: str) -> str:

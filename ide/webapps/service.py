@@ -20,6 +20,7 @@ from ide.accounts import User
 from ide.files.errors import FilesError
 from ide.files.paths import PathResolver
 from ide.webapps.errors import WebappInvalid
+from ide.webapps.incidents import read_traceback
 from ide.webapps.runtime import HELLO_WORLD, WebappRuntime, program_name, write_new_file, wsgi_file
 from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
 from sandbox import Identity, Sandbox
@@ -219,6 +220,13 @@ class WebappService:
             await self._ensure_running(identity, webapp)
             await self.supervisor.wait_running(name, START_TIMEOUT)
         return self.runtime.socket_path(identity, webapp)
+
+    async def traceback(self, webapp: Webapp, account_type: str, incident: str) -> str | None:
+        """The traceback the app logged for ``incident`` (``incidents.py``), for its owner's eyes."""
+        identity = await self._identity(webapp.user, account_type)
+        log = self.runtime.host_log(identity, webapp, "error")
+        uid = identity.owner[0] if identity.owner is not None else None
+        return await asyncio.to_thread(read_traceback, log, uid, incident)
 
     def touch(self, webapp: Webapp) -> None:
         """A request to the app has just ended: its idle time starts now."""

@@ -35,11 +35,13 @@ INCIDENT_END = "--- end of incident {incident} ---\n"
 
 def record_incident(environ: dict[str, Any], exc_info: Any) -> str:
     """Write the traceback to the error log in one write; returns the incident id."""
+    kind, value, frames = exc_info  # the first frame is this wrapper's: the app's start below it
     incident = secrets.token_hex(16)
     request = f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     block = (stamp + " " + INCIDENT_START.format(incident=incident, request=request)
-             + "".join(traceback.format_exception(*exc_info)) + INCIDENT_END.format(incident=incident))
+             + "".join(traceback.format_exception(kind, value, frames.tb_next or frames))
+             + INCIDENT_END.format(incident=incident))
     os.write(2, block.encode(errors="replace"))
     return incident
 
