@@ -35,8 +35,10 @@ class WebappListHandler(WebappsApiHandler):
         self.check_owner(owner)
         assert self.user is not None
         body = self.body_fields()
-        webapp = await self.services.webapps.create(self.user, body.get("domain_name"),
-                                                    body.get("python_version", "python311"))
+        webapp = await self.services.webapps.create(
+            self.user, body.get("domain_name"), body.get("python_version", "python311"),
+            framework=body.get("framework"), source_directory=body.get("source_directory"),
+            virtualenv_path=body.get("virtualenv_path"))
         self.write_webapp(webapp, status=201)
 
 

@@ -36,17 +36,6 @@ _ACCESS_FORMAT = '%({x-forwarded-for}i)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)
 WORKERS = {"free": 1, "hacker": 2, "web_developer": 4}
 START_BACKOFF = Backoff(first_delay=2.0, max_delay=60.0, max_failures=4, stable_seconds=30.0)
 
-HELLO_WORLD = '''"""The WSGI file of {domain}: edit it, save, and the app reloads."""
-
-
-def application(environ, start_response):
-    body = b"Hello from {domain}, served from your sandbox.\\n"
-    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
-                              ("Content-Length", str(len(body)))])
-    return [body]
-'''
-
-
 def wsgi_module(domain: str) -> str:
     return domain.replace(".", "_") + "_wsgi"
 

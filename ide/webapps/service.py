@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from ide.accounts import User
-from ide.files.errors import FilesError
+from ide.files.errors import FilesError, PathNotFound
 from ide.files.paths import PathResolver
+from ide.files.store import FileStore
 from ide.webapps.errors import WebappInvalid
+from ide.webapps.frameworks import FLASK_APP, check_framework, wsgi_file_text
 from ide.webapps.incidents import read_traceback
-from ide.webapps.runtime import HELLO_WORLD, WebappRuntime, program_name, write_new_file, wsgi_file
+from ide.webapps.runtime import WebappRuntime, program_name, write_new_file, wsgi_file
 from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
 from sandbox import Identity, Sandbox
 from sandbox.child_setup import WWW_TARGET
@@ -57,9 +59,10 @@ def as_bool(field: str, value: Any) -> bool:
 
 
 class WebappService:
-    def __init__(self, store: WebappStore, sandbox: Sandbox, supervisor: Supervisor,
+    def __init__(self, store: WebappStore, sandbox: Sandbox, supervisor: Supervisor, files: FileStore,
                  pythons: Mapping[str, str], apps_domain: str, idle_stop: float = 3600.0) -> None:
         self.store = store
+        self.files = files
         self.sandbox = sandbox
         self.supervisor = supervisor
         self.runtime = WebappRuntime(sandbox, pythons)
@@ -78,16 +81,26 @@ class WebappService:
     # -- the API's operations ----------------------------------------------
 
     async def create(self, user: User, domain_name: Any, python_version: Any, *, command: Any = None,
-                     enabled: Any = True) -> Webapp:
-        """A WSGI app, or with ``command`` a website (API v1) running that command."""
+                     enabled: Any = True, framework: Any = None, source_directory: Any = None,
+                     virtualenv_path: Any = None) -> Webapp:
+        """A WSGI app, or with ``command`` a website (API v1) running that command.
+
+        ``framework`` (the Web page's wizard: ``wsgi``, ``flask``, ``django``)
+        chooses the WSGI file it starts with; Flask's source directory (by
+        default ``~/mysite``) gets a first ``flask_app.py``.
+        """
         domain = self._check_domain(user, domain_name)
         version = self._check_python(python_version) if command is None else ""
         if command is not None and (not isinstance(command, str) or not command.strip()):
             raise WebappInvalid("webapp.command must be the command that serves the site on $DOMAIN_SOCKET, "
                                 "such as: uvicorn --uds $DOMAIN_SOCKET app:app")
+        kind = check_framework(framework)
         identity = await self._identity(user.name, user.account_type)
+        default_source = identity.visible_home + ("/mysite" if kind != "wsgi" else "")
+        source = self._check_home_path(user, "source_directory", source_directory or default_source)
+        venv = self._check_home_path(user, "virtualenv_path", virtualenv_path or "")
         webapp = Webapp(id=0, user=user.name, domain_name=domain, python_version=version,
-                        source_directory=identity.visible_home, virtualenv_path="",
+                        source_directory=source, virtualenv_path=venv,
                         enabled=as_bool("enabled", enabled), force_https=False, password_protection_enabled=False,
                         password_protection_username="", password_digest="", created=time.time(),
                         command=command or "")
@@ -95,8 +108,19 @@ class WebappService:
         self.domains.add(domain)
         if not webapp.command:
             await asyncio.to_thread(write_new_file, self.runtime.host_wsgi_file(identity, webapp),
-                                    HELLO_WORLD.format(domain=domain), identity.owner)
+                                    wsgi_file_text(kind, domain, source), identity.owner)
+        if kind == "flask":
+            await self._write_if_missing(user, f"{source}/flask_app.py", FLASK_APP)
         return webapp
+
+    async def _write_if_missing(self, user: User, path: str, text: str) -> None:
+        """A first file in the user's home, through the files store's rules (their quota, no links
+        out, their ownership); what is there already stays."""
+        access = self.files.own_access(user)
+        try:
+            await self.files.status(access, path)
+        except PathNotFound:
+            await self.files.save_text(access, path, text, None)
 
     async def update(self, user: User, domain: str, changes: Mapping[str, Any]) -> Webapp:
         webapp = await self.store.owned(user.name, domain)

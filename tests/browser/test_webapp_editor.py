@@ -15,11 +15,11 @@ from tests.browser.test_editor import FilesApi, type_at_end
 WAIT_MS = 60000
 
 
-def visit(server, domain: str, path: str = "/") -> tuple[int, bytes]:
+def visit(server, domain: str, path: str = "/", headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     """A visitor's request to the app, by its Host header on the server's loopback address."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     try:
-        connection.request("GET", path, headers={"Host": f"{domain}:{server.port}"})
+        connection.request("GET", path, headers={"Host": f"{domain}:{server.port}", **(headers or {})})
         response = connection.getresponse()
         return response.status, response.read()
     finally:
