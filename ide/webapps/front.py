@@ -1,10 +1,12 @@
 """The front of every web app: a request whose Host is an app's domain ends here.
 
 In order: the app's record (404 without one), "disabled", HTTPS redirect,
-password protection, static file mappings, then the app itself (started on
-its first request), proxied over its Unix socket.  The app's own answer
-passes unchanged; the IDE's pages, cookies and headers have nothing to do
-with it.  An app that does not answer gets 502 or 504 for this request and
+the owner's sign-in path (``owner_pass.py``), password protection, static
+file mappings, then the app itself (started on its first request), proxied
+over its Unix socket.  The app's own answer passes unchanged, except an
+incident (an exception that escaped it, ``incidents.py``), which becomes
+the front's error page; the IDE's pages, cookies and headers have nothing
+to do with it.  An app that does not answer gets 502 or 504 for this request and
 is not restarted for it: whether it runs is the supervisor's business.
 """
 from __future__ import annotations
