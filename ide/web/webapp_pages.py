@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 
 import tornado.web
 
+from ide.redirects import safe_next
 from ide.serializers import static_mapping_object, webapp_object
 from ide.web.base import PageHandler
 from ide.web.console_pages import UserPageHandler
 from ide.webapps.incidents import site_of
-from ide.webapps.owner_pass import SIGN_IN_PATH, local_path
+from ide.webapps.owner_pass import SIGN_IN_PATH
 from ide.webapps.runtime import log_file, program_name, wsgi_file
 from ide.webapps.service import own_domain
 from sandbox import LOG_TARGET, WWW_TARGET
@@ -63,7 +64,7 @@ class OwnerPassPage(PageHandler):
         token = self.services.owner_passes.issue(webapp.domain_name, webapp.user)
         self.set_header("Cache-Control", "no-store")
         self.redirect(f"{site_of(self.request, webapp.domain_name)}{SIGN_IN_PATH}?" + urlencode(
-            {"token": token, "next": local_path(self.get_query_argument("next", "/"))}))
+            {"token": token, "next": safe_next(self.get_query_argument("next", "/"))}))
 
 
 def _port(host: str) -> str:

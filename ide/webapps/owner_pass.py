@@ -30,6 +30,7 @@ from tornado.httputil import HTTPHeaders
 from tornado.web import RequestHandler
 
 from consoles.keys import webapp_pass_key
+from ide.redirects import safe_next
 
 SIGN_IN_PATH = "/_ide/owner-sign-in"
 """The one path of every app's domain the front keeps for itself: where a pass is redeemed."""
@@ -104,14 +105,7 @@ async def owner_sign_in(handler: RequestHandler, passes: OwnerPasses, domain: st
     # No Domain attribute: the browser sends it back to this host only.
     handler.set_cookie(COOKIE_NAME, cookie, path="/", httponly=True, samesite="Lax", max_age=COOKIE_SECONDS,
                        secure=handler.request.protocol == "https")
-    handler.redirect(local_path(handler.get_query_argument("next", "/")))
-
-
-def local_path(value: str) -> str:
-    """A path on the same site to go on to; anything else (another host, a scheme) becomes ``/``."""
-    if not value.startswith("/") or value.startswith("//") or "\\" in value or any(ord(c) < 32 for c in value):
-        return "/"
-    return value
+    handler.redirect(safe_next(handler.get_query_argument("next", "/")))
 
 
 def without_owner_cookie(headers: HTTPHeaders) -> HTTPHeaders:

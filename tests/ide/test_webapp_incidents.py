@@ -13,7 +13,7 @@ import html
 import re
 import time
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from tornado.httpclient import HTTPResponse
@@ -66,7 +66,7 @@ async def logged_in(server: ServerProcess, who: Person) -> Client:
 
 async def pass_redirect(server: ServerProcess, client: Client, domain: str, next_path: str) -> str:
     """The IDE's answer to "owner? sign in": where it sends the browser (the app's domain, with a pass)."""
-    answer = await client.get(f"/webapps/owner-pass/?domain={domain}&next={next_path}")
+    answer = await client.get("/webapps/owner-pass/?" + urlencode({"domain": domain, "next": next_path}))
     assert answer.status == 302, answer.text
     return answer.raw.headers["Location"]
 
@@ -151,8 +151,21 @@ async def test_no_one_else_gets_a_pass_and_neither_passes_nor_cookies_cross_doma
     assert alice_page.code == 500 and b"ZeroDivisionError" not in alice_page.body
 
     # Not logged in: the IDE asks for a login first, and hands out nothing.
-    anonymous = await Client(apps_server.url).get(f"/webapps/owner-pass/?domain={alice_domain}&next=/boom")
+    stranger = Client(apps_server.url)
+    anonymous = await stranger.get(f"/webapps/owner-pass/?domain={alice_domain}&next=/boom")
     assert anonymous.status == 302 and anonymous.raw.headers["Location"].startswith("/login/")
+    # Logging in there leads back to the pass (for the owner, once logged in).
+    back = parse_qs(urlsplit(anonymous.raw.headers["Location"]).query)["next"][0]
+    await stranger.get("/login/")
+    login = await stranger.post("/login/", form={"username": alice.name, "password": "correct horse", "next": back})
+    assert login.status == 302 and login.raw.headers["Location"] == back
+    assert (await pass_redirect(apps_server, stranger, alice_domain, "/boom")).startswith(f"http://{alice_domain}:")
+
+    # A pass that would send the owner on to another site goes to "/" instead.
+    alice_client = await logged_in(apps_server, alice)
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        location = await pass_redirect(apps_server, alice_client, alice_domain, target)
+        assert parse_qs(urlsplit(location).query)["next"] == ["/"]
 
 
 @pytest.mark.gen_test(timeout=120)
