@@ -97,7 +97,7 @@ class PaConsole:
     """Runs ``pa`` as ``username`` would in a console, with no network but the front."""
 
     def __init__(self, front: TlsFront, cert: Path, relay: UnixRelay, data_dir: Path, username: str,
-                 token: str) -> None:
+                 token: str, tools: Path) -> None:
         self.username = username
         self.home = data_dir / "home" / username
         self.relay = relay
@@ -105,8 +105,7 @@ class PaConsole:
         # test's own interpreter, which the user's apps may not be able to read.  virtualenv
         # and virtualenvwrapper come from the test's environment, run by that Python.
         bin_dir = str(Path(sys.executable).parent)
-        tools = data_dir.parent / f"pa-tools-{username}"
-        tools.mkdir()
+        tools.mkdir(parents=True, exist_ok=True)
         shim = tools / "virtualenv"
         shim.write_text(f'#!/bin/sh\nexec {SYSTEM_PYTHON} -m virtualenv "$@"\n')
         shim.chmod(0o755)

@@ -40,7 +40,7 @@ def console(server: ServerProcess, relay: tuple[TlsFront, Path, UnixRelay], acco
     user = server.add_user("pa", account_type=account_type)
     token = server.cli("user", "token", user).stdout.strip()
     front, cert, unix = relay
-    return PaConsole(front, cert, unix, server.data_dir, user, token)
+    return PaConsole(front, cert, unix, server.data_dir, user, token, unix.path.parent / f"tools-{user}")
 
 
 def logs(server: ServerProcess, pa: PaConsole) -> list[str]:
