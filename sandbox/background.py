@@ -174,6 +174,11 @@ class BackgroundProcess:
         except psutil.Error:
             return set()
 
+    def workers_ready(self, marks: Path) -> bool:
+        """Whether the program has workers and each has left its mark in ``marks`` (see reload)."""
+        now = self.workers()
+        return bool(now) and all(_marked(marks, pid) for pid in now)
+
     def reload(self, timeout: float, marks: Path | None = None) -> bool:
         """SIGHUP to the program; True once its children are all new ones (or it has none).
 

@@ -8,6 +8,7 @@ saw it exit, stopped it), never guessed from whether something answers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -343,8 +344,8 @@ class Supervisor:
             elif program.state == ProgramState.STARTING:
                 starting.append(program)
         if starting:
-            ready = await self._run(ready_checks, [(p.spec.ready_path, p.started_at, p.spec.ready_seconds)
-                                             for p in starting])
+            ready = await self._run(ready_checks, [(p.spec.ready_path, p.started_at, p.spec.ready_seconds,
+                                                    _workers_ready(p)) for p in starting])
             for program, is_ready in zip(starting, ready, strict=True):
                 if is_ready and program.process is not None and program.state == ProgramState.STARTING:
                     self._set_state(program, ProgramState.RUNNING)
@@ -411,3 +412,9 @@ class Supervisor:
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+def _workers_ready(program: _Program) -> Callable[[], bool] | None:
+    """With worker marks, a program is ready once its workers have all marked themselves."""
+    process, marks = program.process, program.spec.worker_marks
+    return functools.partial(process.workers_ready, marks) if process is not None and marks is not None else None

@@ -60,6 +60,14 @@ async def test_a_reload_whose_new_code_cannot_load_says_so_at_once(apps_server):
     assert state["state"] != "running" and state["last_error"], state
     assert "cannot load this" in log_file(apps_server, who, "error").read_text()
 
+    # Never started yet: its first start is not "running" either while its workers cannot load it.
+    other = "second.example.org"
+    assert (await who.api.post(apps(who), {"domain_name": other})).status == 201
+    write_app(apps_server, who, "import no_such_module_here\n", other)
+    assert (await who.api.post(f"{apps(who)}{other}/reload/")).status == 200
+    state = (await who.api.get(f"{apps(who)}{other}/")).json()
+    assert state["state"] != "running" and state["last_error"], state
+
     write_app(apps_server, who, _SLOW_APP)
     assert (await who.api.post(f"{apps(who)}{domain_of(who)}/reload/")).status == 200
     assert (await who.api.get(f"{apps(who)}{domain_of(who)}/")).json()["state"] == "running"
