@@ -55,8 +55,9 @@ def share_object(username: str, mode: str) -> dict[str, str]:
     return {"username": username, "mode": mode}
 
 
-def webapp_object(webapp: Webapp, status: ProgramStatus | None) -> dict[str, Any]:
-    """A web app as PythonAnywhere's API shows it (the password never comes back), plus its state here."""
+def webapp_object(webapp: Webapp, status: ProgramStatus | None, start_error: str = "") -> dict[str, Any]:
+    """A web app as PythonAnywhere's API shows it (the password never comes back), plus its state here
+    (``last_error`` with ``start_error``, the exception its error log ended with, when failing)."""
     return {
         "id": webapp.id,
         "user": webapp.user,
@@ -71,7 +72,8 @@ def webapp_object(webapp: Webapp, status: ProgramStatus | None) -> dict[str, Any
         "password_protection_password": "",
         "enabled": webapp.enabled,
         "state": status.state.value if status is not None else "stopped",
-        "last_error": status.last_error if status is not None else "",
+        "last_error": ": ".join(part for part in (status.last_error if status is not None else "", start_error)
+                                if part),
     }
 
 

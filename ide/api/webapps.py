@@ -44,7 +44,10 @@ class WebappListHandler(WebappsApiHandler):
 
 class WebappHandler(WebappsApiHandler):
     async def get(self, owner: str, domain: str) -> None:
-        self.write_webapp(await self.services.webapps.store.owned(self.check_owner(owner), domain))
+        webapp = await self.services.webapps.store.owned(self.check_owner(owner), domain)
+        assert self.user is not None
+        start_error = await self.services.webapps.start_error(webapp, self.user.account_type)
+        self.write_json(webapp_object(webapp, self.status_of(webapp), start_error))
 
     async def patch(self, owner: str, domain: str) -> None:
         self.check_owner(owner)

@@ -32,8 +32,10 @@ class WebappsPage(UserPageHandler):
             status = supervisor.status(name) if supervisor.known(name) else None
             mappings = await webapps.store.static_mappings(webapp.domain_name)
             domain = webapp.domain_name
+            assert self.user is not None
+            start_error = await webapps.start_error(webapp, self.user.account_type)
             apps.append({
-                **webapp_object(webapp, status),
+                **webapp_object(webapp, status, start_error),
                 "command": webapp.command,
                 "wsgi_file": "" if webapp.command else wsgi_file(WWW_TARGET, domain),
                 "logs": {kind: log_file(LOG_TARGET, domain, kind) for kind in ("access", "error", "server")},

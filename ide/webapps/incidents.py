@@ -24,10 +24,11 @@ from tornado.httputil import HTTPServerRequest
 
 from ide.webapps.wsgi_launcher import INCIDENT_END, INCIDENT_HEADER, INCIDENT_START
 
-__all__ = ["INCIDENT_HEADER", "error_page", "incident_of", "read_traceback", "sign_in_url", "site_of"]
+__all__ = ["INCIDENT_HEADER", "error_page", "incident_of", "last_exception", "read_traceback", "sign_in_url", "site_of"]
 
 _ID = re.compile(r"[0-9a-f]{32}")
 _TAIL = 1 << 20
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception)(?:: .*)?$", re.M)
 
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Something went wrong</title></head>
@@ -47,6 +48,28 @@ def read_traceback(log: Path, owner_uid: int | None, incident: str) -> str | Non
 
     None when the log is not the owner's regular file or no longer holds it.
     """
+    text = _tail(log, owner_uid)
+    if text is None:
+        return None
+    start_marker = INCIDENT_START.split("{request}")[0].format(incident=incident)
+    start = text.rfind(start_marker)
+    if start < 0:
+        return None
+    body_start = text.find("\n", start) + 1
+    end = text.find(INCIDENT_END.format(incident=incident), body_start)
+    return text[body_start:end] if body_start > 0 and end >= 0 else None
+
+
+def last_exception(log: Path, owner_uid: int | None) -> str | None:
+    """The last exception line of the error log (``ModuleNotFoundError: No module named 'x'``),
+    to say why an app did not start; blocking."""
+    text = _tail(log, owner_uid)
+    found = _EXCEPTION.findall(text or "")
+    return found[-1].strip() if found else None
+
+
+def _tail(log: Path, owner_uid: int | None) -> str | None:
+    """The last MiB of the owner's log: never through a link, only a regular file of theirs."""
     try:
         fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
@@ -56,16 +79,9 @@ def read_traceback(log: Path, owner_uid: int | None, incident: str) -> str | Non
         if not stat.S_ISREG(info.st_mode) or (owner_uid is not None and info.st_uid != owner_uid):
             return None
         os.lseek(fd, max(0, info.st_size - _TAIL), os.SEEK_SET)
-        text = os.read(fd, _TAIL).decode(errors="replace")
+        return os.read(fd, _TAIL).decode(errors="replace")
     finally:
         os.close(fd)
-    start_marker = INCIDENT_START.split("{request}")[0].format(incident=incident)
-    start = text.rfind(start_marker)
-    if start < 0:
-        return None
-    body_start = text.find("\n", start) + 1
-    end = text.find(INCIDENT_END.format(incident=incident), body_start)
-    return text[body_start:end] if body_start > 0 and end >= 0 else None
 
 
 def error_page(owner: bool, traceback: str | None, sign_in: str) -> str:

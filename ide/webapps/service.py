@@ -22,7 +22,7 @@ from ide.files.paths import PathResolver
 from ide.files.store import FileStore
 from ide.webapps.errors import WebappInvalid
 from ide.webapps.frameworks import FLASK_APP, check_framework, wsgi_file_text
-from ide.webapps.incidents import read_traceback
+from ide.webapps.incidents import last_exception, read_traceback
 from ide.webapps.runtime import WebappRuntime, program_name, write_new_file, wsgi_file
 from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
 from sandbox import Identity, Sandbox
@@ -251,6 +251,17 @@ class WebappService:
         log = self.runtime.host_log(identity, webapp, "error")
         uid = identity.owner[0] if identity.owner is not None else None
         return await asyncio.to_thread(read_traceback, log, uid, incident)
+
+    async def start_error(self, webapp: Webapp, account_type: str) -> str:
+        """Why a failing app did not start: the last exception in its error log ("" otherwise)."""
+        name = program_name(webapp)
+        if not self.supervisor.known(name) or self.supervisor.status(name).state not in (
+                ProgramState.FAILED, ProgramState.BACKING_OFF):
+            return ""
+        identity = await self._identity(webapp.user, account_type)
+        log = self.runtime.host_log(identity, webapp, "error")
+        uid = identity.owner[0] if identity.owner is not None else None
+        return await asyncio.to_thread(last_exception, log, uid) or ""
 
     def touch(self, webapp: Webapp) -> None:
         """A request to the app has just ended: its idle time starts now."""

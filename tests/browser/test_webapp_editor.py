@@ -71,7 +71,7 @@ def test_reload_button_for_the_apps_files_reloads_and_reports_a_failure(ide_serv
     expect(page.locator("#editor-status")).to_have_text(f"{domain} did not start.", timeout=WAIT_MS)
     result = page.locator("#webapp-reload-result")
     expect(result).to_be_visible()
-    expect(result.locator(".webapp-reload-error")).not_to_be_empty()
+    expect(result.locator(".webapp-reload-error")).to_contain_text("NameError: name 'this' is not defined")
     expect(result.get_by_role("link", name=f"Open {domain}'s error log")).to_have_attribute(
         "href", f"/user/{name}/files/var/log/{domain}.error.log")
     assert "this is not python" in files.read(wsgi)
