@@ -92,3 +92,21 @@ _FORM = f"multipart/form-data; boundary={_BOUNDARY}"
 def _multipart(text: str) -> bytes:
     return (f"--{_BOUNDARY}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"flask_app.py\"\r\n"
             f"Content-Type: text/plain\r\n\r\n{text}\r\n--{_BOUNDARY}--\r\n").encode()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_failing_apps_error_is_read_from_its_own_log_never_through_a_link(apps_server):
+    alice, mallory = owner(apps_server, "hacker"), owner(apps_server, "hacker")
+    for who, secret in ((alice, "alice's secret"), (mallory, "mallory's own")):
+        assert (await who.api.post(apps(who), {"domain_name": domain_of(who)})).status == 201
+        write_app(apps_server, who, f"raise RuntimeError({secret!r})\n")
+        assert (await who.api.post(f"{apps(who)}{domain_of(who)}/reload/")).status == 200
+    state = (await alice.api.get(f"{apps(alice)}{domain_of(alice)}/")).json()
+    assert state["last_error"].endswith("RuntimeError: alice's secret"), state
+
+    # Mallory's programs may replace her log with a link to Alice's.
+    mine = log_file(apps_server, mallory, "error")
+    mine.unlink()
+    mine.symlink_to(log_file(apps_server, alice, "error"))
+    state = (await mallory.api.get(f"{apps(mallory)}{domain_of(mallory)}/")).json()
+    assert state["state"] != "running" and "alice's secret" not in state["last_error"], state
