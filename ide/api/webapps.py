@@ -35,10 +35,12 @@ class WebappListHandler(WebappsApiHandler):
         self.check_owner(owner)
         assert self.user is not None
         body = self.body_fields()
+        # The wizard's "any command" is a website, as API v1 makes them.
+        command = body.get("command", "") if body.get("framework") == "command" else None
         webapp = await self.services.webapps.create(
-            self.user, body.get("domain_name"), body.get("python_version", "python311"),
-            framework=body.get("framework"), source_directory=body.get("source_directory"),
-            virtualenv_path=body.get("virtualenv_path"))
+            self.user, body.get("domain_name"), body.get("python_version", "python311"), command=command,
+            framework=None if command is not None else body.get("framework"),
+            source_directory=body.get("source_directory"), virtualenv_path=body.get("virtualenv_path"))
         self.write_webapp(webapp, status=201)
 
 

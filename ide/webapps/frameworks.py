@@ -1,6 +1,7 @@
 """The Web page's wizard: the WSGI file (and for Flask a first app) each kind of web app starts with.
 
-A plain WSGI app gets a hello-world WSGI file.  Flask gets
+A plain WSGI app gets a hello-world WSGI file; "any command" makes a
+website (API v1's kind), with no WSGI file.  Flask gets
 ``<source>/flask_app.py`` (unless the file exists) and a WSGI file that
 imports ``app`` from it.  Django gets a WSGI file for the project in the
 source directory (``manage.py`` and ``<name>/settings.py`` there, made
@@ -14,7 +15,8 @@ import posixpath
 
 from ide.webapps.errors import WebappInvalid
 
-FRAMEWORKS = ("wsgi", "flask", "django")
+FRAMEWORKS = ("wsgi", "flask", "django", "command")
+"""``command``: a website (API v1's) that runs a command of the user's, listening on $DOMAIN_SOCKET."""
 
 HELLO_WORLD = '''"""The WSGI file of {domain}: edit it, save, and the app reloads."""
 

@@ -92,8 +92,8 @@ class WebappService:
         domain = self._check_domain(user, domain_name)
         version = self._check_python(python_version) if command is None else ""
         if command is not None and (not isinstance(command, str) or not command.strip()):
-            raise WebappInvalid("webapp.command must be the command that serves the site on $DOMAIN_SOCKET, "
-                                "such as: uvicorn --uds $DOMAIN_SOCKET app:app")
+            raise WebappInvalid("command (webapp.command in API v1) must be the command that serves the site on "
+                                "$DOMAIN_SOCKET, such as: uvicorn --uds $DOMAIN_SOCKET app:app")
         kind = check_framework(framework)
         identity = await self._identity(user.name, user.account_type)
         default_source = identity.visible_home + ("/mysite" if kind != "wsgi" else "")

@@ -110,3 +110,16 @@ async def test_a_failing_apps_error_is_read_from_its_own_log_never_through_a_lin
     mine.symlink_to(log_file(apps_server, alice, "error"))
     state = (await mallory.api.get(f"{apps(mallory)}{domain_of(mallory)}/")).json()
     assert state["state"] != "running" and "alice's secret" not in state["last_error"], state
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_wizards_any_command_makes_a_website(apps_server):
+    who = owner(apps_server, "hacker")
+    empty = await who.api.post(apps(who), {"domain_name": domain_of(who), "framework": "command", "command": " "})
+    assert empty.status == 400 and "$DOMAIN_SOCKET" in empty.json()["detail"]
+    created = await who.api.post(apps(who), {"domain_name": domain_of(who), "framework": "command",
+                                             "command": "python3 -m my_server", "python_version": "python311"})
+    assert created.status == 201, created.text
+    site = await who.api.get(f"/api/v1/user/{who.name}/websites/{domain_of(who)}/")
+    assert site.status == 200 and site.json()["webapp"]["command"] == "python3 -m my_server"
+    assert not www_file(apps_server, who).exists()
