@@ -66,7 +66,7 @@ def test_a_learner_builds_a_flask_site_and_visits_it(ide_server, page: Page, pla
     log_in(page, ide_server, name)
     page.get_by_role("link", name="Web", exact=True).click()
     wizard = page.locator("#add-webapp form")
-    expect(wizard.get_by_label("Domain")).to_have_value(domain)
+    expect(wizard.get_by_label("Domain", exact=True)).to_have_value(domain)
     wizard.get_by_label("Flask").check()
     wizard.get_by_label("Virtualenv").fill(f"/home/{name}/.virtualenvs/flask")
     wizard.get_by_role("button", name="Add").click()
