@@ -119,6 +119,12 @@ def webapp_static_key(domain: str) -> str:
     return f"{PREFIX}webapp:{domain}:static"
 
 
+def webapp_pass_key(nonce: str) -> str:
+    """A web app owner's pass that was redeemed (``ide/webapps/owner_pass.py``): spent, for
+    as long as it could still be valid."""
+    return f"{PREFIX}webapp-pass:{nonce}"
+
+
 def user_webapps_key(username: str) -> str:
     """Set of the user's web app domains."""
     return f"{PREFIX}user:{username}:webapps"

@@ -43,7 +43,7 @@ from ide.web.fallbacks import BODY_LIMIT, BodyTooLargeApi, BodyTooLargePage, Not
 from ide.web.security_headers import security_headers
 from ide.web.task_pages import TasksPage
 from ide.web.tornado_adapter import streams_body
-from ide.web.webapp_pages import WebappsPage
+from ide.web.webapp_pages import OwnerPassPage, WebappsPage
 from ide.webapps.front import WebappFront
 from ide.webapps.proxy import AppProxy
 
@@ -129,6 +129,7 @@ def page_routes(services: Services) -> list[Route]:
         Route("/account/", AccountHandler, kwargs),
         Route("/user/{owner}/consoles/", ConsolesPage, kwargs),
         Route("/user/{owner}/webapps/", WebappsPage, kwargs),
+        Route("/webapps/owner-pass/", OwnerPassPage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/", ConsolePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame/", FramePage, kwargs),
         Route("/user/{owner}/consoles/{console_id}/frame", FramePage, kwargs),

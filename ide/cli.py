@@ -46,6 +46,12 @@ def _env(name: str, default: Any = None) -> Any:
     return os.environ.get("IDE_" + name, default)
 
 
+def _site_url(value: str) -> str:
+    if value and not re.fullmatch(r"https?://[^/?#\s]+", value.rstrip("/")):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a site address such as https://ide.example.com")
+    return value.rstrip("/")
+
+
 def _apps_domain(value: str) -> str:
     domain = value.strip().lower().strip(".")
     if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?", domain) or ".." in domain:
@@ -150,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--apps-domain", type=_apps_domain, default=_env("APPS_DOMAIN", "localhost"),
                          help="web apps are served at <user>.<apps domain> (IDE_APPS_DOMAIN; default localhost, "
                               "so alice's app is http://alice.localhost:<port>/)")
+    serve_p.add_argument("--site-url", type=_site_url, default=_env("SITE_URL", ""),
+                         help="the IDE's address as browsers reach it, e.g. https://ide.example.com: web apps' "
+                              "error pages link there for their owners to sign in (IDE_SITE_URL; default the "
+                              "apps domain itself, on the visitor's scheme and port)")
     serve_p.add_argument("--webapp-timeout", type=float, default=float(_env("WEBAPP_TIMEOUT", 300)),
                          help="seconds the front waits for a web app's answer before a 504 "
                               "(IDE_WEBAPP_TIMEOUT; default 300)")
@@ -320,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                 secure_cookies=args.secure_cookies, sandbox=args.sandbox,
                 trust_proxy_headers=args.trust_proxy_headers, uid_prefix=args.uid_prefix,
                 cgroup_base=args.cgroup_base, node_id=args.node_id, node_path=args.node_path,
-                apps_domain=args.apps_domain, webapp_timeout=args.webapp_timeout, stop_all=args.stop_all,
-                webapp_idle_stop=args.webapp_idle_stop,
+                apps_domain=args.apps_domain, site_url=args.site_url, webapp_timeout=args.webapp_timeout,
+                stop_all=args.stop_all, webapp_idle_stop=args.webapp_idle_stop,
                 unsafe_no_isolation=args.unsafe_no_isolation, sandbox_network=args.sandbox_network,
                 egress_allow_cidrs=tuple(args.egress_allow_cidrs), egress_allow_list=args.egress_allow_list,
                 egress_dns_servers=tuple(args.egress_dns_servers), egress_hosts_file=args.egress_hosts_file,

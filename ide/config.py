@@ -36,6 +36,8 @@ class Settings:
     node_path: str = ""
     # Web apps live at <user>.<apps_domain> (alice.localhost:8000 by default).
     apps_domain: str = "localhost"
+    # The IDE's address as browsers reach it (links from web apps' error pages); "" = the apps domain.
+    site_url: str = ""
     # How long the front waits for a web app's answer before a 504.
     webapp_timeout: float = 300.0
     # Free accounts' web apps stop after this long without a request.

@@ -55,8 +55,9 @@ def share_object(username: str, mode: str) -> dict[str, str]:
     return {"username": username, "mode": mode}
 
 
-def webapp_object(webapp: Webapp, status: ProgramStatus | None) -> dict[str, Any]:
-    """A web app as PythonAnywhere's API shows it (the password never comes back), plus its state here."""
+def webapp_object(webapp: Webapp, status: ProgramStatus | None, start_error: str = "") -> dict[str, Any]:
+    """A web app as PythonAnywhere's API shows it (the password never comes back), plus its state here
+    (``last_error`` with ``start_error``, the exception its error log ended with, when failing)."""
     return {
         "id": webapp.id,
         "user": webapp.user,
@@ -71,8 +72,16 @@ def webapp_object(webapp: Webapp, status: ProgramStatus | None) -> dict[str, Any
         "password_protection_password": "",
         "enabled": webapp.enabled,
         "state": status.state.value if status is not None else "stopped",
-        "last_error": status.last_error if status is not None else "",
+        "last_error": ": ".join(part for part in (status.last_error if status is not None else "", start_error)
+                                if part),
     }
+
+
+def editor_webapp(owner: str, webapp: Webapp) -> dict[str, str]:
+    """What the editor's Reload button needs of the app a file belongs to."""
+    base = f"{API_PREFIX}/user/{owner}/webapps/{webapp.domain_name}/"
+    return {"domain": webapp.domain_name, "url": base, "reload_url": base + "reload/",
+            "error_log": f"/user/{owner}/files/var/log/{webapp.domain_name}.error.log"}
 
 
 def static_mapping_object(owner: str, domain: str, mapping: StaticMapping) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from ide.login_throttle import LoginThrottle
 from ide.sessions import SessionStore
 from ide.task_runtime import TaskRuntime
 from ide.tokens import TokenStore
+from ide.webapps.owner_pass import OwnerPasses
 from ide.webapps.runtime import GUNICORN_SITE
 from ide.webapps.service import WebappService
 from ide.webapps.store import WebappStore
@@ -56,6 +57,7 @@ class Services:
     files: FileService
     supervisor: Supervisor
     webapps: WebappService
+    owner_passes: OwnerPasses
     tasks: TaskStore
     always_on: AlwaysOnStore
     programs: TaskRuntime
@@ -119,7 +121,7 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     supervisor = Supervisor(redis, sandbox, node_id)
     pythons = {f"python{m.group(1)}{m.group(2)}": m.group(0) for m in (
         re.fullmatch(r"python(3)\.(\d+)", Path(k.argv[0]).name) for k in kinds) if m}
-    webapps = WebappService(WebappStore(redis), sandbox, supervisor, pythons, settings.apps_domain,
+    webapps = WebappService(WebappStore(redis), sandbox, supervisor, files.store, pythons, settings.apps_domain,
                             idle_stop=settings.webapp_idle_stop)
     tasks, always_on = TaskStore(redis), AlwaysOnStore(redis)
     return Services(
@@ -129,7 +131,8 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
         sandbox=sandbox, console_manager=manager, launchers=launchers,
         console_service=console_service,
         cpu=CpuAllowance(redis, sandbox, DEFAULT_LIMITS, on_change=console_service.tell_tarpit),
-        files=files, supervisor=supervisor, webapps=webapps, tasks=tasks, always_on=always_on,
+        files=files, supervisor=supervisor, webapps=webapps, owner_passes=OwnerPasses(cookie_secret, redis),
+        tasks=tasks, always_on=always_on,
         programs=TaskRuntime.build(settings, redis, sandbox, supervisor, accounts, tasks, always_on, node_id),
         sandbox_status=None if status.isolated else status.summary,
         pythons=tuple(k.argv[0] for k in kinds if k.key.startswith("python")))

@@ -166,12 +166,21 @@ class BackgroundProcess:
         except psutil.Error:
             return set()
 
-    def reload(self, timeout: float) -> bool:
+    def workers_ready(self, marks: Path) -> bool:
+        """Whether the program has workers and each has left its mark in ``marks`` (see reload)."""
+        now = self.workers()
+        return bool(now) and all(_marked(marks, pid) for pid in now)
+
+    def reload(self, timeout: float, marks: Path | None = None) -> bool:
         """SIGHUP to the program; True once its children are all new ones (or it has none).
 
         An app server such as gunicorn starts new workers on SIGHUP and lets
         the old ones finish what they are doing: when none of the old ones
-        is left, every request is answered by the new code.
+        is left, every request is answered by the new code.  With ``marks``,
+        a new worker counts only once a file named by its pid, as the
+        program sees it, is in that directory: a worker is forked before it
+        loads the code, and one that cannot load it never marks itself
+        (False then, as the program ends or the time runs out).
         """
         main, before = self._main(), self.workers()
         if main is None:
@@ -183,10 +192,26 @@ class BackgroundProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.poll() is None:
             now = self.workers()
-            if not before or (now and not now & before):
+            if not before or (now and not now & before and all(_marked(marks, pid) for pid in now)):
                 return True
             time.sleep(_POLL_STEP)
         return False
+
+
+def _marked(marks: Path | None, pid: int) -> bool:
+    return marks is None or (marks / str(inner_pid(pid))).exists()
+
+
+def inner_pid(pid: int) -> int:
+    """``pid`` as its own PID namespace numbers it (the last of ``NSpid``); itself if it has gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except OSError:
+        pass
+    return pid
 
 
 def start_background(sandbox: Sandbox, identity: Identity, program_id: str, argv: Sequence[str], cwd: str,

@@ -68,6 +68,9 @@ class ProgramSpec:
     """Logs rotated (``supervisor/logs.py``) before each start."""
     reloads_on_hangup: bool = False
     """SIGHUP reloads it in place (an app server); otherwise a reload is a restart."""
+    worker_marks: Path | None = None
+    """Where each worker of an app server leaves a file named by its pid (as the program sees
+    it) once it is ready: a reload is done when every new worker has left one."""
     backoff: Backoff = Backoff()
 
 

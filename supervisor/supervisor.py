@@ -8,6 +8,7 @@ saw it exit, stopped it), never guessed from whether something answers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -188,9 +189,14 @@ class Supervisor:
             await self.stop(name)
             await self.ensure_running(program.spec)
             return program.status()
-        replaced = await self._run(process.reload, program.spec.stop_grace * 3)
-        self._event(program, f"reloaded (pid {process.pid})" if replaced
-                    else f"reload asked (pid {process.pid}); the old workers had not all left in time")
+        replaced = await self._run(process.reload, program.spec.stop_grace * 3, program.spec.worker_marks)
+        ended = process.poll()  # waitpid(WNOHANG): never waits
+        if ended is not None:  # its new workers could not start (gunicorn then stops): say so now
+            if program.process is process:
+                self._exited(program, process, ended)
+        else:
+            self._event(program, f"reloaded (pid {process.pid})" if replaced
+                        else f"reload asked (pid {process.pid}); the new workers were not all ready in time")
         return program.status()
 
     def retry(self, name: str) -> ProgramStatus:
@@ -339,8 +345,8 @@ class Supervisor:
             elif program.state == ProgramState.STARTING:
                 starting.append(program)
         if starting:
-            ready = await self._run(ready_checks, [(p.spec.ready_path, p.started_at, p.spec.ready_seconds)
-                                             for p in starting])
+            ready = await self._run(ready_checks, [(p.spec.ready_path, p.started_at, p.spec.ready_seconds,
+                                                    _workers_ready(p)) for p in starting])
             for program, is_ready in zip(starting, ready, strict=True):
                 if is_ready and program.process is not None and program.state == ProgramState.STARTING:
                     self._set_state(program, ProgramState.RUNNING)
@@ -407,3 +413,9 @@ class Supervisor:
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+def _workers_ready(program: _Program) -> Callable[[], bool] | None:
+    """With worker marks, a program is ready once its workers have all marked themselves."""
+    process, marks = program.process, program.spec.worker_marks
+    return functools.partial(process.workers_ready, marks) if process is not None and marks is not None else None

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sandbox import Identity, Sandbox, SpawnError
@@ -32,12 +33,14 @@ def start_fresh(sandbox: Sandbox, spec: ProgramSpec) -> BackgroundProcess:
     return start_background(sandbox, spec.identity, spec.name, spec.argv, spec.cwd, spec.log, spec.env)
 
 
-def ready_checks(checks: list[tuple[Path | None, float, float]]) -> list[bool]:
-    """For each (ready path, start time, seconds): the socket there takes connections, or the
-    program has run that long."""
+def ready_checks(checks: list[tuple[Path | None, float, float, Callable[[], bool] | None]]) -> list[bool]:
+    """For each (ready path, start time, seconds, workers ready): the socket there takes
+    connections, or the program has run that long; and, when asked, its workers are ready
+    (an app server's workers have loaded the app: one that cannot never is)."""
     now = time.monotonic()
-    return [_listening(path) if path is not None else now - started >= seconds
-            for path, started, seconds in checks]
+    return [(_listening(path) if path is not None else now - started >= seconds)
+            and (workers_ready is None or workers_ready())
+            for path, started, seconds, workers_ready in checks]
 
 
 def _listening(path: Path) -> bool:

@@ -35,14 +35,21 @@ class WebappListHandler(WebappsApiHandler):
         self.check_owner(owner)
         assert self.user is not None
         body = self.body_fields()
-        webapp = await self.services.webapps.create(self.user, body.get("domain_name"),
-                                                    body.get("python_version", "python311"))
+        # The wizard's "any command" is a website, as API v1 makes them.
+        command = body.get("command", "") if body.get("framework") == "command" else None
+        webapp = await self.services.webapps.create(
+            self.user, body.get("domain_name"), body.get("python_version", "python311"), command=command,
+            framework=None if command is not None else body.get("framework"),
+            source_directory=body.get("source_directory"), virtualenv_path=body.get("virtualenv_path"))
         self.write_webapp(webapp, status=201)
 
 
 class WebappHandler(WebappsApiHandler):
     async def get(self, owner: str, domain: str) -> None:
-        self.write_webapp(await self.services.webapps.store.owned(self.check_owner(owner), domain))
+        webapp = await self.services.webapps.store.owned(self.check_owner(owner), domain)
+        assert self.user is not None
+        start_error = await self.services.webapps.start_error(webapp, self.user.account_type)
+        self.write_json(webapp_object(webapp, self.status_of(webapp), start_error))
 
     async def patch(self, owner: str, domain: str) -> None:
         self.check_owner(owner)

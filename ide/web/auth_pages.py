@@ -1,50 +1,26 @@
 """Log in, log out, sign up."""
 from __future__ import annotations
 
-import string
-from urllib.parse import quote, urlsplit
-
 import tornado.web
 
 from ide.accounts import AccountError
 from ide.login_throttle import TooManyAttempts
+from ide.redirects import safe_next
 from ide.web.base import PageHandler
-
-
-def _safe_next(target: str | None) -> str:
-    """``target`` if it is a path on this site, else ``/``: ``?next=`` must not
-    send a user to another site.
-
-    Browsers forgive a lot in a ``Location``: they drop tabs and newlines
-    (``/<tab>/evil.example`` becomes ``//evil.example``), read a backslash
-    as ``/`` and take ``https:evil.example`` as an absolute URL.  So only a string that
-    starts with one ``/``, holds no control character, whitespace or
-    backslash, and parses with neither scheme nor host is kept.  Other
-    non-ASCII characters are percent-encoded, as a header must be ASCII.
-    """
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if any(char == "\\" or char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F
-           for char in target):
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return "/"
-    return quote(target, safe=string.punctuation)
 
 
 class LoginHandler(PageHandler):
     def get(self) -> None:
         if self.current_user:
-            self.redirect(_safe_next(self.get_argument("next", None)))
+            self.redirect(safe_next(self.get_argument("next", None)))
             return
         self.render_page("login.html", error=None, username="",
-                         next=_safe_next(self.get_argument("next", None)))
+                         next=safe_next(self.get_argument("next", None)))
 
     async def post(self) -> None:
         username = self.get_body_argument("username", "").strip()
         password = self.get_body_argument("password", "")
-        target = _safe_next(self.get_body_argument("next", None))
+        target = safe_next(self.get_body_argument("next", None))
         throttle = self.services.throttle
         try:
             await throttle.check(username, self.client_address())

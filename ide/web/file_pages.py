@@ -15,6 +15,7 @@ from ide.files.page_context import directory_context, editor_context, share_cont
 from ide.files.serializers import page_url
 from ide.files.service import FileService
 from ide.files.store import FileAccess, Located
+from ide.serializers import editor_webapp
 from ide.web.base import PageHandler
 from ide.web.console_pages import UserPageHandler
 
@@ -57,8 +58,11 @@ class FilesPage(UserPageHandler):
     async def _editor(self, access: FileAccess, located: Located) -> None:
         text = await self.files.store.read_for_editor(located)
         share = await self.files.sharing.link_of(located)
+        assert self.user is not None
+        webapp = await self.services.webapps.app_of_file(self.user.name, located.given.visible)
         self.render_page("files/editor.html", **editor_context(
-            access, located, text, share, self._newest_python()))
+            access, located, text, share, self._newest_python()),
+            webapp=editor_webapp(self.user.name, webapp) if webapp is not None else None)
 
     def _newest_python(self) -> str | None:
         """The program of the "Python 3" console kind (the newest python3.x installed)."""

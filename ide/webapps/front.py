@@ -1,10 +1,12 @@
 """The front of every web app: a request whose Host is an app's domain ends here.
 
 In order: the app's record (404 without one), "disabled", HTTPS redirect,
-password protection, static file mappings, then the app itself (started on
-its first request), proxied over its Unix socket.  The app's own answer
-passes unchanged; the IDE's pages, cookies and headers have nothing to do
-with it.  An app that does not answer gets 502 or 504 for this request and
+the owner's sign-in path (``owner_pass.py``), password protection, static
+file mappings, then the app itself (started on its first request), proxied
+over its Unix socket.  The app's own answer passes unchanged, except an
+incident (an exception that escaped it, ``incidents.py``), which becomes
+the front's error page; the IDE's pages, cookies and headers have nothing
+to do with it.  An app that does not answer gets 502 or 504 for this request and
 is not restarted for it: whether it runs is the supervisor's business.
 """
 from __future__ import annotations
@@ -22,6 +24,8 @@ from tornado.httputil import HTTPHeaders, ResponseStartLine
 
 from ide.services import Services
 from ide.web.tornado_adapter import ExceptionHookHandler
+from ide.webapps.incidents import INCIDENT_HEADER, error_page, incident_of, sign_in_url, site_of
+from ide.webapps.owner_pass import COOKIE_NAME, SIGN_IN_PATH, owner_sign_in, without_owner_cookie
 from ide.webapps.proxy import MAX_BODY, QUEUE_SIZE, AppProxy, Upstream, answer_headers, forwarded_headers
 from ide.webapps.static import find_mapping, serve_static
 from ide.webapps.store import Webapp
@@ -42,6 +46,8 @@ class WebappFront(ExceptionHookHandler):
         self.services = services
         self.proxy = proxy
         self.body: asyncio.Queue[bytes | None] | None = None
+        self.incident: str | None = None
+        self.account_type = "free"
         self.forwarding: asyncio.Task[int | None] | None = None
         self.webapp: Webapp | None = None
 
@@ -64,12 +70,15 @@ class WebappFront(ExceptionHookHandler):
         if webapp.force_https and self.request.protocol != "https":
             self.redirect(f"https://{self.request.host}{self.request.uri}", permanent=True)
             return
+        if self.request.path == SIGN_IN_PATH:
+            await owner_sign_in(self, self.services.owner_passes, webapp.domain_name, webapp.user)
+            return
         if webapp.password_protection_enabled and not self.credentials_match(webapp):
             self.set_header("WWW-Authenticate", 'Basic realm="This site is password protected"')
             self.page(401, "Password required", "This site is protected by a password.")
             return
         owner = await self.services.accounts.get(webapp.user)
-        account_type = owner.account_type if owner is not None else "free"
+        account_type = self.account_type = owner.account_type if owner is not None else "free"
         mappings = await webapps.store.static_mappings(webapp.domain_name)
         found = find_mapping(mappings, self.request.path)
         if found is not None and self.request.method in ("GET", "HEAD"):
@@ -93,8 +102,9 @@ class WebappFront(ExceptionHookHandler):
         if self.request.method in _BODY_METHODS:
             self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
             self.body = asyncio.Queue(QUEUE_SIZE)
-        headers = forwarded_headers(self.request.headers, self.request.remote_ip or "",
-                                    self.request.protocol, self.services.settings.trust_proxy_headers)
+        headers = without_owner_cookie(forwarded_headers(
+            self.request.headers, self.request.remote_ip or "", self.request.protocol,
+            self.services.settings.trust_proxy_headers))
         upstream = Upstream(self.on_head, self.on_chunk)
         self.forwarding = asyncio.ensure_future(self.proxy.forward(
             socket_path, webapp.id, self.request.method or "GET", self.request.uri or "/", headers,
@@ -117,10 +127,15 @@ class WebappFront(ExceptionHookHandler):
             self.page(504, "The web app took too long", "It did not answer in time.")
         elif failure == 502:
             self.page(502, "The web app did not answer", "It may be busy, or it stopped; try again soon.")
+        elif self.incident is not None and self.webapp is not None:
+            await self.incident_page(self.webapp, self.incident)
         elif not self.is_finished():
             self.finish()
 
     def on_head(self, start: ResponseStartLine, headers: HTTPHeaders) -> None:
+        self.incident = incident_of(headers.get(INCIDENT_HEADER))
+        if self.incident is not None:
+            return  # the app raised: its answer is replaced by the front's page
         self.set_status(start.code, start.reason)
         self.clear_header("Content-Type")
         self.clear_header("Server")
@@ -129,8 +144,22 @@ class WebappFront(ExceptionHookHandler):
             self.add_header(name, value)
 
     def on_chunk(self, data: bytes) -> Future[None]:
+        if self.incident is not None:
+            discarded: Future[None] = asyncio.get_running_loop().create_future()
+            discarded.set_result(None)
+            return discarded
         self.write(data)
         return self.flush()
+
+    async def incident_page(self, webapp: Webapp, incident: str) -> None:
+        """Visitors get a plain page; the owner, signed in on this domain, the traceback too."""
+        owner = self.services.owner_passes.is_owner(self.get_cookie(COOKIE_NAME), webapp.domain_name, webapp.user)
+        traceback = await self.services.webapps.traceback(webapp, self.account_type, incident) if owner else None
+        self.set_status(500)
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        ide = self.services.settings.site_url or site_of(self.request, self.services.webapps.apps_domain)
+        self.finish(error_page(owner, traceback, sign_in_url(ide, webapp.domain_name, self.request.uri or "/")))
 
     def credentials_match(self, webapp: Webapp) -> bool:
         header = self.request.headers.get("Authorization", "")

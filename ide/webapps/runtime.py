@@ -4,9 +4,9 @@ gunicorn (not uWSGI) because it is pure Python: it runs under whichever
 interpreter and virtualenv the app names, in the user's own namespace,
 while Debian's uWSGI plugin is built for one Python; and a SIGHUP starts
 new workers before the old ones leave, so a reload drops no request.
-Figures: docs/performance.md ("Web apps").  The user's interpreter finds
-gunicorn in the server's own site-packages, appended to ``sys.path``
-*after* everything else, so the app's virtualenv always wins.
+Figures: docs/performance.md ("Web apps").  The user's interpreter runs
+``wsgi_launcher.py``, which finds gunicorn in the server's own
+site-packages, marks workers ready and the app's exceptions as incidents.
 """
 from __future__ import annotations
 
@@ -30,23 +30,11 @@ def _gunicorn_site() -> str:
 
 
 GUNICORN_SITE = _gunicorn_site()
-_LAUNCHER = ("import sys; sys.path.append({site!r}); sys.argv[0] = 'gunicorn'; "
-             "from gunicorn.app.wsgiapp import run; run()")
+_LAUNCHER = (Path(__file__).parent / "wsgi_launcher.py").read_text()
 # The visitor's address comes from the front, as X-Forwarded-For.
 _ACCESS_FORMAT = '%({x-forwarded-for}i)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" response-time=%(L)s'
 WORKERS = {"free": 1, "hacker": 2, "web_developer": 4}
 START_BACKOFF = Backoff(first_delay=2.0, max_delay=60.0, max_failures=4, stable_seconds=30.0)
-
-HELLO_WORLD = '''"""The WSGI file of {domain}: edit it, save, and the app reloads."""
-
-
-def application(environ, start_response):
-    body = b"Hello from {domain}, served from your sandbox.\\n"
-    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
-                              ("Content-Length", str(len(body)))])
-    return [body]
-'''
-
 
 def wsgi_module(domain: str) -> str:
     return domain.replace(".", "_") + "_wsgi"
@@ -83,6 +71,10 @@ class WebappRuntime:
         """The app's Unix socket on the host (``<data-dir>/run/<user>/<id>.sock``)."""
         return Path(self.sandbox.host_places(identity).run) / f"{webapp.id}.sock"
 
+    def worker_marks(self, identity: Identity, webapp: Webapp) -> Path:
+        """Where the app's workers mark themselves ready (``wsgi_launcher.py``), on the host."""
+        return Path(self.sandbox.host_places(identity).run) / f"{webapp.id}.ready"
+
     def host_wsgi_file(self, identity: Identity, webapp: Webapp) -> Path:
         return Path(wsgi_file(self.sandbox.host_places(identity).www, webapp.domain_name))
 
@@ -95,16 +87,19 @@ class WebappRuntime:
             return visible
         return str(self.sandbox.host_path(identity, visible))
 
-    def spec(self, identity: Identity, webapp: Webapp) -> ProgramSpec:
+    def spec(self, identity: Identity, webapp: Webapp, source_present: bool = True) -> ProgramSpec:
+        """``source_present``: whether the source directory exists.  An app starts in it, or
+        in the home while it does not exist yet (PythonAnywhere's ``pa webapp create`` names
+        a project directory it leaves for the user to make, and the site works meanwhile)."""
         places = self.sandbox.places(identity)
         domain = webapp.domain_name
-        source = webapp.source_directory or identity.visible_home
+        source = (webapp.source_directory if source_present else "") or identity.visible_home
         socket_path = f"{places.run}/{webapp.id}.sock"
         if webapp.command:
             return self._spec(identity, webapp, ("bash", "-c", webapp.command), source,
                               {"DOMAIN_SOCKET": socket_path}, hangup=False)
         site = LIBRARY_TARGET if self.sandbox.isolated else GUNICORN_SITE
-        argv = (self.seen(identity, interpreter(webapp, self.pythons)), "-c", _LAUNCHER.format(site=site),
+        argv = (self.seen(identity, interpreter(webapp, self.pythons)), "-c", _LAUNCHER,
                 "--bind", f"unix:{socket_path}",
                 "--workers", str(WORKERS.get(identity.account_type, 1)),
                 "--chdir", self.seen(identity, source),
@@ -116,7 +111,8 @@ class WebappRuntime:
                 "--forwarded-allow-ips", "*",
                 "--graceful-timeout", "10",
                 f"{wsgi_module(domain)}:application")
-        return self._spec(identity, webapp, argv, source, {}, hangup=True)
+        env = {"IDE_GUNICORN_SITE": site, "IDE_READY_DIR": f"{places.run}/{webapp.id}.ready"}
+        return self._spec(identity, webapp, argv, source, env, hangup=True)
 
     def _spec(self, identity: Identity, webapp: Webapp, argv: tuple[str, ...], cwd: str,
               env: Mapping[str, str], *, hangup: bool) -> ProgramSpec:
@@ -126,6 +122,7 @@ class WebappRuntime:
             log=self.host_log(identity, webapp, "error"), event_log=self.host_log(identity, webapp, "server"),
             env={"PYTHONUNBUFFERED": "1", **env}, restart=RestartPolicy.ALWAYS,
             ready_path=self.socket_path(identity, webapp), backoff=START_BACKOFF, reloads_on_hangup=hangup,
+            worker_marks=self.worker_marks(identity, webapp) if hangup else None,
             rotate_logs=tuple(self.host_log(identity, webapp, kind) for kind in ("access", "error", "server")))
 
 

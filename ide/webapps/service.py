@@ -17,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from ide.accounts import User
-from ide.files.errors import FilesError
+from ide.files.errors import FilesError, PathNotFound
 from ide.files.paths import PathResolver
+from ide.files.store import FileStore
 from ide.webapps.errors import WebappInvalid
-from ide.webapps.runtime import HELLO_WORLD, WebappRuntime, program_name, write_new_file
+from ide.webapps.frameworks import FLASK_APP, check_framework, wsgi_file_text
+from ide.webapps.incidents import last_exception, read_traceback
+from ide.webapps.runtime import WebappRuntime, program_name, write_new_file, wsgi_file
 from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
 from sandbox import Identity, Sandbox
-from supervisor import ProgramFailed, ProgramState, ProgramStatus, Supervisor
+from sandbox.child_setup import WWW_TARGET
+from supervisor import ProgramFailed, ProgramSpec, ProgramState, ProgramStatus, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +59,10 @@ def as_bool(field: str, value: Any) -> bool:
 
 
 class WebappService:
-    def __init__(self, store: WebappStore, sandbox: Sandbox, supervisor: Supervisor,
+    def __init__(self, store: WebappStore, sandbox: Sandbox, supervisor: Supervisor, files: FileStore,
                  pythons: Mapping[str, str], apps_domain: str, idle_stop: float = 3600.0) -> None:
         self.store = store
+        self.files = files
         self.sandbox = sandbox
         self.supervisor = supervisor
         self.runtime = WebappRuntime(sandbox, pythons)
@@ -76,16 +81,26 @@ class WebappService:
     # -- the API's operations ----------------------------------------------
 
     async def create(self, user: User, domain_name: Any, python_version: Any, *, command: Any = None,
-                     enabled: Any = True) -> Webapp:
-        """A WSGI app, or with ``command`` a website (API v1) running that command."""
+                     enabled: Any = True, framework: Any = None, source_directory: Any = None,
+                     virtualenv_path: Any = None) -> Webapp:
+        """A WSGI app, or with ``command`` a website (API v1) running that command.
+
+        ``framework`` (the Web page's wizard: ``wsgi``, ``flask``, ``django``)
+        chooses the WSGI file it starts with; Flask's source directory (by
+        default ``~/mysite``) gets a first ``flask_app.py``.
+        """
         domain = self._check_domain(user, domain_name)
         version = self._check_python(python_version) if command is None else ""
         if command is not None and (not isinstance(command, str) or not command.strip()):
-            raise WebappInvalid("webapp.command must be the command that serves the site on $DOMAIN_SOCKET, "
-                                "such as: uvicorn --uds $DOMAIN_SOCKET app:app")
+            raise WebappInvalid("command (webapp.command in API v1) must be the command that serves the site on "
+                                "$DOMAIN_SOCKET, such as: uvicorn --uds $DOMAIN_SOCKET app:app")
+        kind = check_framework(framework)
         identity = await self._identity(user.name, user.account_type)
+        default_source = identity.visible_home + ("/mysite" if kind != "wsgi" else "")
+        source = self._check_home_path(user, "source_directory", source_directory or default_source)
+        venv = self._check_home_path(user, "virtualenv_path", virtualenv_path or "")
         webapp = Webapp(id=0, user=user.name, domain_name=domain, python_version=version,
-                        source_directory=identity.visible_home, virtualenv_path="",
+                        source_directory=source, virtualenv_path=venv,
                         enabled=as_bool("enabled", enabled), force_https=False, password_protection_enabled=False,
                         password_protection_username="", password_digest="", created=time.time(),
                         command=command or "")
@@ -93,8 +108,19 @@ class WebappService:
         self.domains.add(domain)
         if not webapp.command:
             await asyncio.to_thread(write_new_file, self.runtime.host_wsgi_file(identity, webapp),
-                                    HELLO_WORLD.format(domain=domain), identity.owner)
+                                    wsgi_file_text(kind, domain, source), identity.owner)
+        if kind == "flask":
+            await self._write_if_missing(user, f"{source}/flask_app.py", FLASK_APP)
         return webapp
+
+    async def _write_if_missing(self, user: User, path: str, text: str) -> None:
+        """A first file in the user's home, through the files store's rules (their quota, no links
+        out, their ownership); what is there already stays."""
+        access = self.files.own_access(user)
+        try:
+            await self.files.status(access, path)
+        except PathNotFound:
+            await self.files.save_text(access, path, text, None)
 
     async def update(self, user: User, domain: str, changes: Mapping[str, Any]) -> Webapp:
         webapp = await self.store.owned(user.name, domain)
@@ -152,7 +178,7 @@ class WebappService:
         if not webapp.enabled:
             return None
         identity = await self._identity(user.name, user.account_type)
-        spec = self.runtime.spec(identity, webapp)
+        spec = await self._spec(identity, webapp)
         name = spec.name
         if self.supervisor.known(name):
             started = self.supervisor.started_spec(name)
@@ -167,6 +193,12 @@ class WebappService:
             return await self.supervisor.wait_running(name, START_TIMEOUT)
         except (ProgramFailed, TimeoutError):
             return self.supervisor.status(name)  # the error is in the logs and on the Web page
+
+    async def app_of_file(self, username: str, path: str) -> Webapp | None:
+        """The user's web app that ``path`` (as the user names it) belongs to, for the editor's
+        Reload button: the app whose WSGI file it is, else the one whose source directory
+        holds it most closely; None for a file of no app."""
+        return owning_app(await self.store.of_user(username), path)
 
     # -- the front's needs ---------------------------------------------------
 
@@ -212,6 +244,24 @@ class WebappService:
             await self._ensure_running(identity, webapp)
             await self.supervisor.wait_running(name, START_TIMEOUT)
         return self.runtime.socket_path(identity, webapp)
+
+    async def traceback(self, webapp: Webapp, account_type: str, incident: str) -> str | None:
+        """The traceback the app logged for ``incident`` (``incidents.py``), for its owner's eyes."""
+        identity = await self._identity(webapp.user, account_type)
+        log = self.runtime.host_log(identity, webapp, "error")
+        uid = identity.owner[0] if identity.owner is not None else None
+        return await asyncio.to_thread(read_traceback, log, uid, incident)
+
+    async def start_error(self, webapp: Webapp, account_type: str) -> str:
+        """Why a failing app did not start: the last exception in its error log ("" otherwise)."""
+        name = program_name(webapp)
+        if not self.supervisor.known(name) or self.supervisor.status(name).state not in (
+                ProgramState.FAILED, ProgramState.BACKING_OFF):
+            return ""
+        identity = await self._identity(webapp.user, account_type)
+        log = self.runtime.host_log(identity, webapp, "error")
+        uid = identity.owner[0] if identity.owner is not None else None
+        return await asyncio.to_thread(last_exception, log, uid) or ""
 
     def touch(self, webapp: Webapp) -> None:
         """A request to the app has just ended: its idle time starts now."""
@@ -281,8 +331,13 @@ class WebappService:
         # The version it starts with: a save from now on is a change.
         self._wsgi_mtimes[name] = await asyncio.to_thread(_mtime, path)
         self._wsgi_files[name] = path
-        await self.supervisor.ensure_running(self.runtime.spec(identity, webapp))
+        await self.supervisor.ensure_running(await self._spec(identity, webapp))
         self._watch()
+
+    async def _spec(self, identity: Identity, webapp: Webapp) -> ProgramSpec:
+        source = webapp.source_directory
+        present = not source or await asyncio.to_thread(os.path.isdir, self.sandbox.host_path(identity, source))
+        return self.runtime.spec(identity, webapp, present)
 
     async def _identity(self, username: str, account_type: str) -> Identity:
         return await asyncio.to_thread(self.sandbox.identity, username, account_type)
@@ -336,6 +391,15 @@ class WebappService:
                     await task
                 except asyncio.CancelledError:
                     pass
+
+
+def owning_app(webapps: list[Webapp], path: str) -> Webapp | None:
+    for webapp in webapps:
+        if not webapp.command and path == wsgi_file(WWW_TARGET, webapp.domain_name):
+            return webapp
+    holders = [webapp for webapp in webapps if webapp.source_directory
+               and (path + "/").startswith(webapp.source_directory.rstrip("/") + "/")]
+    return max(holders, key=lambda webapp: len(webapp.source_directory.rstrip("/")), default=None)
 
 
 def _mtime(path: os.PathLike[str]) -> int:

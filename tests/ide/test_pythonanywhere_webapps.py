@@ -66,3 +66,49 @@ def test_the_webapp_client_creates_reloads_reads_and_deletes(apps_server: Server
     # Deleted, then written afresh by the app's stop on delete.
     server_log = (apps_server.data_dir / "log" / user / f"{domain}.server.log").read_text()
     assert "started" not in server_log and "stopped" in server_log
+
+
+WEBSITE_CLIENT = """
+import json, sys
+from pythonanywhere_core.exceptions import DomainAlreadyExistsException, PythonAnywhereApiException
+from pythonanywhere_core.website import Website
+domain, command = sys.argv[1], sys.argv[2]
+site = Website()
+answer = {"created": site.create(domain_name=domain, command=command)}
+try:
+    site.create(domain_name=domain, command=command)
+    answer["twice"] = "allowed"
+except DomainAlreadyExistsException:
+    answer["twice"] = "refused"
+answer["got"] = site.get(domain_name=domain)
+answer["listed"] = site.list()
+answer["reloaded"] = site.reload(domain_name=domain)
+answer["deleted"] = site.delete(domain_name=domain)
+try:
+    site.get(domain_name=domain)
+    answer["after"] = "still there"
+except PythonAnywhereApiException as exc:
+    answer["after"] = str(exc)
+print(json.dumps(answer))
+"""
+
+
+def test_the_website_client_creates_gets_lists_reloads_and_deletes(apps_server: ServerProcess,
+                                                                 tls_front: tuple[TlsFront, Path]) -> None:
+    front, cert = tls_front
+    user = apps_server.add_user("site", account_type="hacker")
+    token = apps_server.cli("user", "token", user).stdout.strip()
+    domain = f"{user}.localhost"
+    command = "python3 -m http.server --help"
+    result = subprocess.run([sys.executable, "-c", WEBSITE_CLIENT, domain, command], cwd=ROOT,
+                            env=client_environment(front, cert, user, token), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["created"]["domain_name"] == domain and answer["created"]["webapp"]["command"] == command
+    assert answer["twice"] == "refused"
+    assert answer["got"]["webapp"]["domains"][0]["domain_name"] == domain
+    assert answer["got"]["logfiles"]["error"] == f"/var/log/{domain}.error.log"
+    assert [site["domain_name"] for site in answer["listed"]] == [domain]
+    assert answer["reloaded"] == {"status": "OK"} and answer["deleted"] == {}
+    assert "404" in answer["after"]

@@ -74,7 +74,7 @@ async def test_an_app_runs_as_its_user_and_cannot_reach_another_users_socket(san
     answer = json.loads(response.body)
     assert answer["uid"] == pwd.getpwnam(TEST_UID_PREFIX + alice).pw_uid != 0
     assert answer["cwd"] == f"/home/{alice}"
-    assert answer["run"] == [f"{alice_app['id']}.sock"]
+    assert answer["run"] == [f"{alice_app['id']}.ready", f"{alice_app['id']}.sock"]  # its own only
     assert answer["home"] == [alice]
     assert all(name.startswith(f"{alice}.localhost.") for name in answer["log"]), answer["log"]
     assert answer["other"] in ("PermissionError", "FileNotFoundError")

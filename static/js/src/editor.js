@@ -16,6 +16,7 @@ import { pythonLinting } from "./editor/lint.js";
 import { FileSaver } from "./editor/saver.js";
 import { RunPane, interpreterLabel } from "./editor/run_pane.js";
 import { SharePanel } from "./editor/share_panel.js";
+import { wireWebappReload } from "./editor/webapp_reload.js";
 import { showError } from "./lib/notice.js";
 import { requireElement, requireId } from "./lib/dom.js";
 import { followVisualViewport } from "./lib/viewport.js";
@@ -38,6 +39,7 @@ const STATUS_LIFETIME_MS = 8000;
  *   path: string,
  *   language: string,
  *   run: {executable: string, arguments: string[], working_directory: string},
+ *   webapp?: import("./editor/webapp_reload.js").EditorWebapp | null,
  * }} EditorConfig
  */
 
@@ -269,6 +271,15 @@ function main() {
   requireId("find-button", HTMLButtonElement).addEventListener("click", () => openSearchPanel(view));
   const sharePanel = document.getElementById("share-panel");
   if (sharePanel) new SharePanel(sharePanel, requireId("share-button", HTMLButtonElement));
+  if (config.webapp) {
+    wireWebappReload(
+      requireId("webapp-reload-button", HTMLButtonElement),
+      requireId("webapp-reload-result", HTMLElement),
+      config.webapp,
+      () => saver.save({ quiet: true }),
+      showStatus,
+    );
+  }
   view.focus();
 }
 
