@@ -54,10 +54,11 @@ class WebappFront(ExceptionHookHandler):
 
     async def prepare(self) -> None:
         webapps = self.services.webapps
-        webapp = await webapps.store.get(self.request.host_name.lower().rstrip("."))
-        if webapp is None:
+        route = await webapps.route(self.request.host_name)
+        if route is None:
             self.page(404, "No web app here", f"There is no web app at {self.request.host_name}.")
             return
+        webapp = route.webapp
         if not webapp.enabled:
             self.page(503, "This web app is disabled", "Its owner has disabled it for now.")
             return
@@ -68,20 +69,16 @@ class WebappFront(ExceptionHookHandler):
             self.set_header("WWW-Authenticate", 'Basic realm="This site is password protected"')
             self.page(401, "Password required", "This site is protected by a password.")
             return
-        owner = await self.services.accounts.get(webapp.user)
-        account_type = owner.account_type if owner is not None else "free"
-        mappings = await webapps.store.static_mappings(webapp.domain_name)
-        found = find_mapping(mappings, self.request.path)
+        found = find_mapping(route.mappings, self.request.path) if route.mappings else None
         if found is not None and self.request.method in ("GET", "HEAD"):
-            identity = await asyncio.to_thread(self.services.sandbox.identity, webapp.user, account_type)
-            await serve_static(self, identity, self.services.sandbox.homes_dir, *found)
+            await serve_static(self, route.identity, self.services.sandbox.homes_dir, *found)
             return
         declared = self.request.headers.get("Content-Length", "0")
         if declared.isdigit() and int(declared) > MAX_BODY:
             self.page(413, "Request too large", f"A web app takes bodies up to {MAX_BODY >> 20} MB.")
             return
         try:
-            socket_path = await webapps.running(webapp, account_type)
+            socket_path = await webapps.running(route)
         except (ProgramFailed, TimeoutError):
             self.page(502, "This web app could not start",
                       "Its owner can find the reason in the error and server logs.")
@@ -97,8 +94,7 @@ class WebappFront(ExceptionHookHandler):
                                     self.request.protocol, self.services.settings.trust_proxy_headers)
         upstream = Upstream(self.on_head, self.on_chunk)
         self.forwarding = asyncio.ensure_future(self.proxy.forward(
-            socket_path, webapp.id, self.request.method or "GET", self.request.uri or "/", headers,
-            self.body, upstream))
+            socket_path, self.request.method or "GET", self.request.uri or "/", headers, self.body, upstream))
 
     async def data_received(self, chunk: bytes) -> None:
         if self.body is not None:

@@ -39,9 +39,15 @@ def find_mapping(mappings: Sequence[StaticMapping], path: str) -> tuple[StaticMa
     return best
 
 
-def _open(resolver: PathResolver, visible: str, uid: int | None) -> tuple[int, os.stat_result]:
+def _open(resolver: PathResolver, visible: str, uid: int | None) -> tuple[int, os.stat_result, bytes]:
+    """The open file, its status and its first chunk: a small file costs one trip to a thread."""
     located = PathResolver.real(resolver.parse(visible))
-    return home_io.open_file(located, uid)
+    fd, info = home_io.open_file(located, uid)
+    try:
+        return fd, info, os.pread(fd, _CHUNK, 0)
+    except OSError:
+        os.close(fd)
+        raise
 
 
 async def serve_static(handler: tornado.web.RequestHandler, identity: Identity, homes_dir: Path,
@@ -50,16 +56,16 @@ async def serve_static(handler: tornado.web.RequestHandler, identity: Identity, 
     resolver = PathResolver(homes_dir, identity.username, ())
     visible = mapping.path.rstrip("/") + "/" + unquote(rest) if rest else mapping.path
     try:
-        fd, info = await asyncio.to_thread(_open, resolver, visible, identity.uid)
+        fd, info, first = await asyncio.to_thread(_open, resolver, visible, identity.uid)
     except (FilesError, OSError):
         raise tornado.web.HTTPError(404) from None
     try:
-        await _send(handler, fd, info, visible)
+        await _send(handler, fd, info, first, visible)
     finally:
         os.close(fd)
 
 
-async def _send(handler: tornado.web.RequestHandler, fd: int, info: os.stat_result, name: str) -> None:
+async def _send(handler: tornado.web.RequestHandler, fd: int, info: os.stat_result, first: bytes, name: str) -> None:
     etag = f'"{info.st_size:x}-{info.st_mtime_ns:x}"'
     handler.set_header("ETag", etag)
     handler.set_header("Last-Modified", email.utils.formatdate(info.st_mtime, usegmt=True))
@@ -87,12 +93,16 @@ async def _send(handler: tornado.web.RequestHandler, fd: int, info: os.stat_resu
         handler.finish()
         return
     position = start
+    if position < len(first):
+        chunk = first[position:end]
+        handler.write(chunk)
+        position += len(chunk)
     while position < end:
+        await handler.flush()
         chunk = await asyncio.to_thread(os.pread, fd, min(_CHUNK, end - position), position)
         if not chunk:
             break
         handler.write(chunk)
-        await handler.flush()
         position += len(chunk)
     handler.finish()
 

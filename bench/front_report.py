@@ -1,0 +1,134 @@
+"""The figures of ``bench_front.py``, its targets, and its section of docs/performance.md."""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+MIB = 1 << 20
+
+
+@dataclass
+class Figures:
+    seconds: float
+    connections: int
+    machine: dict[str, str]
+    nginx_version: str = ""
+    app: dict[str, dict[str, object]] = field(default_factory=dict)
+    static: dict[str, dict[str, object]] = field(default_factory=dict)
+    cold_starts: list[float] = field(default_factory=list)
+    rss_one: int = 0
+    rss_many: int = 0
+    apps: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def per_app_mib(self) -> float:
+        return (self.rss_many - self.rss_one) / max(1, self.apps - 1) / MIB
+
+    def targets(self) -> list[tuple[str, str, bool]]:
+        """(target, measured, met) for each."""
+        rows = []
+        app, static = self.app, self.static
+        if {"front", "direct"} <= app.keys():
+            rate = _f(app["front"], "rate") / _f(app["direct"], "rate")
+            p99 = _f(app["front"], "p99_ms") / _f(app["direct"], "p99_ms")
+            rows.append(("app: front's requests/s ≥ 0.7× direct", f"{rate:.2f}×", rate >= 0.7))
+            rows.append(("app: front's p99 ≤ 2× direct", f"{p99:.2f}×", p99 <= 2.0))
+        if {"front", "nginx"} <= static.keys():
+            rate = _f(static["front"], "rate") / _f(static["nginx"], "rate")
+            p99 = _f(static["front"], "p99_ms") / _f(static["nginx"], "p99_ms")
+            rows.append(("static: front's requests/s ≥ 0.3× nginx", f"{rate:.2f}×", rate >= 0.3))
+            rows.append(("static: front's p99 ≤ 3× nginx", f"{p99:.2f}×", p99 <= 3.0))
+        if self.cold_starts:
+            median = statistics.median(self.cold_starts)
+            rows.append(("cold start of a Flask app, median ≤ 1 s", f"{median:.2f} s", median <= 1.0))
+        if self.apps:
+            per_app = self.per_app_mib()
+            rows.append(("server memory per running app ≤ 1 MB", f"{per_app * MIB / 1e6:.2f} MB", per_app * MIB <= 1e6))
+        return rows
+
+    def all_met(self) -> bool:
+        return all(met for _, _, met in self.targets())
+
+
+def _f(figures: dict[str, object], key: str) -> float:
+    value = figures[key]
+    assert isinstance(value, (int, float))
+    return float(value)
+
+
+def _row(label: str, figures: dict[str, object], reference: dict[str, object] | None) -> str:
+    rate, p50, p99 = _f(figures, "rate"), _f(figures, "p50_ms"), _f(figures, "p99_ms")
+    ratio = (f"{rate / _f(reference, 'rate'):.2f}× | {p99 / _f(reference, 'p99_ms'):.2f}×"
+             if reference is not None else "1 | 1")
+    errors = int(_f(figures, "errors"))
+    statuses = figures["statuses"]
+    assert isinstance(statuses, dict)
+    other = sum(count for status, count in statuses.items() if str(status) != "200")
+    return (f"| {label} | {rate:.0f} | {p50:.2f} | {p99:.2f} | {ratio} | "
+            f"{errors + other} |")
+
+
+def section(figures: Figures) -> str:
+    m = figures.machine
+    app, static = figures.app, figures.static
+    lines = [
+        "## Web apps behind the front",
+        "",
+        f"Written by `bench/bench_front.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        f"Machine: {m['cpus']} CPUs ({m['cpu_model']}); Python {m['python']}, Tornado {m['tornado']}; "
+        f"{figures.nginx_version}.",
+        "",
+        "```sh",
+        ".venv/bin/python bench/bench_front.py"
+        + (f" --seconds {figures.seconds:g}" if figures.seconds != 20 else "")
+        + (f" --connections {figures.connections}" if figures.connections != 50 else ""),
+        "```",
+        "",
+        f"{figures.connections} keep-alive clients for {figures.seconds:g} s per row, one after the other "
+        "(`bench/http_load.py`, one process; the same client for every row).",
+        "",
+        "| what | requests/s | p50 ms | p99 ms | rate, p99 ÷ reference | errors or non-200 |",
+        "|---|---|---|---|---|---|",
+    ]
+    if "direct" in app:
+        lines.append(_row("hello app, direct on its Unix socket (reference)", app["direct"], None))
+    if "front" in app:
+        lines.append(_row("hello app through our front", app["front"], app.get("direct")))
+    if "nginx" in app:
+        lines.append(_row("hello app through nginx", app["nginx"], app.get("direct")))
+    if "nginx" in static:
+        lines.append(_row("20 KB static file, nginx (reference)", static["nginx"], None))
+    if "front" in static:
+        lines.append(_row("20 KB static file, our front", static["front"], static.get("nginx")))
+    lines.append("")
+    if figures.cold_starts:
+        ordered = sorted(figures.cold_starts)
+        lines.append(f"Cold start of a stopped Flask app to its first answer through the front "
+                     f"({len(ordered)} times): median {statistics.median(ordered):.2f} s, "
+                     f"min {ordered[0]:.2f} s, max {ordered[-1]:.2f} s.")
+        lines.append("")
+    if figures.apps:
+        lines.append(f"`ide serve`'s own RSS: {figures.rss_one / MIB:.1f} MiB with 1 running app, "
+                     f"{figures.rss_many / MIB:.1f} MiB with {figures.apps}: "
+                     f"{figures.per_app_mib() * 1024:.0f} KiB per app.")
+        lines.append("")
+    lines += ["| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {target} | {measured} | {'yes' if met else '**no**'} |" for target, measured, met in figures.targets()]
+    lines.append("")
+    if figures.problems:
+        lines.append("Errors in the server's log during the run: " + "; ".join(figures.problems[:5]) + ".")
+        lines.append("")
+    lines += [
+        "How each is measured: every row's client (`bench/http_load.py`) keeps its connections open "
+        "and sends the next request as soon as the answer is complete; a server that closes the "
+        "connection gets a new one, whose connect time counts in that request's latency. Each row has "
+        "a 2 s warm-up first. nginx (one worker, no access log) proxies to the same gunicorn socket "
+        "over pooled keep-alive connections and serves the same file with `sendfile`. A cold start is "
+        "timed from the request sent to the front, right after the app was disabled (which stops it) "
+        "and enabled again, until its answer. Memory is the RSS of the `ide serve` process alone "
+        "(the apps run in their own processes, in their users' groups) after each app answered "
+        "requests through the front.",
+    ]
+    return "\n".join(lines) + "\n"
