@@ -44,6 +44,7 @@ class WebappFront(ExceptionHookHandler):
         self.body: asyncio.Queue[bytes | None] | None = None
         self.forwarding: asyncio.Task[int | None] | None = None
         self.webapp: Webapp | None = None
+        self.body_left: int | None = None
 
     def compute_etag(self) -> None:
         """The app's answers carry the app's own validators, never one made up here."""
@@ -123,9 +124,19 @@ class WebappFront(ExceptionHookHandler):
         self.clear_header("Date")
         for name, value in answer_headers(headers):
             self.add_header(name, value)
+        length = headers.get("Content-Length", "")
+        self.body_left = int(length) if length.isdigit() else None
 
     def on_chunk(self, data: bytes) -> Future[None]:
+        """Passed on at once, except the piece that completes a body of known length: the
+        answer's end follows it, and headers, body and end then leave in one write."""
         self.write(data)
+        if self.body_left is not None:
+            self.body_left -= len(data)
+            if self.body_left <= 0:
+                done: Future[None] = Future()
+                done.set_result(None)
+                return done
         return self.flush()
 
     def credentials_match(self, webapp: Webapp) -> bool:

@@ -120,8 +120,7 @@ class AppProxy:
         """One request on ``stream`` (a new connection when None); whether it broke off."""
         try:
             if stream is None:
-                stream = IOStream(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), max_buffer_size=1 << 20)
-                await stream.connect(path)
+                stream = await _connect(path)
             connection = HTTP1Connection(stream, True, _PARAMETERS)
             connection.write_headers(RequestStartLine(method, uri, "HTTP/1.1"), headers)
             if body is not None:
@@ -167,6 +166,24 @@ class AppProxy:
         self._idle[path] = [(other, since) for other, since in kept if other is not stream]
         if not self._idle[path]:
             del self._idle[path]
+
+
+async def _connect(path: str) -> IOStream:
+    """A new connection to an app's socket.  A Unix socket accepts at once unless its
+    backlog is full: only then does the stream wait for it (saving a trip through the
+    IOLoop on every other connection)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        sock.connect(path)
+    except BlockingIOError:
+        stream = IOStream(sock, max_buffer_size=1 << 20)
+        await stream.connect(path)
+        return stream
+    except BaseException:
+        sock.close()
+        raise
+    return IOStream(sock, max_buffer_size=1 << 20)
 
 
 def forwarded_headers(incoming: HTTPHeaders, remote_ip: str, protocol: str, trusted_chain: bool) -> HTTPHeaders:
