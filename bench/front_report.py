@@ -89,8 +89,8 @@ def section(figures: Figures) -> str:
         f"{figures.connections} keep-alive clients for {figures.seconds:g} s per row, one after the other "
         "(`bench/http_load.py`, one process; the same client for every row).",
         "",
-        "| what | requests/s | p50 ms | p99 ms | rate, p99 ÷ reference | errors or non-200 |",
-        "|---|---|---|---|---|---|",
+        "| what | requests/s | p50 ms | p99 ms | rate ÷ reference | p99 ÷ reference | errors or non-200 |",
+        "|---|---|---|---|---|---|---|",
     ]
     if "direct" in app:
         lines.append(_row("hello app, direct on its Unix socket (reference)", app["direct"], None))
@@ -115,7 +115,8 @@ def section(figures: Figures) -> str:
                      f"{figures.per_app_mib() * 1024:.0f} KiB per app.")
         lines.append("")
     lines += ["| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {target} | {measured} | {'yes' if met else '**no**'} |" for target, measured, met in figures.targets()]
+    lines += [f"| {target} | {measured} | {'yes' if met else '**no**'} |"
+              for target, measured, met in figures.targets()]
     lines.append("")
     if figures.problems:
         lines.append("Errors in the server's log during the run: " + "; ".join(figures.problems[:5]) + ".")

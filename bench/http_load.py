@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -144,19 +145,22 @@ class _Connection(asyncio.Protocol):
             self.done.set_result(None)
 
 
+def _made(connection: _Connection) -> Callable[[], _Connection]:
+    return lambda: connection
+
+
 async def _client(target: tuple[str, str], request: bytes, tally: Tally) -> None:
     loop = asyncio.get_running_loop()
     while time.monotonic() < tally.deadline:
         started = time.monotonic()
         done: asyncio.Future[None] = loop.create_future()
+        connection = _Connection(request, tally, done)
         try:
             if target[0] == "unix":
-                _, protocol = await loop.create_unix_connection(
-                    lambda: _Connection(request, tally, done), target[1])
+                _, protocol = await loop.create_unix_connection(_made(connection), target[1])
             else:
                 host, port = target[1].rsplit(":", 1)
-                _, protocol = await loop.create_connection(
-                    lambda: _Connection(request, tally, done), host, int(port))
+                _, protocol = await loop.create_connection(_made(connection), host, int(port))
         except OSError:
             tally.errors += 1
             await asyncio.sleep(0.01)
