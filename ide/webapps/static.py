@@ -3,7 +3,8 @@
 The same rules as the files API: the path must stay in the owner's home
 (no ``..``, no encoded traversal, no symbolic link leading out), and a file
 is served only if the owner's uid owns it.  Conditional requests (ETag,
-If-Modified-Since) and single byte ranges are answered.
+If-Modified-Since) and single byte ranges are answered.  A small file
+served in the last second is served again from memory (``RecentFiles``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import email.utils
 import mimetypes
 import os
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote
@@ -25,6 +28,10 @@ from ide.webapps.store import StaticMapping
 from sandbox import Identity
 
 _CHUNK = 256 * 1024
+RECHECK = 1.0
+"""Seconds a small file, once checked and read, is served again as it was."""
+RECENT_BYTES = 32 * 1024 * 1024
+"""Memory for those files, the least recently used leaving first."""
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -39,33 +46,94 @@ def find_mapping(mappings: Sequence[StaticMapping], path: str) -> tuple[StaticMa
     return best
 
 
-def _open(resolver: PathResolver, visible: str, uid: int | None) -> tuple[int, os.stat_result, bytes]:
-    """The open file, its status and its first chunk: a small file costs one trip to a thread."""
+class _Checked:
+    """A small file read just now, after every check passed: its status and its bytes."""
+
+    __slots__ = ("info", "content", "checked")
+
+    def __init__(self, info: os.stat_result, content: bytes) -> None:
+        self.info = info
+        self.content = content
+        self.checked = time.monotonic()
+
+
+class RecentFiles:
+    """Small files served within the last ``RECHECK`` seconds, answered again without a trip to
+    a thread.  Only bytes that passed the checks are kept, so a file replaced meanwhile (even by
+    a link out of the home) is served as it was when checked, never its new target; a change
+    shows after at most ``RECHECK`` seconds, as with nginx's ``open_file_cache_valid``."""
+
+    def __init__(self, budget: int = RECENT_BYTES) -> None:
+        self._files: OrderedDict[tuple[str, str], _Checked] = OrderedDict()
+        self._budget = budget
+        self._used = 0
+
+    def get(self, key: tuple[str, str]) -> _Checked | None:
+        found = self._files.get(key)
+        if found is None:
+            return None
+        if time.monotonic() - found.checked >= RECHECK:
+            self._remove(key)
+            return None
+        return found
+
+    def put(self, key: tuple[str, str], info: os.stat_result, content: bytes) -> None:
+        self._remove(key)
+        self._files[key] = _Checked(info, content)
+        self._used += len(content)
+        while self._used > self._budget:
+            self._remove(next(iter(self._files)))
+
+    def _remove(self, key: tuple[str, str]) -> None:
+        gone = self._files.pop(key, None)
+        if gone is not None:
+            self._used -= len(gone.content)
+
+
+_RECENT = RecentFiles()
+
+
+def _open(resolver: PathResolver, visible: str, uid: int | None) -> tuple[int | None, os.stat_result, bytes]:
+    """The open file (None when read whole, and closed), its status and its first chunk:
+    a small file costs one trip to a thread."""
     located = PathResolver.real(resolver.parse(visible))
     fd, info = home_io.open_file(located, uid)
     try:
-        return fd, info, os.pread(fd, _CHUNK, 0)
+        first = os.pread(fd, _CHUNK, 0)
     except OSError:
         os.close(fd)
         raise
+    if len(first) >= info.st_size:
+        os.close(fd)
+        return None, info, first
+    return fd, info, first
 
 
 async def serve_static(handler: tornado.web.RequestHandler, identity: Identity, homes_dir: Path,
                        mapping: StaticMapping, rest: str) -> None:
     """Answer from the mapped file: 404 for anything missing, escaping or not the owner's."""
-    resolver = PathResolver(homes_dir, identity.username, ())
     visible = mapping.path.rstrip("/") + "/" + unquote(rest) if rest else mapping.path
+    key = (identity.username, visible)
+    recent = _RECENT.get(key)
+    if recent is not None:
+        await _send(handler, None, recent.info, recent.content, visible)
+        return
+    resolver = PathResolver(homes_dir, identity.username, ())
     try:
         fd, info, first = await asyncio.to_thread(_open, resolver, visible, identity.uid)
     except (FilesError, OSError):
         raise tornado.web.HTTPError(404) from None
+    if fd is None:
+        _RECENT.put(key, info, first)
     try:
         await _send(handler, fd, info, first, visible)
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
-async def _send(handler: tornado.web.RequestHandler, fd: int, info: os.stat_result, first: bytes, name: str) -> None:
+async def _send(handler: tornado.web.RequestHandler, fd: int | None, info: os.stat_result, first: bytes,
+                name: str) -> None:
     etag = f'"{info.st_size:x}-{info.st_mtime_ns:x}"'
     handler.set_header("ETag", etag)
     handler.set_header("Last-Modified", email.utils.formatdate(info.st_mtime, usegmt=True))
@@ -97,7 +165,7 @@ async def _send(handler: tornado.web.RequestHandler, fd: int, info: os.stat_resu
         chunk = first[position:end]
         handler.write(chunk)
         position += len(chunk)
-    while position < end:
+    while position < end and fd is not None:
         await handler.flush()
         chunk = await asyncio.to_thread(os.pread, fd, min(_CHUNK, end - position), position)
         if not chunk:

@@ -126,3 +126,30 @@ async def test_connections_an_app_keeps_open_are_reused_until_it_closes_them(app
     assert posted.code == 200, posted.body
     number, length = posted.body.split()
     assert int(number) > int(first_connection) and length == b"1000"
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_static_file_served_from_memory_follows_its_changes_and_never_a_link_out(apps_server, tmp_path):
+    alice = owner(apps_server)
+    await create_app(alice)
+    site = static_site(apps_server, alice, "site", "first")
+    assert (await alice.api.post(apps(alice) + f"{domain_of(alice)}/static_files/",
+                                 {"url": "/static/", "path": site})).status == 201
+    path = apps_server.data_dir / "home" / alice.name / "site" / "a.txt"
+    assert await status_on(apps_server, alice) == (200, b"first")
+
+    path.write_text("second")
+    deadline = asyncio.get_running_loop().time() + 30
+    while (answer := await status_on(apps_server, alice)) != (200, b"second"):
+        assert answer == (200, b"first"), answer  # at most the file as it was
+        assert asyncio.get_running_loop().time() < deadline, "the change was never served"
+        await asyncio.sleep(0.05)
+
+    secret = tmp_path / "root-only"
+    secret.write_text("root secret")
+    path.unlink()
+    os.symlink(secret, path)
+    while (answer := await status_on(apps_server, alice))[0] != 404:
+        assert answer == (200, b"second"), answer  # never the link's target
+        assert asyncio.get_running_loop().time() < deadline, "the link was served"
+        await asyncio.sleep(0.05)
