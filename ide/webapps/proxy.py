@@ -1,7 +1,7 @@
 """Forwarding a visitor's request to a web app's Unix socket, streamed both ways.
 
-Tornado's HTTP/1.1 connection does the HTTP on a stream of our own to the
-app's socket, so nothing here parses HTTP by hand.  An app server that keeps
+Each request goes over an ``AppConnection`` (``app_connection.py``) to the
+app's socket.  An app server that keeps
 connections open (HTTP/1.1 keep-alive) gets its connection back for the
 next request to the same socket: connecting costs the front more than the
 request itself.  A connection is only ever reused for the socket it was
@@ -16,15 +16,9 @@ from asyncio import Future
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
-from tornado.httputil import (
-    HTTPHeaders,
-    HTTPInputError,
-    HTTPMessageDelegate,
-    RequestStartLine,
-    ResponseStartLine,
-)
-from tornado.iostream import IOStream, StreamClosedError
+from tornado.httputil import HTTPHeaders, ResponseStartLine
+
+from ide.webapps.app_connection import AppConnection, ConnectionLost
 
 MAX_BODY = 100 * 1024 * 1024
 """A web app's request bodies, streamed (the IDE's own routes take far less)."""
@@ -37,10 +31,9 @@ IDLE_KEPT = 8
 IDLE_REUSE = 1.0
 """Seconds an idle connection is reused for at most: app servers close theirs after a
 while (gunicorn: 2 s), and one closing just as a request goes out would fail it."""
-_PARAMETERS = HTTP1ConnectionParameters(max_body_size=1 << 40, chunk_size=64 * 1024, decompress=False)
 
 
-class Upstream(HTTPMessageDelegate):
+class Upstream:
     """The answer as it arrives: status and headers once, then body pieces."""
 
     def __init__(self, on_head: Callable[[ResponseStartLine, HTTPHeaders], None],
@@ -48,22 +41,15 @@ class Upstream(HTTPMessageDelegate):
         self._on_head = on_head
         self._on_chunk = on_chunk
         self.head_sent = False
-        self.reusable = False
 
-    def headers_received(self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders) -> None:
-        assert isinstance(start_line, ResponseStartLine)
-        if start_line.code < 200:
-            return  # an interim answer; the real one follows
+    def head(self, start: ResponseStartLine, headers: HTTPHeaders) -> None:
         self.head_sent = True
-        self.reusable = (start_line.version == "HTTP/1.1" and "close" not in headers.get("Connection", "").lower()
-                         and ("Content-Length" in headers or "chunked" in headers.get("Transfer-Encoding", "")
-                              or start_line.code in (204, 304)))
-        self._on_head(start_line, headers)
+        self._on_head(start, headers)
 
-    def data_received(self, chunk: bytes) -> Awaitable[None]:
+    def chunk(self, piece: bytes) -> Awaitable[None]:
         """The connection waits for the Future this returns before it reads on: a slow
         visitor slows the app's answer down instead of filling the server's memory."""
-        return self._on_chunk(chunk)
+        return self._on_chunk(piece)
 
 
 class AppProxy:
@@ -71,12 +57,12 @@ class AppProxy:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._idle: dict[str, list[tuple[IOStream, float]]] = {}
+        self._idle: dict[str, list[tuple[AppConnection, float]]] = {}
 
     def close(self) -> None:
         for kept in self._idle.values():
-            for stream, _ in kept:
-                stream.close()
+            for connection, _ in kept:
+                connection.close()
         self._idle.clear()
 
     async def forward(self, socket_path: Path, method: str, uri: str, headers: HTTPHeaders,
@@ -100,9 +86,9 @@ class AppProxy:
         timer = asyncio.get_running_loop().call_later(self.timeout, expire)
         try:
             while True:
-                stream = self._take(path)
-                reused = stream is not None
-                broke = await self._exchange(stream, path, method, uri, headers, body, upstream)
+                connection = self._take(path)
+                reused = connection is not None
+                broke = await self._exchange(connection, path, method, uri, headers, body, upstream)
                 # An idle connection the app closed just now: the request never reached it; a new one.
                 if not (broke and reused and body is None and not upstream.head_sent):
                     return 502 if broke and not upstream.head_sent else None
@@ -114,76 +100,77 @@ class AppProxy:
         finally:
             timer.cancel()
 
-    async def _exchange(self, stream: IOStream | None, path: str, method: str, uri: str,
+    async def _exchange(self, connection: AppConnection | None, path: str, method: str, uri: str,
                         headers: HTTPHeaders, body: asyncio.Queue[bytes | None] | None,
                         upstream: Upstream) -> bool:
-        """One request on ``stream`` (a new connection when None); whether it broke off."""
+        """One request on ``connection`` (a new one when None); whether it broke off."""
         try:
-            if stream is None:
-                stream = await _connect(path)
-            connection = HTTP1Connection(stream, True, _PARAMETERS)
-            connection.write_headers(RequestStartLine(method, uri, "HTTP/1.1"), headers)
+            if connection is None:
+                connection = await _connect(path)
+            chunked = connection.send(method, uri, headers, upstream, body is not None)
             if body is not None:
-                while (chunk := await body.get()) is not None:
-                    await connection.write(chunk)
-            connection.finish()
-            await connection.read_response(upstream)
-        except (StreamClosedError, HTTPInputError, OSError):
-            if stream is not None:
-                stream.close()
+                # Read to the end even when the app stopped taking it: the visitor's side waits.
+                while (piece := await body.get()) is not None:
+                    await connection.send_body(piece, chunked)
+                connection.end_body(chunked)
+            reusable = await connection.answered()
+        except (ConnectionLost, OSError):
+            if connection is not None:
+                connection.close()
             return True
         except BaseException:
-            if stream is not None:
-                stream.close()
+            if connection is not None:
+                connection.close()
             raise
-        if stream.closed() or not upstream.reusable:
-            stream.close()
-            return stream.error is not None or not upstream.head_sent
-        self._keep(path, stream)
+        if reusable:
+            self._keep(path, connection)
+        else:
+            connection.close()
         return False
 
-    def _take(self, path: str) -> IOStream | None:
+    def _take(self, path: str) -> AppConnection | None:
         kept = self._idle.get(path)
         now = time.monotonic()
         while kept:
-            stream, since = kept.pop()
-            stream.set_close_callback(None)
-            if now - since < IDLE_REUSE and not stream.closed():
-                return stream
-            stream.close()
+            connection, since = kept.pop()
+            connection.on_close = None
+            if now - since < IDLE_REUSE and not connection.closed:
+                return connection
+            connection.close()
         return None
 
-    def _keep(self, path: str, stream: IOStream) -> None:
+    def _keep(self, path: str, connection: AppConnection) -> None:
         kept = self._idle.setdefault(path, [])
         if len(kept) >= IDLE_KEPT:
-            stream.close()
+            connection.close()
             return
-        kept.append((stream, time.monotonic()))
-        stream.set_close_callback(lambda: self._drop(path, stream))
+        kept.append((connection, time.monotonic()))
+        connection.on_close = lambda closed: self._drop(path, closed)
 
-    def _drop(self, path: str, stream: IOStream) -> None:
-        kept = self._idle.get(path, [])
-        self._idle[path] = [(other, since) for other, since in kept if other is not stream]
-        if not self._idle[path]:
-            del self._idle[path]
+    def _drop(self, path: str, connection: AppConnection) -> None:
+        kept = [(other, since) for other, since in self._idle.get(path, []) if other is not connection]
+        if kept:
+            self._idle[path] = kept
+        else:
+            self._idle.pop(path, None)
 
 
-async def _connect(path: str) -> IOStream:
+async def _connect(path: str) -> AppConnection:
     """A new connection to an app's socket.  A Unix socket accepts at once unless its
-    backlog is full: only then does the stream wait for it (saving a trip through the
-    IOLoop on every other connection)."""
+    backlog is full: only then is there anything to wait for."""
+    loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.setblocking(False)
     try:
-        sock.connect(path)
-    except BlockingIOError:
-        stream = IOStream(sock, max_buffer_size=1 << 20)
-        await stream.connect(path)
-        return stream
+        try:
+            sock.connect(path)
+        except BlockingIOError:
+            await loop.sock_connect(sock, path)
+        _, connection = await loop.create_unix_connection(AppConnection, sock=sock)
     except BaseException:
         sock.close()
         raise
-    return IOStream(sock, max_buffer_size=1 << 20)
+    return connection
 
 
 def forwarded_headers(incoming: HTTPHeaders, remote_ip: str, protocol: str, trusted_chain: bool) -> HTTPHeaders:
