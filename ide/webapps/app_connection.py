@@ -209,10 +209,7 @@ class AppConnection(asyncio.Protocol):
         headers = HTTPHeaders.parse(rest)
         if 100 <= start.code < 200:
             return True  # an interim answer: the real one follows
-        assert self._answer is not None
-        self._answer.head(start, headers)
-        keeps = start.version == "HTTP/1.1" and "close" not in headers.get("Connection", "").lower()
-        self._keeps = keeps
+        self._keeps = start.version == "HTTP/1.1" and "close" not in headers.get("Connection", "").lower()
         if self._method == "HEAD" or start.code in (204, 304):
             self._state = "done"
         elif "chunked" in headers.get("Transfer-Encoding", "").lower():
@@ -225,6 +222,8 @@ class AppConnection(asyncio.Protocol):
             self._state = "fixed" if self._left else "done"
         else:
             self._state, self._keeps = "until-close", False
+        assert self._answer is not None
+        self._answer.head(start, headers)
         return True
 
     def _deliver(self, piece: bytes) -> None:
