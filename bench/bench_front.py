@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_front.py [--seconds 20] [--connections 50] [--output docs/performance.md]
 
-One run, on one ``ide serve`` (unisolated, as the console bench runs ours):
+One run, on one ``ide serve`` (unisolated, as the console bench runs ours),
+measuring 4 first (before the load grows the server's heap), then 3, 1, 2:
 
 1. A hello-world WSGI app (the one a new app gets), run by gunicorn through
    the supervisor with a free account's one worker: requests/s and p99 latency of ``--connections``
@@ -41,7 +42,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.front_peers import Nginx, load  # noqa: E402
+from bench.front_peers import Nginx, load, merged  # noqa: E402
 from bench.front_report import Figures, section  # noqa: E402
 from bench.report import replace_section  # noqa: E402
 from bench.servers import REPO, RunningServer, machine, make_account, start_ours  # noqa: E402
@@ -125,20 +126,48 @@ class Bench:
         return int(psutil.Process(self.server.process.pid).memory_info().rss)
 
 
-def throughput(bench: Bench, figures: Figures, hello: Site, nginx: Nginx, seconds: float, connections: int) -> None:
+def throughput(bench: Bench, figures: Figures, hello: Site, nginx: Nginx, seconds: float, connections: int,
+               rounds: int) -> None:
+    """Each target for ``seconds`` in all, in ``rounds`` rounds that take turns (the first target of
+    a round changes each time), so that what else the machine does falls on all alike."""
     host = f"{hello.domain}:{bench.server.port}"
-    targets = {"direct": ("unix", str(bench.socket_of(hello, hello.app_id))), "front": bench.front(),
-               "nginx": ("tcp", f"127.0.0.1:{nginx.port}")}
-    for name, target in targets.items():
-        load(target, host, "/", connections, 2.0)  # warm-up: connections, caches, the app's imports
-        print(f"-- hello app, {name}", flush=True)
-        figures.app[name] = load(target, host, "/", connections, seconds)
-        print(f"   {figures.app[name]}", flush=True)
-    for name, target in (("front", bench.front()), ("nginx", targets["nginx"])):
-        load(target, host, "/static/file.bin", connections, 2.0)
-        print(f"-- static file, {name}", flush=True)
-        figures.static[name] = load(target, host, "/static/file.bin", connections, seconds)
-        print(f"   {figures.static[name]}", flush=True)
+    nginx_target = ("tcp", f"127.0.0.1:{nginx.port}")
+    groups = {
+        "app": ("/", {"direct": ("unix", str(bench.socket_of(hello, hello.app_id))), "front": bench.front(),
+                      "nginx": nginx_target}),
+        "static": ("/static/file.bin", {"front": bench.front(), "nginx": nginx_target}),
+    }
+    for group, (path, targets) in groups.items():
+        runs: dict[str, list[dict[str, object]]] = {name: [] for name in targets}
+        for target in targets.values():
+            load(target, host, path, connections, 2.0)  # warm-up: connections, caches, the app's imports
+        for index in range(rounds):
+            names = list(targets)
+            names = names[index % len(names):] + names[:index % len(names)]
+            for name in names:
+                before = cpu_seconds(bench, nginx, hello)
+                runs[name].append(load(targets[name], host, path, connections, seconds / rounds))
+                after = cpu_seconds(bench, nginx, hello)
+                spent = figures.cpu.setdefault(f"{group} {name}", {})
+                for process, seconds_used in after.items():
+                    spent[process] = spent.get(process, 0.0) + seconds_used - before[process]
+                figures.load.append(os.getloadavg()[0])
+            print(f"-- {group}, round {index + 1} of {rounds}: " + ", ".join(
+                f"{name} {runs[name][-1]['rate']:.0f}/s" for name in targets), flush=True)
+        results = figures.app if group == "app" else figures.static
+        for name in targets:
+            results[name] = merged(runs[name])
+
+
+def cpu_seconds(bench: Bench, nginx: Nginx, hello: Site) -> dict[str, float]:
+    """User + system CPU so far of our server (its own process), of nginx and of the hello app's gunicorn."""
+    def total(processes: list[psutil.Process]) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in processes)
+    server = psutil.Process(bench.server.process.pid)
+    app = [p for p in server.children(recursive=True) if str(bench.socket_of(hello, hello.app_id)) in
+           " ".join(p.cmdline())]
+    master = psutil.Process(nginx.process.pid)
+    return {"ide serve": total([server]), "nginx": total([master, *master.children()]), "gunicorn": total(app)}
 
 
 def cold_starts(bench: Bench, figures: Figures, flask: Site, count: int) -> None:
@@ -188,7 +217,7 @@ def memory(bench: Bench, figures: Figures, hello: Site, apps: int) -> None:
 
 
 def run(work: Path, args: argparse.Namespace) -> Figures:
-    figures = Figures(seconds=args.seconds, connections=args.connections, machine=machine())
+    figures = Figures(seconds=args.seconds, connections=args.connections, rounds=args.rounds, machine=machine())
     server = start_ours(work)
     nginx: Nginx | None = None
     try:
@@ -201,12 +230,9 @@ def run(work: Path, args: argparse.Namespace) -> Figures:
         status, _ = bench.visit(hello.domain)
         if status != 200:
             raise RuntimeError(f"the hello app answered {status}")
-        nginx = Nginx(work / "nginx", bench.socket_of(hello, hello.app_id), static_file.parent)
-        figures.nginx_version = nginx.version
-        throughput(bench, figures, hello, nginx, args.seconds, args.connections)
-        nginx.stop()
-        nginx = None
-
+        bench.visit(hello.domain, "/static/file.bin")
+        # Memory first, while the server's heap has not yet grown for the load.
+        memory(bench, figures, hello, args.apps)
         flask = bench.account("flask")
         flask.app_id = bench.create(flask, flask.domain)
         www = bench.data / "www" / flask.user / (flask.domain.replace(".", "_") + "_wsgi.py")
@@ -214,7 +240,10 @@ def run(work: Path, args: argparse.Namespace) -> Figures:
         www.write_text(FLASK_APP)
         os.chown(www, stat.st_uid, stat.st_gid)
         cold_starts(bench, figures, flask, args.cold_starts)
-        memory(bench, figures, hello, args.apps)
+
+        nginx = Nginx(work / "nginx", bench.socket_of(hello, hello.app_id), static_file.parent)
+        figures.nginx_version = nginx.version
+        throughput(bench, figures, hello, nginx, args.seconds, args.connections, args.rounds)
         figures.problems = server.problems()
     finally:
         if nginx is not None:
@@ -227,6 +256,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=4, help="the seconds of each target, split in turns")
     parser.add_argument("--cold-starts", type=int, default=10)
     parser.add_argument("--apps", type=int, default=50)
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")

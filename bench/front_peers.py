@@ -103,13 +103,37 @@ class Nginx:
 
 
 def load(target: tuple[str, str], host: str, path: str, connections: int, seconds: float) -> dict[str, object]:
-    """``bench/http_load.py`` in a process of its own; its figures."""
+    """``bench/http_load.py`` in a process of its own; its figures, with every latency."""
     flag = "--unix" if target[0] == "unix" else "--tcp"
     result = subprocess.run(
         [sys.executable, "-m", "bench.http_load", flag, target[1], "--host", host, "--path", path,
-         "--connections", str(connections), "--seconds", str(seconds)],
+         "--connections", str(connections), "--seconds", str(seconds), "--raw"],
         cwd=REPO, capture_output=True, text=True, timeout=seconds + 120)
     if result.returncode != 0:
         raise ServerFailed(f"the load client failed: {result.stderr.strip()}")
     figures: dict[str, object] = json.loads(result.stdout)
     return figures
+
+
+def merged(runs: list[dict[str, object]]) -> dict[str, object]:
+    """Rounds of one measurement as one: counts added, quantiles over every latency."""
+    latencies = sorted(value for run in runs for value in _floats(run["latencies_ms"]))
+    seconds = sum(_floats([run["seconds"] for run in runs]))
+    statuses: dict[str, int] = {}
+    for run in runs:
+        for status, count in _counts(run["statuses"]).items():
+            statuses[status] = statuses.get(status, 0) + count
+    return {"requests": len(latencies), "seconds": seconds, "rate": len(latencies) / seconds,
+            "p50_ms": latencies[len(latencies) // 2], "p99_ms": latencies[int(0.99 * len(latencies))],
+            "max_ms": latencies[-1], "errors": sum(_floats([run["errors"] for run in runs])),
+            "statuses": statuses, "rounds": len(runs)}
+
+
+def _floats(values: object) -> list[float]:
+    assert isinstance(values, list)
+    return [float(value) for value in values]
+
+
+def _counts(values: object) -> dict[str, int]:
+    assert isinstance(values, dict)
+    return {str(key): int(value) for key, value in values.items()}

@@ -12,6 +12,7 @@ MIB = 1 << 20
 class Figures:
     seconds: float
     connections: int
+    rounds: int
     machine: dict[str, str]
     nginx_version: str = ""
     app: dict[str, dict[str, object]] = field(default_factory=dict)
@@ -21,6 +22,10 @@ class Figures:
     rss_many: int = 0
     apps: int = 0
     problems: list[str] = field(default_factory=list)
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)
+    """CPU seconds of each process during each row ("app front": {"ide serve": …})."""
+    load: list[float] = field(default_factory=list)
+    """The machine's 1-minute load average after each throughput row (other work included)."""
 
     def per_app_mib(self) -> float:
         return (self.rss_many - self.rss_one) / max(1, self.apps - 1) / MIB
@@ -86,8 +91,11 @@ def section(figures: Figures) -> str:
         + (f" --connections {figures.connections}" if figures.connections != 50 else ""),
         "```",
         "",
-        f"{figures.connections} keep-alive clients for {figures.seconds:g} s per row, one after the other "
-        "(`bench/http_load.py`, one process; the same client for every row).",
+        f"{figures.connections} keep-alive clients, {figures.seconds:g} s per row in all, in rounds of "
+        f"{figures.seconds / max(1, figures.rounds):g} s that take turns between the rows of a table "
+        "(`bench/http_load.py`, one process; the same client for every row). The machine's 1-minute "
+        f"load average after each round (everything running on it, on {m['cpus']} CPUs): "
+        f"{', '.join(f'{value:.1f}' for value in figures.load)}.",
         "",
         "| what | requests/s | p50 ms | p99 ms | rate ÷ reference | p99 ÷ reference | errors or non-200 |",
         "|---|---|---|---|---|---|---|",
@@ -103,6 +111,15 @@ def section(figures: Figures) -> str:
     if "front" in static:
         lines.append(_row("20 KB static file, our front", static["front"], static.get("nginx")))
     lines.append("")
+    if figures.cpu:
+        lines += ["CPU per request (user + system, µs) of each process while each row ran:", "",
+                  "| row | `ide serve` | nginx | gunicorn |", "|---|---|---|---|"]
+        for row, spent in figures.cpu.items():
+            group, name = row.split(" ", 1)
+            requests = _f((app if group == "app" else static)[name], "requests")
+            lines.append(f"| {group}, {name} | " + " | ".join(
+                f"{spent[process] / requests * 1e6:.0f}" for process in ("ide serve", "nginx", "gunicorn")) + " |")
+        lines.append("")
     if figures.cold_starts:
         ordered = sorted(figures.cold_starts)
         lines.append(f"Cold start of a stopped Flask app to its first answer through the front "
@@ -124,7 +141,7 @@ def section(figures: Figures) -> str:
     lines += [
         "How each is measured: every row's client (`bench/http_load.py`) keeps its connections open "
         "and sends the next request as soon as the answer is complete; a server that closes the "
-        "connection gets a new one, whose connect time counts in that request's latency. Each row has "
+        "connection gets a new one, whose connect time counts in that request's latency. Each target has "
         "a 2 s warm-up first. nginx (one worker, no access log) proxies to the same gunicorn socket "
         "over pooled keep-alive connections and serves the same file with `sendfile`. A cold start is "
         "timed from the request sent to the front, right after the app was disabled (which stops it) "

@@ -9,8 +9,9 @@ worker does) gets a new one, whose connect time counts in that request's
 latency.  Bounded: it stops at its deadline.
 
 ``python -m bench.http_load (--unix PATH | --tcp HOST:PORT) --host NAME [--path /]
-[--connections 50] [--seconds 20]`` prints one JSON object: requests, rate,
-p50/p99/max latency in milliseconds, errors and the answers' status codes.
+[--connections 50] [--seconds 20] [--raw]`` prints one JSON object: requests,
+rate, p50/p99/max latency in milliseconds, errors and the answers' status
+codes (and with ``--raw`` every latency, so that runs can be merged).
 """
 from __future__ import annotations
 
@@ -169,7 +170,8 @@ async def _client(target: tuple[str, str], request: bytes, tally: Tally) -> None
         await done
 
 
-async def run(target: tuple[str, str], host: str, path: str, connections: int, seconds: float) -> dict[str, object]:
+async def run(target: tuple[str, str], host: str, path: str, connections: int, seconds: float,
+              raw: bool = False) -> dict[str, object]:
     request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench\r\n\r\n".encode()
     tally = Tally(deadline=time.monotonic() + seconds)
     started = time.monotonic()
@@ -180,9 +182,13 @@ async def run(target: tuple[str, str], host: str, path: str, connections: int, s
     def quantile(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
-    return {"requests": len(ordered), "seconds": elapsed, "rate": len(ordered) / elapsed,
-            "p50_ms": quantile(0.5), "p99_ms": quantile(0.99), "max_ms": ordered[-1] * 1000 if ordered else None,
-            "errors": tally.errors, "statuses": tally.statuses, "bytes": tally.bytes}
+    figures: dict[str, object] = {
+        "requests": len(ordered), "seconds": elapsed, "rate": len(ordered) / elapsed,
+        "p50_ms": quantile(0.5), "p99_ms": quantile(0.99), "max_ms": ordered[-1] * 1000 if ordered else None,
+        "errors": tally.errors, "statuses": tally.statuses, "bytes": tally.bytes}
+    if raw:
+        figures["latencies_ms"] = [round(value * 1000, 3) for value in ordered]
+    return figures
 
 
 def main() -> None:
@@ -194,9 +200,10 @@ def main() -> None:
     parser.add_argument("--path", default="/")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--raw", action="store_true", help="every latency too, to merge runs")
     args = parser.parse_args()
     target = ("unix", args.unix) if args.unix else ("tcp", args.tcp)
-    print(json.dumps(asyncio.run(run(target, args.host, args.path, args.connections, args.seconds))))
+    print(json.dumps(asyncio.run(run(target, args.host, args.path, args.connections, args.seconds, args.raw))))
 
 
 if __name__ == "__main__":
