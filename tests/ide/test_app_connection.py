@@ -186,3 +186,32 @@ async def test_a_streamed_body_goes_chunked_and_a_silent_app_gets_a_504(tmp_path
     finally:
         proxy.close()
         await app.stop()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_kept_connection_carries_only_its_own_apps_requests(tmp_path):
+    hosts: dict[str, list[bytes]] = {"one": [], "two": []}
+
+    def replying(name: str) -> Reply:
+        async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            request = await read_request(reader)
+            hosts[name].append(request.split(b"Host: ")[1].split(b"\r\n")[0])
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n" + name[:3].encode())
+        return reply
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one, two = await serve(tmp_path / "one", replying("one")), await serve(tmp_path / "two", replying("two"))
+    proxy = AppProxy(10)
+    try:
+        for _ in range(3):
+            for app, host in ((one, "one.example"), (two, "two.example")):
+                received = Received()
+                assert await proxy.forward(app.path, "GET", "/", HTTPHeaders({"Host": host}), None,
+                                           received.upstream()) is None
+                assert received.body == host[:3].encode()
+        assert hosts == {"one": [b"one.example"] * 3, "two": [b"two.example"] * 3}
+        assert one.connections == two.connections == 1
+    finally:
+        proxy.close()
+        await one.stop()
+        await two.stop()
