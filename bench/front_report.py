@@ -74,6 +74,36 @@ def _row(label: str, figures: dict[str, object], reference: dict[str, object] | 
             f"{errors + other} |")
 
 
+def _per_request(figures: Figures, row: str, process: str) -> float | None:
+    group, name = row.split(" ", 1)
+    results = figures.app if group == "app" else figures.static
+    if row not in figures.cpu or name not in results:
+        return None
+    return figures.cpu[row][process] / _f(results[name], "requests") * 1e6
+
+
+def _cause(figures: Figures) -> list[str]:
+    """What bounds the front, from the CPU it spent per request."""
+    front = _per_request(figures, "app front", "ide serve")
+    app = _per_request(figures, "app direct", "gunicorn")
+    proxy = _per_request(figures, "app nginx", "nginx")
+    static = _per_request(figures, "static front", "ide serve")
+    static_nginx = _per_request(figures, "static nginx", "nginx")
+    if None in (front, app, proxy, static, static_nginx):
+        return []
+    assert front and app and proxy and static and static_nginx
+    return [
+        f"What bounds the front: it is one Python process, so one core at most, and it spent {front:.0f} µs "
+        f"of CPU per proxied request (reading the visitor's request, a new connection to the app, which "
+        f"gunicorn's sync worker closes after each answer, reading the answer, writing it on), against "
+        f"{proxy:.0f} µs for nginx and {app:.0f} µs for the app's own gunicorn worker; a 20 KB static "
+        f"file cost it {static:.0f} µs, nginx {static_nginx:.0f} µs. At those costs the front alone "
+        f"tops out near {1e6 / front:.0f} proxied and {1e6 / static:.0f} static requests/s on a whole "
+        f"core, and here it shares two cores with the app, the client and everything else running.",
+        "",
+    ]
+
+
 def section(figures: Figures) -> str:
     m = figures.machine
     app, static = figures.app, figures.static
@@ -120,6 +150,7 @@ def section(figures: Figures) -> str:
             lines.append(f"| {group}, {name} | " + " | ".join(
                 f"{spent[process] / requests * 1e6:.0f}" for process in ("ide serve", "nginx", "gunicorn")) + " |")
         lines.append("")
+    lines += _cause(figures)
     if figures.cold_starts:
         ordered = sorted(figures.cold_starts)
         lines.append(f"Cold start of a stopped Flask app to its first answer through the front "
