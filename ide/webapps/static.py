@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote
 
 import tornado.web
@@ -46,13 +47,26 @@ def find_mapping(mappings: Sequence[StaticMapping], path: str) -> tuple[StaticMa
     return best
 
 
+class _Headers(NamedTuple):
+    etag: str
+    modified: str
+    kind: str
+
+
+def _headers(info: os.stat_result, name: str) -> _Headers:
+    kind, encoding = mimetypes.guess_type(name)
+    return _Headers(f'"{info.st_size:x}-{info.st_mtime_ns:x}"', email.utils.formatdate(info.st_mtime, usegmt=True),
+                    "application/octet-stream" if encoding else kind or "application/octet-stream")
+
+
 class _Checked:
-    """A small file read just now, after every check passed: its status and its bytes."""
+    """A small file read just now, after every check passed: its status, headers and bytes."""
 
-    __slots__ = ("info", "content", "checked")
+    __slots__ = ("info", "headers", "content", "checked")
 
-    def __init__(self, info: os.stat_result, content: bytes) -> None:
+    def __init__(self, info: os.stat_result, headers: _Headers, content: bytes) -> None:
         self.info = info
+        self.headers = headers
         self.content = content
         self.checked = time.monotonic()
 
@@ -77,9 +91,9 @@ class RecentFiles:
             return None
         return found
 
-    def put(self, key: tuple[str, str], info: os.stat_result, content: bytes) -> None:
+    def put(self, key: tuple[str, str], info: os.stat_result, headers: _Headers, content: bytes) -> None:
         self._remove(key)
-        self._files[key] = _Checked(info, content)
+        self._files[key] = _Checked(info, headers, content)
         self._used += len(content)
         while self._used > self._budget:
             self._remove(next(iter(self._files)))
@@ -116,34 +130,33 @@ async def serve_static(handler: tornado.web.RequestHandler, identity: Identity, 
     key = (identity.username, visible)
     recent = _RECENT.get(key)
     if recent is not None:
-        await _send(handler, None, recent.info, recent.content, visible)
+        await _send(handler, None, recent.info, recent.headers, recent.content)
         return
     resolver = PathResolver(homes_dir, identity.username, ())
     try:
         fd, info, first = await asyncio.to_thread(_open, resolver, visible, identity.uid)
     except (FilesError, OSError):
         raise tornado.web.HTTPError(404) from None
+    headers = _headers(info, visible)
     if fd is None:
-        _RECENT.put(key, info, first)
+        _RECENT.put(key, info, headers, first)
     try:
-        await _send(handler, fd, info, first, visible)
+        await _send(handler, fd, info, headers, first)
     finally:
         if fd is not None:
             os.close(fd)
 
 
-async def _send(handler: tornado.web.RequestHandler, fd: int | None, info: os.stat_result, first: bytes,
-                name: str) -> None:
-    etag = f'"{info.st_size:x}-{info.st_mtime_ns:x}"'
-    handler.set_header("ETag", etag)
-    handler.set_header("Last-Modified", email.utils.formatdate(info.st_mtime, usegmt=True))
+async def _send(handler: tornado.web.RequestHandler, fd: int | None, info: os.stat_result, headers: _Headers,
+                first: bytes) -> None:
+    handler.set_header("ETag", headers.etag)
+    handler.set_header("Last-Modified", headers.modified)
     handler.set_header("Accept-Ranges", "bytes")
-    if _not_modified(handler, etag, info.st_mtime):
+    if _not_modified(handler, headers.etag, info.st_mtime):
         handler.set_status(304)
         handler.finish()
         return
-    kind, encoding = mimetypes.guess_type(name)
-    handler.set_header("Content-Type", "application/octet-stream" if encoding else kind or "application/octet-stream")
+    handler.set_header("Content-Type", headers.kind)
     start, end = 0, info.st_size
     wanted = handler.request.headers.get("Range")
     if wanted is not None:
