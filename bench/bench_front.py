@@ -19,6 +19,11 @@ measuring 4 first (before the load grows the server's heap), then 3, 1, 2:
    process (its own, not the apps', which live in their users' groups)
    with 1 app running and with 50, each having answered requests.
 
+With ``--before DIR`` (an earlier checkout, e.g. ``git archive COMMIT | tar
+-x -C DIR``) a second ``ide serve`` runs that code with the same app and file,
+and its front gets rows of its own in 1 and 2: the figures before and after
+in one run.
+
 Needs nginx (``apt-get install nginx-light``) and Flask in the virtualenv
 (``pip install -e '.[bench]'``).  The load client is ``bench/http_load.py``,
 one process per measurement.  Prints the figures and rewrites the section
@@ -126,16 +131,18 @@ class Bench:
         return int(psutil.Process(self.server.process.pid).memory_info().rss)
 
 
-def throughput(bench: Bench, figures: Figures, hello: Site, nginx: Nginx, seconds: float, connections: int,
-               rounds: int) -> None:
+def throughput(bench: Bench, figures: Figures, hello: Site, nginx: Nginx, before: RunningServer | None,
+               args: argparse.Namespace) -> None:
     """Each target for ``seconds`` in all, in ``rounds`` rounds that take turns (the first target of
     a round changes each time), so that what else the machine does falls on all alike."""
+    seconds, connections, rounds = args.seconds, args.connections, args.rounds
     host = f"{hello.domain}:{bench.server.port}"
     nginx_target = ("tcp", f"127.0.0.1:{nginx.port}")
+    earlier = {"before": ("tcp", f"127.0.0.1:{before.port}")} if before is not None else {}
     groups = {
         "app": ("/", {"direct": ("unix", str(bench.socket_of(hello, hello.app_id))), "front": bench.front(),
-                      "nginx": nginx_target}),
-        "static": ("/static/file.bin", {"front": bench.front(), "nginx": nginx_target}),
+                      "nginx": nginx_target, **earlier}),
+        "static": ("/static/file.bin", {"front": bench.front(), "nginx": nginx_target, **earlier}),
     }
     for group, (path, targets) in groups.items():
         runs: dict[str, list[dict[str, object]]] = {name: [] for name in targets}
@@ -145,12 +152,12 @@ def throughput(bench: Bench, figures: Figures, hello: Site, nginx: Nginx, second
             names = list(targets)
             names = names[index % len(names):] + names[:index % len(names)]
             for name in names:
-                before = cpu_seconds(bench, nginx, hello)
+                spent_before = cpu_seconds(bench, nginx, hello, before)
                 runs[name].append(load(targets[name], host, path, connections, seconds / rounds))
-                after = cpu_seconds(bench, nginx, hello)
+                after = cpu_seconds(bench, nginx, hello, before)
                 spent = figures.cpu.setdefault(f"{group} {name}", {})
                 for process, seconds_used in after.items():
-                    spent[process] = spent.get(process, 0.0) + seconds_used - before[process]
+                    spent[process] = spent.get(process, 0.0) + seconds_used - spent_before[process]
                 figures.load.append(os.getloadavg()[0])
             print(f"-- {group}, round {index + 1} of {rounds}: " + ", ".join(
                 f"{name} {runs[name][-1]['rate']:.0f}/s" for name in targets), flush=True)
@@ -159,15 +166,19 @@ def throughput(bench: Bench, figures: Figures, hello: Site, nginx: Nginx, second
             results[name] = merged(runs[name])
 
 
-def cpu_seconds(bench: Bench, nginx: Nginx, hello: Site) -> dict[str, float]:
-    """User + system CPU so far of our server (its own process), of nginx and of the hello app's gunicorn."""
+def cpu_seconds(bench: Bench, nginx: Nginx, hello: Site, before: RunningServer | None) -> dict[str, float]:
+    """User + system CPU so far of our server (its own process), of nginx, of the hello app's gunicorn
+    (the one measured directly and through nginx) and of the earlier version's server."""
     def total(processes: list[psutil.Process]) -> float:
         return sum(sum(p.cpu_times()[:2]) for p in processes)
     server = psutil.Process(bench.server.process.pid)
     app = [p for p in server.children(recursive=True) if str(bench.socket_of(hello, hello.app_id)) in
            " ".join(p.cmdline())]
     master = psutil.Process(nginx.process.pid)
-    return {"ide serve": total([server]), "nginx": total([master, *master.children()]), "gunicorn": total(app)}
+    spent = {"ide serve": total([server]), "nginx": total([master, *master.children()]), "gunicorn": total(app)}
+    if before is not None:
+        spent["before"] = total([psutil.Process(before.process.pid)])
+    return spent
 
 
 def cold_starts(bench: Bench, figures: Figures, flask: Site, count: int) -> None:
@@ -216,21 +227,33 @@ def memory(bench: Bench, figures: Figures, hello: Site, apps: int) -> None:
     figures.apps = apps
 
 
+def hello_site(bench: Bench) -> tuple[Site, Path]:
+    """The free account's hello-world app with its static file, answering; the file."""
+    hello = bench.account("hello", "free")  # one worker, as most apps have
+    hello.app_id = bench.create(hello, hello.domain)
+    static_file = bench.owned_file(hello, "site/static/file.bin", bytes(range(256)) * (STATIC_SIZE // 256))
+    bench.api(hello, "POST", f"webapps/{hello.domain}/static_files/",
+              {"url": "/static/", "path": f"/home/{hello.user}/site/static"})
+    for path in ("/", "/static/file.bin"):
+        status, _ = bench.visit(hello.domain, path)
+        if status != 200:
+            raise RuntimeError(f"the hello app answered {status} for {path}")
+    return hello, static_file
+
+
 def run(work: Path, args: argparse.Namespace) -> Figures:
-    figures = Figures(seconds=args.seconds, connections=args.connections, rounds=args.rounds, machine=machine())
+    figures = Figures(seconds=args.seconds, connections=args.connections, rounds=args.rounds, machine=machine(),
+                      before=args.before_label if args.before else "")
     server = start_ours(work)
+    before: RunningServer | None = None
     nginx: Nginx | None = None
     try:
         bench = Bench(work, server)
-        hello = bench.account("hello", "free")  # one worker, as most apps have
-        hello.app_id = bench.create(hello, hello.domain)
-        static_file = bench.owned_file(hello, "site/static/file.bin", bytes(range(256)) * (STATIC_SIZE // 256))
-        bench.api(hello, "POST", f"webapps/{hello.domain}/static_files/",
-                  {"url": "/static/", "path": f"/home/{hello.user}/site/static"})
-        status, _ = bench.visit(hello.domain)
-        if status != 200:
-            raise RuntimeError(f"the hello app answered {status}")
-        bench.visit(hello.domain, "/static/file.bin")
+        hello, static_file = hello_site(bench)
+        if args.before:
+            (work / "before").mkdir()
+            before = start_ours(work / "before", source=args.before)
+            hello_site(Bench(work / "before", before))
         # Memory first, while the server's heap has not yet grown for the load.
         memory(bench, figures, hello, args.apps)
         flask = bench.account("flask")
@@ -243,11 +266,13 @@ def run(work: Path, args: argparse.Namespace) -> Figures:
 
         nginx = Nginx(work / "nginx", bench.socket_of(hello, hello.app_id), static_file.parent)
         figures.nginx_version = nginx.version
-        throughput(bench, figures, hello, nginx, args.seconds, args.connections, args.rounds)
+        throughput(bench, figures, hello, nginx, before, args)
         figures.problems = server.problems()
     finally:
         if nginx is not None:
             nginx.stop()
+        if before is not None:
+            before.stop()
         server.stop()
     return figures
 
@@ -260,6 +285,10 @@ def main() -> int:
     parser.add_argument("--cold-starts", type=int, default=10)
     parser.add_argument("--apps", type=int, default=50)
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also measure the front of an earlier checkout in DIR "
+                             "(git archive COMMIT | tar -x -C DIR)")
+    parser.add_argument("--before-label", default="an earlier version", help="what --before is, for the table")
     args = parser.parse_args()
     stop_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-front-") as name:

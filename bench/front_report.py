@@ -15,6 +15,8 @@ class Figures:
     rounds: int
     machine: dict[str, str]
     nginx_version: str = ""
+    before: str = ""
+    """What the "before" rows ran (an earlier version's front), or empty without them."""
     app: dict[str, dict[str, object]] = field(default_factory=dict)
     static: dict[str, dict[str, object]] = field(default_factory=dict)
     cold_starts: list[float] = field(default_factory=list)
@@ -116,9 +118,12 @@ def section(figures: Figures) -> str:
         f"{figures.nginx_version}.",
         "",
         "```sh",
-        ".venv/bin/python bench/bench_front.py"
+        (f"git archive {figures.before} | tar -x -C /tmp/before  # the earlier version, for its rows\n"
+         if figures.before else "")
+        + ".venv/bin/python bench/bench_front.py"
         + (f" --seconds {figures.seconds:g}" if figures.seconds != 20 else "")
-        + (f" --connections {figures.connections}" if figures.connections != 50 else ""),
+        + (f" --connections {figures.connections}" if figures.connections != 50 else "")
+        + (f" --before /tmp/before --before-label {figures.before}" if figures.before else ""),
         "```",
         "",
         f"{figures.connections} keep-alive clients, {figures.seconds:g} s per row in all, in rounds of "
@@ -136,19 +141,26 @@ def section(figures: Figures) -> str:
         lines.append(_row("hello app through our front", app["front"], app.get("direct")))
     if "nginx" in app:
         lines.append(_row("hello app through nginx", app["nginx"], app.get("direct")))
+    if "before" in app:
+        lines.append(_row(f"hello app through the front of {figures.before}", app["before"], app.get("direct")))
     if "nginx" in static:
         lines.append(_row("20 KB static file, nginx (reference)", static["nginx"], None))
     if "front" in static:
         lines.append(_row("20 KB static file, our front", static["front"], static.get("nginx")))
+    if "before" in static:
+        lines.append(_row(f"20 KB static file, the front of {figures.before}", static["before"], static.get("nginx")))
     lines.append("")
     if figures.cpu:
+        processes = ["ide serve", "nginx", "gunicorn"] + (["before"] if figures.before else [])
+        names = {"ide serve": "`ide serve`", "before": f"`ide serve` of {figures.before}"}
         lines += ["CPU per request (user + system, µs) of each process while each row ran:", "",
-                  "| row | `ide serve` | nginx | gunicorn |", "|---|---|---|---|"]
+                  "| row | " + " | ".join(names.get(process, process) for process in processes) + " |",
+                  "|---|" + "---|" * len(processes)]
         for row, spent in figures.cpu.items():
             group, name = row.split(" ", 1)
             requests = _f((app if group == "app" else static)[name], "requests")
             lines.append(f"| {group}, {name} | " + " | ".join(
-                f"{spent[process] / requests * 1e6:.0f}" for process in ("ide serve", "nginx", "gunicorn")) + " |")
+                f"{spent[process] / requests * 1e6:.0f}" for process in processes) + " |")
         lines.append("")
     lines += _cause(figures)
     if figures.cold_starts:
