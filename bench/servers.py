@@ -48,7 +48,8 @@ def _environment(home: Path) -> dict[str, str]:
 class RunningServer:
     """One server process we started, with what a client needs to reach it."""
 
-    def __init__(self, kind: str, work_dir: Path, argv: list[str], path: str | None = None) -> None:
+    def __init__(self, kind: str, work_dir: Path, argv: list[str], path: str | None = None,
+                 source: Path = REPO) -> None:
         self.kind = kind
         self.work_dir = work_dir
         self.log_path = work_dir / f"{kind}.log"
@@ -58,7 +59,7 @@ class RunningServer:
         if path is not None:
             self.environment["PATH"] = path
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(argv, cwd=home if kind != OURS else REPO, env=self.environment,
+            self.process = subprocess.Popen(argv, cwd=home if kind != OURS else source, env=self.environment,
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
         self.port = self._wait_until_listening()
@@ -174,14 +175,16 @@ def make_account(work_dir: Path, name: str, account_type: str = "hacker") -> Acc
     return Account(name, ide_command(work_dir, "user", "token", name).splitlines()[-1])
 
 
-def start_ours(work_dir: Path, *flags: str, sandbox: tuple[str, ...] | None = None) -> RunningServer:
+def start_ours(work_dir: Path, *flags: str, sandbox: tuple[str, ...] | None = None,
+               source: Path = REPO) -> RunningServer:
     """``ide serve`` with ``flags``; without sandboxing (the peers have none) unless ``sandbox`` says how.
 
     A sandboxed server needs the system's tools too (``useradd`` and the like).
+    ``source``: the checkout whose code runs (another version of this repository, to compare).
     """
     argv = [sys.executable, "-m", "ide", "serve", "--port", "0", "--data-dir", str(work_dir / "data")]
     if sandbox is None:
-        return RunningServer(OURS, work_dir, [*argv, *unisolated(work_dir), *flags])
+        return RunningServer(OURS, work_dir, [*argv, *unisolated(work_dir), *flags], source=source)
     return RunningServer(OURS, work_dir, [*argv, *sandbox, *flags],
                          path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 

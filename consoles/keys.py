@@ -105,6 +105,9 @@ NODE_REPLY_PREFIX = PREFIX + "node-reply:"
 WEBAPPS = PREFIX + "webapps"
 """Set of every web app's domain, for the front's host lookup."""
 WEBAPP_NEXT_ID = PREFIX + "webapp:next_id"
+WEBAPP_CHANGES = PREFIX + "webapp-changes"
+"""Channel: the domain of a web app whose record or static mappings just changed (every node's
+front then forgets what it kept of it)."""
 STATIC_NEXT_ID = PREFIX + "webapp:static:next_id"
 
 

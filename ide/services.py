@@ -121,7 +121,8 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     supervisor = Supervisor(redis, sandbox, node_id)
     pythons = {f"python{m.group(1)}{m.group(2)}": m.group(0) for m in (
         re.fullmatch(r"python(3)\.(\d+)", Path(k.argv[0]).name) for k in kinds) if m}
-    webapps = WebappService(WebappStore(redis), sandbox, supervisor, files.store, pythons, settings.apps_domain,
+    webapps = WebappService(WebappStore(redis), accounts, sandbox, supervisor, files.store, pythons,
+                            settings.apps_domain,
                             idle_stop=settings.webapp_idle_stop)
     tasks, always_on = TaskStore(redis), AlwaysOnStore(redis)
     return Services(

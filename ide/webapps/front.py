@@ -50,6 +50,7 @@ class WebappFront(ExceptionHookHandler):
         self.account_type = "free"
         self.forwarding: asyncio.Task[int | None] | None = None
         self.webapp: Webapp | None = None
+        self.body_left: int | None = None
 
     def compute_etag(self) -> None:
         """The app's answers carry the app's own validators, never one made up here."""
@@ -60,10 +61,11 @@ class WebappFront(ExceptionHookHandler):
 
     async def prepare(self) -> None:
         webapps = self.services.webapps
-        webapp = await webapps.store.get(self.request.host_name.lower().rstrip("."))
-        if webapp is None:
+        route = await webapps.route(self.request.host_name)
+        if route is None:
             self.page(404, "No web app here", f"There is no web app at {self.request.host_name}.")
             return
+        webapp = route.webapp
         if not webapp.enabled:
             self.page(503, "This web app is disabled", "Its owner has disabled it for now.")
             return
@@ -77,20 +79,17 @@ class WebappFront(ExceptionHookHandler):
             self.set_header("WWW-Authenticate", 'Basic realm="This site is password protected"')
             self.page(401, "Password required", "This site is protected by a password.")
             return
-        owner = await self.services.accounts.get(webapp.user)
-        account_type = self.account_type = owner.account_type if owner is not None else "free"
-        mappings = await webapps.store.static_mappings(webapp.domain_name)
-        found = find_mapping(mappings, self.request.path)
+        self.account_type = route.identity.account_type
+        found = find_mapping(route.mappings, self.request.path) if route.mappings else None
         if found is not None and self.request.method in ("GET", "HEAD"):
-            identity = await asyncio.to_thread(self.services.sandbox.identity, webapp.user, account_type)
-            await serve_static(self, identity, self.services.sandbox.homes_dir, *found)
+            await serve_static(self, route.identity, self.services.sandbox.homes_dir, *found)
             return
         declared = self.request.headers.get("Content-Length", "0")
         if declared.isdigit() and int(declared) > MAX_BODY:
             self.page(413, "Request too large", f"A web app takes bodies up to {MAX_BODY >> 20} MB.")
             return
         try:
-            socket_path = await webapps.running(webapp, account_type)
+            socket_path = await webapps.running(route)
         except (ProgramFailed, TimeoutError):
             self.page(502, "This web app could not start",
                       "Its owner can find the reason in the error and server logs.")
@@ -107,8 +106,7 @@ class WebappFront(ExceptionHookHandler):
             self.services.settings.trust_proxy_headers))
         upstream = Upstream(self.on_head, self.on_chunk)
         self.forwarding = asyncio.ensure_future(self.proxy.forward(
-            socket_path, webapp.id, self.request.method or "GET", self.request.uri or "/", headers,
-            self.body, upstream))
+            socket_path, self.request.method or "GET", self.request.uri or "/", headers, self.body, upstream))
 
     async def data_received(self, chunk: bytes) -> None:
         if self.body is not None:
@@ -142,13 +140,23 @@ class WebappFront(ExceptionHookHandler):
         self.clear_header("Date")
         for name, value in answer_headers(headers):
             self.add_header(name, value)
+        length = headers.get("Content-Length", "")
+        self.body_left = int(length) if length.isdigit() else None
 
     def on_chunk(self, data: bytes) -> Future[None]:
+        """Passed on at once, except the piece that completes a body of known length: the
+        answer's end follows it, and headers, body and end then leave in one write."""
         if self.incident is not None:
             discarded: Future[None] = asyncio.get_running_loop().create_future()
             discarded.set_result(None)
             return discarded
         self.write(data)
+        if self.body_left is not None:
+            self.body_left -= len(data)
+            if self.body_left <= 0:
+                done: Future[None] = Future()
+                done.set_result(None)
+                return done
         return self.flush()
 
     async def incident_page(self, webapp: Webapp, incident: str) -> None:

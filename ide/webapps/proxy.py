@@ -1,21 +1,24 @@
 """Forwarding a visitor's request to a web app's Unix socket, streamed both ways.
 
-Tornado's own HTTP client does the HTTP; a resolver of ours hands it the
-app's socket instead of a TCP address, so nothing here parses HTTP by hand.
+Each request goes over an ``AppConnection`` (``app_connection.py``) to the
+app's socket.  An app server that keeps
+connections open (HTTP/1.1 keep-alive) gets its connection back for the
+next request to the same socket: connecting costs the front more than the
+request itself.  A connection is only ever reused for the socket it was
+opened to, so no app ever sees another's traffic.
 """
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from asyncio import Future
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
 
-from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
-from tornado.httputil import HTTPHeaders, ResponseStartLine, parse_response_start_line
-from tornado.netutil import Resolver
-from tornado.simple_httpclient import HTTPTimeoutError, SimpleAsyncHTTPClient
+from tornado.httputil import HTTPHeaders, ResponseStartLine
+
+from ide.webapps.app_connection import AppConnection, ConnectionLost
 
 MAX_BODY = 100 * 1024 * 1024
 """A web app's request bodies, streamed (the IDE's own routes take far less)."""
@@ -23,23 +26,11 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriz
                "transfer-encoding", "upgrade", "proxy-connection"}
 QUEUE_SIZE = 4
 """Body chunks a visitor may send ahead of the app reading them (Tornado then stops reading)."""
-
-
-class _SocketResolver(Resolver):
-    """Resolves the made-up host ``app-<n>.socket`` to the Unix socket registered for it."""
-
-    def initialize(self) -> None:
-        self.sockets: dict[str, str] = {}
-
-    async def resolve(self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
-                      ) -> list[tuple[int, Any]]:
-        path = self.sockets.get(host)
-        if path is None:
-            raise OSError(f"no socket for {host}")
-        return [(socket.AF_UNIX, path)]
-
-    def close(self) -> None:
-        self.sockets.clear()
+IDLE_KEPT = 8
+"""Idle connections kept per app socket."""
+IDLE_REUSE = 1.0
+"""Seconds an idle connection is reused for at most: app servers close theirs after a
+while (gunicorn: 2 s), and one closing just as a request goes out would fail it."""
 
 
 class Upstream:
@@ -49,39 +40,32 @@ class Upstream:
                  on_chunk: Callable[[bytes], Future[None]]) -> None:
         self._on_head = on_head
         self._on_chunk = on_chunk
-        self._start: ResponseStartLine | None = None
-        self._headers = HTTPHeaders()
         self.head_sent = False
 
-    def header_line(self, line: str) -> None:
-        if line.startswith("HTTP/"):
-            self._start = parse_response_start_line(line.strip())
-            self._headers = HTTPHeaders()
-        elif line.strip():
-            self._headers.parse_line(line.rstrip("\r\n"))
-        elif self._start is not None and self._start.code >= 200:
-            self.head_sent = True
-            self._on_head(self._start, self._headers)
+    def head(self, start: ResponseStartLine, headers: HTTPHeaders) -> None:
+        self.head_sent = True
+        self._on_head(start, headers)
 
-    def chunk(self, data: bytes) -> Future[None]:
-        """Tornado's client waits for the Future this returns before it reads on: a slow
+    def chunk(self, piece: bytes) -> Awaitable[None]:
+        """The connection waits for the Future this returns before it reads on: a slow
         visitor slows the app's answer down instead of filling the server's memory."""
-        return self._on_chunk(data)
+        return self._on_chunk(piece)
 
 
 class AppProxy:
-    """One HTTP client for every app on this node (connections are not kept: each request is its own)."""
+    """One for every app on this node, with the idle connections to each app's socket."""
 
     def __init__(self, timeout: float) -> None:
-        self._resolver = _SocketResolver()
-        self._client = SimpleAsyncHTTPClient(force_instance=True, max_clients=1000, resolver=self._resolver,
-                                             max_body_size=1 << 40, max_buffer_size=1 << 20)
         self.timeout = timeout
+        self._idle: dict[str, list[tuple[AppConnection, float]]] = {}
 
     def close(self) -> None:
-        self._client.close()
+        for kept in self._idle.values():
+            for connection, _ in kept:
+                connection.close()
+        self._idle.clear()
 
-    async def forward(self, socket_path: Path, app_id: int, method: str, uri: str, headers: HTTPHeaders,
+    async def forward(self, socket_path: Path, method: str, uri: str, headers: HTTPHeaders,
                       body: asyncio.Queue[bytes | None] | None, upstream: Upstream) -> int | None:
         """Send the request; the answer goes to ``upstream``.
 
@@ -89,35 +73,104 @@ class AppProxy:
         502 when it could not be reached or broke off (only if nothing was
         sent to the visitor yet; else the caller just ends the answer).
         """
-        host = f"app-{app_id}.socket"
-        self._resolver.sockets[host] = str(socket_path)
-        producer = _producer(body) if body is not None else None
-        request = HTTPRequest(
-            f"http://{host}{uri}", method=method, headers=headers, body_producer=producer,
-            allow_nonstandard_methods=True, follow_redirects=False, decompress_response=False,
-            connect_timeout=self.timeout, request_timeout=self.timeout,
-            header_callback=upstream.header_line, streaming_callback=cast(Callable[[bytes], None], upstream.chunk))
+        path = str(socket_path)
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(self.timeout, expire)
         try:
-            response: HTTPResponse = await self._client.fetch(request, raise_error=False)
-        except HTTPClientError as exc:  # raise_error=False still raises for a few cases
-            return 504 if isinstance(exc, HTTPTimeoutError) else 502
-        except OSError:
-            return 502
-        if response.error is not None and not upstream.head_sent:
-            return 504 if isinstance(response.error, HTTPTimeoutError) else 502
+            while True:
+                connection = self._take(path)
+                reused = connection is not None
+                broke = await self._exchange(connection, path, method, uri, headers, body, upstream)
+                # An idle connection the app closed just now: the request never reached it; a new one.
+                if not (broke and reused and body is None and not upstream.head_sent):
+                    return 502 if broke and not upstream.head_sent else None
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            task.uncancel()
+            return None if upstream.head_sent else 504
+        finally:
+            timer.cancel()
+
+    async def _exchange(self, connection: AppConnection | None, path: str, method: str, uri: str,
+                        headers: HTTPHeaders, body: asyncio.Queue[bytes | None] | None,
+                        upstream: Upstream) -> bool:
+        """One request on ``connection`` (a new one when None); whether it broke off."""
+        try:
+            if connection is None:
+                connection = await _connect(path)
+            chunked = connection.send(method, uri, headers, upstream, body is not None)
+            if body is not None:
+                # Read to the end even when the app stopped taking it: the visitor's side waits.
+                while (piece := await body.get()) is not None:
+                    await connection.send_body(piece, chunked)
+                connection.end_body(chunked)
+            reusable = await connection.answered()
+        except (ConnectionLost, OSError):
+            if connection is not None:
+                connection.close()
+            return True
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+        if reusable:
+            self._keep(path, connection)
+        else:
+            connection.close()
+        return False
+
+    def _take(self, path: str) -> AppConnection | None:
+        kept = self._idle.get(path)
+        now = time.monotonic()
+        while kept:
+            connection, since = kept.pop()
+            connection.on_close = None
+            if now - since < IDLE_REUSE and not connection.closed:
+                return connection
+            connection.close()
         return None
 
+    def _keep(self, path: str, connection: AppConnection) -> None:
+        kept = self._idle.setdefault(path, [])
+        if len(kept) >= IDLE_KEPT:
+            connection.close()
+            return
+        kept.append((connection, time.monotonic()))
+        connection.on_close = lambda closed: self._drop(path, closed)
 
-def _producer(body: asyncio.Queue[bytes | None]) -> Callable[[Callable[[bytes], None]], Future[None]]:
-    """Tornado's body producer: it is given the connection's ``write``, which
-    (despite its annotation there) returns a Future to wait on."""
-    async def pump(write: Callable[[bytes], Any]) -> None:
-        while (chunk := await body.get()) is not None:
-            await write(chunk)
+    def _drop(self, path: str, connection: AppConnection) -> None:
+        kept = [(other, since) for other, since in self._idle.get(path, []) if other is not connection]
+        if kept:
+            self._idle[path] = kept
+        else:
+            self._idle.pop(path, None)
 
-    def produce(write: Callable[[bytes], None]) -> Future[None]:
-        return asyncio.ensure_future(pump(write))
-    return produce
+
+async def _connect(path: str) -> AppConnection:
+    """A new connection to an app's socket.  A Unix socket accepts at once unless its
+    backlog is full: only then is there anything to wait for."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        try:
+            sock.connect(path)
+        except BlockingIOError:
+            await loop.sock_connect(sock, path)
+        _, connection = await loop.create_unix_connection(AppConnection, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return connection
 
 
 def forwarded_headers(incoming: HTTPHeaders, remote_ip: str, protocol: str, trusted_chain: bool) -> HTTPHeaders:

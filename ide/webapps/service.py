@@ -16,13 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ide.accounts import User
+from ide.accounts import AccountStore, User
 from ide.files.errors import FilesError, PathNotFound
 from ide.files.paths import PathResolver
 from ide.files.store import FileStore
 from ide.webapps.errors import WebappInvalid
 from ide.webapps.frameworks import FLASK_APP, check_framework, wsgi_file_text
 from ide.webapps.incidents import last_exception, read_traceback
+from ide.webapps.routes import Route, RouteCache
 from ide.webapps.runtime import WebappRuntime, program_name, write_new_file, wsgi_file
 from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
 from sandbox import Identity, Sandbox
@@ -59,10 +60,12 @@ def as_bool(field: str, value: Any) -> bool:
 
 
 class WebappService:
-    def __init__(self, store: WebappStore, sandbox: Sandbox, supervisor: Supervisor, files: FileStore,
-                 pythons: Mapping[str, str], apps_domain: str, idle_stop: float = 3600.0) -> None:
+    def __init__(self, store: WebappStore, accounts: AccountStore, sandbox: Sandbox, supervisor: Supervisor,
+                 files: FileStore, pythons: Mapping[str, str], apps_domain: str, idle_stop: float = 3600.0) -> None:
         self.store = store
+        self.accounts = accounts
         self.files = files
+        self.routes = RouteCache(store.redis, self._load_route)
         self.sandbox = sandbox
         self.supervisor = supervisor
         self.runtime = WebappRuntime(sandbox, pythons)
@@ -143,6 +146,7 @@ class WebappService:
                 raise WebappInvalid(f"{field} cannot be changed here.")
         updated = _replace(webapp, values)
         await self.store.save(updated)
+        self.routes.forget(webapp.domain_name)
         return updated
 
     async def delete(self, user: User, domain: str) -> None:
@@ -150,6 +154,7 @@ class WebappService:
         await self.supervisor.remove(program_name(webapp))
         self._wsgi_files.pop(program_name(webapp), None)
         await self.store.delete(webapp)
+        self.routes.forget(webapp.domain_name)
         self.domains.discard(webapp.domain_name)
 
     async def set_enabled(self, user: User, domain: str, enabled: bool) -> None:
@@ -161,12 +166,14 @@ class WebappService:
                 raise WebappInvalid(f"A {user.account_type} account can have {limit} enabled web app"
                                     f"{'s' if limit != 1 else ''}; disable another one or upgrade.")
         await self.store.save(_replace(webapp, {"enabled": enabled}))
+        self.routes.forget(webapp.domain_name)
         if not enabled and self.supervisor.known(program_name(webapp)):
             await self.supervisor.stop(program_name(webapp))
 
     async def stop_disabled(self, username: str) -> None:
         """Stop the user's apps this node runs that are disabled now (every node, on a change
         of the user's account type: an app runs on the node that started it)."""
+        self.routes.forget_user(username)
         for webapp in await self.store.of_user(username):
             name = program_name(webapp)
             if not webapp.enabled and self.supervisor.known(name):
@@ -213,7 +220,9 @@ class WebappService:
         return bool(label) and rest == self.apps_domain or host in self.domains
 
     async def start(self) -> None:
-        """Load the custom domains, and keep them fresh (other nodes add some too)."""
+        """Load the custom domains, and keep them fresh (other nodes add some too); listen for
+        changes of apps, which the front's routes must forget."""
+        await self.routes.start()
         self.domains = await self.store.all_domains()
         self._domain_refresher = asyncio.ensure_future(self._refresh_domains())
 
@@ -225,17 +234,32 @@ class WebappService:
             except Exception:
                 log.exception("reading the web apps' domains failed")
 
-    async def running(self, webapp: Webapp, account_type: str) -> Path:
+    async def route(self, host_name: str) -> Route | None:
+        """What the front needs for ``host_name``, None when no app is there."""
+        return await self.routes.route(host_name.lower().rstrip("."))
+
+    async def _load_route(self, domain: str) -> Route | None:
+        webapp = await self.store.get(domain)
+        if webapp is None:
+            return None
+        owner = await self.accounts.get(webapp.user)
+        account_type = owner.account_type if owner is not None else "free"
+        mappings = await self.store.static_mappings(domain)
+        identity = await self._identity(webapp.user, account_type)
+        return Route(webapp, account_type, identity, tuple(mappings), self.runtime.socket_path(identity, webapp),
+                     time.monotonic())
+
+    async def running(self, route: Route) -> Path:
         """The app's socket, once it runs; started now if it is not.
 
         ProgramFailed when it is failing: a visitor's request never restarts
         an app that crashed (its owner reloads it), so a flood of visitors
         costs the node nothing but their own error pages.
         """
+        webapp, identity = route.webapp, route.identity
         name = program_name(webapp)
         self._last_request[name] = time.monotonic()
-        (self._may_idle.add if account_type in IDLE_STOP_TYPES else self._may_idle.discard)(name)
-        identity = await self._identity(webapp.user, account_type)
+        (self._may_idle.add if route.account_type in IDLE_STOP_TYPES else self._may_idle.discard)(name)
         if self.supervisor.known(name):
             status = self.supervisor.status(name)
             if status.state in (ProgramState.FAILED, ProgramState.BACKING_OFF):
@@ -243,7 +267,7 @@ class WebappService:
         if not (self.supervisor.known(name) and self.supervisor.status(name).running):
             await self._ensure_running(identity, webapp)
             await self.supervisor.wait_running(name, START_TIMEOUT)
-        return self.runtime.socket_path(identity, webapp)
+        return route.socket_path
 
     async def traceback(self, webapp: Webapp, account_type: str, incident: str) -> str | None:
         """The traceback the app logged for ``incident`` (``incidents.py``), for its owner's eyes."""
@@ -287,12 +311,14 @@ class WebappService:
         if not isinstance(path, str):
             raise WebappInvalid("path must be a directory in your home, such as /home/<you>/static.")
         path = self._check_home_path(user, "path", path)
-        return await self.store.save_static_mapping(webapp.domain_name, url, path,
-                                                    current.id if current else None)
+        saved = await self.store.save_static_mapping(webapp.domain_name, url, path, current.id if current else None)
+        self.routes.forget(webapp.domain_name)
+        return saved
 
     async def delete_static_mapping(self, user: User, domain: str, mapping_id: str) -> None:
         mapping = await self.static_mapping(user, domain, mapping_id)
         await self.store.delete_static_mapping(domain.lower(), mapping.id)
+        self.routes.forget(domain.lower())
 
     # -- checks ----------------------------------------------------------------
 
@@ -384,6 +410,7 @@ class WebappService:
         # A flag as well as the cancellation: one that lands inside a Redis call can be
         # swallowed there (redis-py's timeouts), and the loops must end all the same.
         self._closing = True
+        await self.routes.stop()
         for task in (self._watcher, self._domain_refresher):
             if task is not None:
                 task.cancel()

@@ -3,7 +3,9 @@
 ``webapp:<domain>`` holds one app; ``user:<name>:webapps`` and the global
 ``webapps`` set list the domains.  Creation is one Lua script, so a domain
 is never given twice and a user never passes their limit, whatever the
-races between nodes.
+races between nodes.  Every change of an app's record or mappings is
+published on ``webapp-changes`` in the same transaction as the write, so
+that every node's front forgets what it kept of the app (``routes.py``).
 """
 from __future__ import annotations
 
@@ -17,7 +19,15 @@ from typing import cast
 import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
-from consoles.keys import STATIC_NEXT_ID, WEBAPP_NEXT_ID, WEBAPPS, user_webapps_key, webapp_key, webapp_static_key
+from consoles.keys import (
+    STATIC_NEXT_ID,
+    WEBAPP_CHANGES,
+    WEBAPP_NEXT_ID,
+    WEBAPPS,
+    user_webapps_key,
+    webapp_key,
+    webapp_static_key,
+)
 from ide.webapps.errors import StaticMappingNotFound, WebappInvalid, WebappNotFound
 
 # KEYS: webapp, user's set, all domains, id counter; ARGV: limit, domain, then field/value pairs.
@@ -139,7 +149,10 @@ class WebappStore:
 
     async def save(self, webapp: Webapp) -> None:
         fields: dict[FieldT, EncodableT] = {key: value for key, value in webapp.to_hash().items()}
-        await self.redis.hset(webapp_key(webapp.domain_name), mapping=fields)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(webapp_key(webapp.domain_name), mapping=fields)
+            pipe.publish(WEBAPP_CHANGES, webapp.domain_name)
+            await pipe.execute()
 
     async def disable_beyond(self, user: str, limit: int) -> list[str]:
         """Disable the user's newest enabled apps beyond ``limit`` (their records and files stay,
@@ -154,6 +167,7 @@ class WebappStore:
             pipe.delete(webapp_key(webapp.domain_name), webapp_static_key(webapp.domain_name))
             pipe.srem(user_webapps_key(webapp.user), webapp.domain_name)
             pipe.srem(WEBAPPS, webapp.domain_name)
+            pipe.publish(WEBAPP_CHANGES, webapp.domain_name)
             await pipe.execute()
 
     # -- static file mappings ------------------------------------------------
@@ -173,8 +187,14 @@ class WebappStore:
                                   mapping_id: int | None = None) -> StaticMapping:
         if mapping_id is None:
             mapping_id = int(await self.redis.incr(STATIC_NEXT_ID))
-        await self.redis.hset(webapp_static_key(domain), str(mapping_id), json.dumps({"url": url, "path": path}))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(webapp_static_key(domain), str(mapping_id), json.dumps({"url": url, "path": path}))
+            pipe.publish(WEBAPP_CHANGES, domain)
+            await pipe.execute()
         return StaticMapping(mapping_id, url, path)
 
     async def delete_static_mapping(self, domain: str, mapping_id: int) -> None:
-        await self.redis.hdel(webapp_static_key(domain), str(mapping_id))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(webapp_static_key(domain), str(mapping_id))
+            pipe.publish(WEBAPP_CHANGES, domain)
+            await pipe.execute()
