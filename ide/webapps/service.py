@@ -26,6 +26,7 @@ from ide.webapps.incidents import last_exception, read_traceback
 from ide.webapps.routes import Route, RouteCache
 from ide.webapps.runtime import WebappRuntime, program_name, write_new_file, wsgi_file
 from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
+from ide.webapps.watch import AppWatch
 from sandbox import Identity, Sandbox
 from sandbox.child_setup import WWW_TARGET
 from supervisor import ProgramFailed, ProgramSpec, ProgramState, ProgramStatus, Supervisor
@@ -72,13 +73,9 @@ class WebappService:
         self.apps_domain = apps_domain.lower().strip(".")
         self.domains: set[str] = set()
         self._domain_refresher: asyncio.Task[None] | None = None
-        self._wsgi_files: dict[str, Path] = {}
-        self._wsgi_mtimes: dict[str, int] = {}
-        self._watcher: asyncio.Task[None] | None = None
-        # Free accounts' apps stop after idle_stop seconds without a request.
-        self.idle_stop = idle_stop
-        self._last_request: dict[str, float] = {}
-        self._may_idle: set[str] = set()
+        # Changed WSGI files reload their apps; free accounts' apps stop after idle_stop seconds
+        # without a request.
+        self.watch = AppWatch(supervisor, idle_stop)
         self._closing = False
 
     # -- the API's operations ----------------------------------------------
@@ -152,7 +149,7 @@ class WebappService:
     async def delete(self, user: User, domain: str) -> None:
         webapp = await self.store.owned(user.name, domain)
         await self.supervisor.remove(program_name(webapp))
-        self._wsgi_files.pop(program_name(webapp), None)
+        self.watch.forget(program_name(webapp))
         await self.store.delete(webapp)
         self.routes.forget(webapp.domain_name)
         self.domains.discard(webapp.domain_name)
@@ -258,8 +255,7 @@ class WebappService:
         """
         webapp, identity = route.webapp, route.identity
         name = program_name(webapp)
-        self._last_request[name] = time.monotonic()
-        (self._may_idle.add if route.account_type in IDLE_STOP_TYPES else self._may_idle.discard)(name)
+        self.watch.requested(name, route.account_type in IDLE_STOP_TYPES)
         if self.supervisor.known(name):
             status = self.supervisor.status(name)
             if status.state in (ProgramState.FAILED, ProgramState.BACKING_OFF):
@@ -289,7 +285,7 @@ class WebappService:
 
     def touch(self, webapp: Webapp) -> None:
         """A request to the app has just ended: its idle time starts now."""
-        self._last_request[program_name(webapp)] = time.monotonic()
+        self.watch.touch(program_name(webapp))
 
     async def static_mappings(self, user: User, domain: str) -> list[StaticMapping]:
         webapp = await self.store.owned(user.name, domain)
@@ -353,12 +349,8 @@ class WebappService:
             raise WebappInvalid(f"{field}: {exc}") from None
 
     async def _ensure_running(self, identity: Identity, webapp: Webapp) -> None:
-        name, path = program_name(webapp), self.runtime.host_wsgi_file(identity, webapp)
-        # The version it starts with: a save from now on is a change.
-        self._wsgi_mtimes[name] = await asyncio.to_thread(_mtime, path)
-        self._wsgi_files[name] = path
+        await self.watch.starting(program_name(webapp), self.runtime.host_wsgi_file(identity, webapp))
         await self.supervisor.ensure_running(await self._spec(identity, webapp))
-        self._watch()
 
     async def _spec(self, identity: Identity, webapp: Webapp) -> ProgramSpec:
         source = webapp.source_directory
@@ -368,56 +360,18 @@ class WebappService:
     async def _identity(self, username: str, account_type: str) -> Identity:
         return await asyncio.to_thread(self.sandbox.identity, username, account_type)
 
-    # -- reload on a changed WSGI file ----------------------------------------
-
-    def _watch(self) -> None:
-        if self._watcher is None:
-            self._watcher = asyncio.ensure_future(self._watch_wsgi_files())
-
-    async def _watch_wsgi_files(self) -> None:
-        """Saving or touching a running app's WSGI file reloads it, and idle free apps stop
-        (checked every second)."""
-        while not self._closing:
-            await asyncio.sleep(1.0)
-            try:
-                await self._reload_changed()
-                await self._stop_idle()
-            except Exception:
-                log.exception("watching web apps failed")
-
-    async def _stop_idle(self) -> None:
-        now = time.monotonic()
-        for name in list(self._may_idle):
-            if (self.supervisor.known(name) and self.supervisor.status(name).running
-                    and now - self._last_request.get(name, now) > self.idle_stop):
-                await self.supervisor.stop(name)  # the next request starts it again
-
-    async def _reload_changed(self) -> None:
-        for name in list(self._wsgi_files):
-            if not self.supervisor.known(name):
-                continue
-            mtime = await asyncio.to_thread(_mtime, self._wsgi_files[name])
-            previous = self._wsgi_mtimes.get(name)
-            self._wsgi_mtimes[name] = mtime
-            if mtime == previous:
-                continue
-            if self.supervisor.started_spec(name) is not None:
-                await self.supervisor.reload(name)
-            else:  # a fix saved to a failing app: try it at once
-                self.supervisor.retry(name)
-
     async def close(self) -> None:
         # A flag as well as the cancellation: one that lands inside a Redis call can be
         # swallowed there (redis-py's timeouts), and the loops must end all the same.
         self._closing = True
         await self.routes.stop()
-        for task in (self._watcher, self._domain_refresher):
-            if task is not None:
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
+        await self.watch.close()
+        if self._domain_refresher is not None:
+            self._domain_refresher.cancel()
+            try:
+                await self._domain_refresher
+            except asyncio.CancelledError:
+                pass
 
 
 def owning_app(webapps: list[Webapp], path: str) -> Webapp | None:
@@ -427,13 +381,6 @@ def owning_app(webapps: list[Webapp], path: str) -> Webapp | None:
     holders = [webapp for webapp in webapps if webapp.source_directory
                and (path + "/").startswith(webapp.source_directory.rstrip("/") + "/")]
     return max(holders, key=lambda webapp: len(webapp.source_directory.rstrip("/")), default=None)
-
-
-def _mtime(path: os.PathLike[str]) -> int:
-    try:
-        return os.stat(path, follow_symlinks=False).st_mtime_ns
-    except OSError:
-        return 0
 
 
 def _replace(webapp: Webapp, values: Mapping[str, Any]) -> Webapp:

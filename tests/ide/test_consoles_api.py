@@ -75,11 +75,20 @@ async def test_latest_output_renders_wide_characters_as_the_terminal_shows_them(
 def ide_server_pid_of_console(server: ServerProcess, console_id: str) -> int:
     # Consoles run on a terminal; web apps and tasks do not.
     for _ in range(100):
-        children = [child for child in server.holder().children() if child.terminal()]
+        children = [child for child in server.holder().children() if _has_terminal(child.pid)]
         if children:
             return max(children, key=lambda p: p.create_time()).pid
         time.sleep(0.05)
     raise AssertionError(f"console {console_id}'s program is not a child of the node's holder")
+
+
+def _has_terminal(pid: int) -> bool:
+    """From /proc (psutil's ``terminal()`` maps devices it listed once, missing newer ptys)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[4]) != 0
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 async def wait_gone(pid: int, timeout: float = 10) -> None:
