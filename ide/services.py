@@ -122,8 +122,8 @@ def build_services(settings: Settings, redis: aioredis.Redis, cookie_secret: str
     pythons = {f"python{m.group(1)}{m.group(2)}": m.group(0) for m in (
         re.fullmatch(r"python(3)\.(\d+)", Path(k.argv[0]).name) for k in kinds) if m}
     webapps = WebappService(WebappStore(redis), accounts, sandbox, supervisor, files.store, pythons,
-                            settings.apps_domain,
-                            idle_stop=settings.webapp_idle_stop)
+                            settings.apps_domain, idle_stop=settings.webapp_idle_stop, node=node_id,
+                            named_node=settings.node_id)
     tasks, always_on = TaskStore(redis), AlwaysOnStore(redis)
     return Services(
         settings=settings, redis=redis, cookie_secret=cookie_secret,

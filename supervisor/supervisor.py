@@ -231,10 +231,10 @@ class Supervisor:
     async def _recorded_process(self, name: str) -> BackgroundProcess | None:
         record = await self._redis.hgetall(program_key(name))
         fields = {str(k): str(v) for k, v in record.items()}
-        if fields.get("node", self._node) != self._node:
-            return None
-        # The record may lack the pid (the server died before writing it): the holder still knows.
-        return await self._run(BackgroundProcess.adopt, name, int(fields.get("pid") or 0),
+        # The node's holder knows its own programs, even when the record lacks the pid (the
+        # server died before writing it) or names another node (which runs a copy too).
+        ours = fields.get("node", self._node) == self._node
+        return await self._run(BackgroundProcess.adopt, name, int(fields.get("pid") or 0) if ours else 0,
                                float(fields.get("started") or 0), self._sandbox.isolated, self._sandbox)
 
     async def _adopt(self, program: _Program) -> None:

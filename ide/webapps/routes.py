@@ -53,8 +53,9 @@ class RouteCache:
     """Routes by domain; ``load`` reads one from Redis and the sandbox (None: no app there)."""
 
     def __init__(self, redis: aioredis.Redis, load: Callable[[str], Awaitable[Route | None]],
-                 max_age: float = MAX_AGE) -> None:
+                 max_age: float = MAX_AGE, on_message: Callable[[str], Awaitable[None]] | None = None) -> None:
         self._load = load
+        self._on_message = on_message  # also told of every message (node_copies.py)
         self._max_age = max_age
         self._routes: dict[str, Route] = {}
         self._changes = 0
@@ -93,6 +94,8 @@ class RouteCache:
         self._changes += 1
         self._routes.clear()
 
-    async def _changed(self, domain: str) -> None:
-        self.forget(domain)
+    async def _changed(self, message: str) -> None:
+        self.forget(message.rsplit("\t", 1)[-1])  # a domain, or a reload naming one last
+        if self._on_message is not None:
+            await self._on_message(message)
 

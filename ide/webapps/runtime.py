@@ -10,6 +10,7 @@ site-packages, marks workers ready and the app's exceptions as incidents.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from collections.abc import Mapping
@@ -34,6 +35,11 @@ _LAUNCHER = (Path(__file__).parent / "wsgi_launcher.py").read_text()
 # The visitor's address comes from the front, as X-Forwarded-For.
 _ACCESS_FORMAT = '%({x-forwarded-for}i)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" response-time=%(L)s'
 WORKERS = {"free": 1, "hacker": 2, "web_developer": 4}
+NO_BYTECODE = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": "/nonexistent/ide-no-bytecode"}
+"""An app compiles its code from source at each start and reload.  Python takes a cached
+``.pyc`` as current when the source's size and mtime (in whole seconds) match: a learner
+who changes ``"one"`` to ``"two"`` and reloads within the second would get the old code.
+The prefix sends every cache lookup to a directory that does not exist."""
 START_BACKOFF = Backoff(first_delay=2.0, max_delay=60.0, max_failures=4, stable_seconds=30.0)
 
 def wsgi_module(domain: str) -> str:
@@ -63,17 +69,20 @@ def interpreter(webapp: Webapp, pythons: Mapping[str, str]) -> str:
 class WebappRuntime:
     """Builds the supervisor's spec for a web app and knows where its files are."""
 
-    def __init__(self, sandbox: Sandbox, pythons: Mapping[str, str]) -> None:
+    def __init__(self, sandbox: Sandbox, pythons: Mapping[str, str], node: str = "") -> None:
+        # Nodes sharing a data directory (each named by --node-id) each run their own copy of
+        # an app (node_copies.py): each copy needs a socket of its own.
+        self._node_tag = "@" + hashlib.sha256(node.encode()).hexdigest()[:8] if node else ""
         self.sandbox = sandbox
         self.pythons = dict(pythons)
 
     def socket_path(self, identity: Identity, webapp: Webapp) -> Path:
-        """The app's Unix socket on the host (``<data-dir>/run/<user>/<id>.sock``)."""
-        return Path(self.sandbox.host_places(identity).run) / f"{webapp.id}.sock"
+        """The app's Unix socket on the host (``<data-dir>/run/<user>/<id>[@<node>].sock``)."""
+        return Path(self.sandbox.host_places(identity).run) / f"{webapp.id}{self._node_tag}.sock"
 
     def worker_marks(self, identity: Identity, webapp: Webapp) -> Path:
         """Where the app's workers mark themselves ready (``wsgi_launcher.py``), on the host."""
-        return Path(self.sandbox.host_places(identity).run) / f"{webapp.id}.ready"
+        return Path(self.sandbox.host_places(identity).run) / f"{webapp.id}{self._node_tag}.ready"
 
     def host_wsgi_file(self, identity: Identity, webapp: Webapp) -> Path:
         return Path(wsgi_file(self.sandbox.host_places(identity).www, webapp.domain_name))
@@ -94,7 +103,7 @@ class WebappRuntime:
         places = self.sandbox.places(identity)
         domain = webapp.domain_name
         source = (webapp.source_directory if source_present else "") or identity.visible_home
-        socket_path = f"{places.run}/{webapp.id}.sock"
+        socket_path = f"{places.run}/{webapp.id}{self._node_tag}.sock"
         if webapp.command:
             return self._spec(identity, webapp, ("bash", "-c", webapp.command), source,
                               {"DOMAIN_SOCKET": socket_path}, hangup=False)
@@ -111,7 +120,7 @@ class WebappRuntime:
                 "--forwarded-allow-ips", "*",
                 "--graceful-timeout", "10",
                 f"{wsgi_module(domain)}:application")
-        env = {"IDE_GUNICORN_SITE": site, "IDE_READY_DIR": f"{places.run}/{webapp.id}.ready"}
+        env = {"IDE_GUNICORN_SITE": site, "IDE_READY_DIR": f"{places.run}/{webapp.id}{self._node_tag}.ready"}
         return self._spec(identity, webapp, argv, source, env, hangup=True)
 
     def _spec(self, identity: Identity, webapp: Webapp, argv: tuple[str, ...], cwd: str,
@@ -120,7 +129,7 @@ class WebappRuntime:
             name=program_name(webapp), identity=identity, argv=argv,
             cwd=cwd,
             log=self.host_log(identity, webapp, "error"), event_log=self.host_log(identity, webapp, "server"),
-            env={"PYTHONUNBUFFERED": "1", **env}, restart=RestartPolicy.ALWAYS,
+            env={"PYTHONUNBUFFERED": "1", **NO_BYTECODE, **env}, restart=RestartPolicy.ALWAYS,
             ready_path=self.socket_path(identity, webapp), backoff=START_BACKOFF, reloads_on_hangup=hangup,
             worker_marks=self.worker_marks(identity, webapp) if hangup else None,
             rotate_logs=tuple(self.host_log(identity, webapp, kind) for kind in ("access", "error", "server")))

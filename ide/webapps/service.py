@@ -23,6 +23,7 @@ from ide.files.store import FileStore
 from ide.webapps.errors import WebappInvalid
 from ide.webapps.frameworks import FLASK_APP, check_framework, wsgi_file_text
 from ide.webapps.incidents import last_exception, read_traceback
+from ide.webapps.node_copies import NodeCopies
 from ide.webapps.routes import Route, RouteCache
 from ide.webapps.runtime import WebappRuntime, program_name, write_new_file, wsgi_file
 from ide.webapps.store import StaticMapping, Webapp, WebappStore, new_password_digest
@@ -62,14 +63,17 @@ def as_bool(field: str, value: Any) -> bool:
 
 class WebappService:
     def __init__(self, store: WebappStore, accounts: AccountStore, sandbox: Sandbox, supervisor: Supervisor,
-                 files: FileStore, pythons: Mapping[str, str], apps_domain: str, idle_stop: float = 3600.0) -> None:
+                 files: FileStore, pythons: Mapping[str, str], apps_domain: str, idle_stop: float = 3600.0,
+                 node: str = "", named_node: str = "") -> None:
         self.store = store
         self.accounts = accounts
         self.files = files
-        self.routes = RouteCache(store.redis, self._load_route)
+        # Copies of apps on other nodes follow what is done here, and the other way round.
+        self.copies = NodeCopies(store.redis, store, supervisor, node, self._reload_copy)
+        self.routes = RouteCache(store.redis, self._load_route, on_message=self.copies.changed)
         self.sandbox = sandbox
         self.supervisor = supervisor
-        self.runtime = WebappRuntime(sandbox, pythons)
+        self.runtime = WebappRuntime(sandbox, pythons, named_node)
         self.apps_domain = apps_domain.lower().strip(".")
         self.domains: set[str] = set()
         self._domain_refresher: asyncio.Task[None] | None = None
@@ -189,14 +193,28 @@ class WebappService:
             if started is not None and started.argv == spec.argv and started.cwd == spec.cwd:
                 status = await self.supervisor.reload(name)
                 if status.running:
+                    await self.copies.reloaded(webapp.domain_name)
                     return status
             else:
                 await self.supervisor.stop(name)
         await self._ensure_running(identity, webapp)
+        await self.copies.reloaded(webapp.domain_name)
         try:
             return await self.supervisor.wait_running(name, START_TIMEOUT)
         except (ProgramFailed, TimeoutError):
             return self.supervisor.status(name)  # the error is in the logs and on the Web page
+
+    async def _reload_copy(self, webapp: Webapp) -> None:
+        """Another node reloaded the app: this node's copy reloads gracefully if it runs the same
+        program, else it stops and its next visitor starts it anew."""
+        owner = await self.accounts.get(webapp.user)
+        identity = await self._identity(webapp.user, owner.account_type if owner is not None else "free")
+        spec = await self._spec(identity, webapp)
+        started = self.supervisor.started_spec(spec.name)
+        if started is not None and started.argv == spec.argv and started.cwd == spec.cwd:
+            await self.supervisor.reload(spec.name)
+        else:
+            await self.supervisor.stop(spec.name)
 
     async def app_of_file(self, username: str, path: str) -> Webapp | None:
         """The user's web app that ``path`` (as the user names it) belongs to, for the editor's
@@ -350,6 +368,7 @@ class WebappService:
 
     async def _ensure_running(self, identity: Identity, webapp: Webapp) -> None:
         await self.watch.starting(program_name(webapp), self.runtime.host_wsgi_file(identity, webapp))
+        self.copies.started(webapp.domain_name, program_name(webapp))
         await self.supervisor.ensure_running(await self._spec(identity, webapp))
 
     async def _spec(self, identity: Identity, webapp: Webapp) -> ProgramSpec:
