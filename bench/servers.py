@@ -138,6 +138,11 @@ class RunningServer:
                 counts[key] = counts.get(key, 0) + 1
         return [f"{count}× {line}" for line, count in sorted(counts.items(), key=lambda item: -item[1])]
 
+    @property
+    def main(self) -> psutil.Process:
+        """The server's own process."""
+        return self._main
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
