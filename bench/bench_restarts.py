@@ -92,9 +92,11 @@ def run(work_dir: Path, consoles: int, rounds: int, figures: Figures) -> None:
                 figures.empty_starts[how].append(server.listening - server.started)
         figures.holder["no console"] = _memory(server.holder())
         print(f"-- opening {consoles} consoles", flush=True)
+        opening = time.monotonic()
         client = workers.start("restart-client", restart_client, server.target, consoles, PRINTING,
                                CONSOLES_PER_ACCOUNT)
         client.expect("opened", OPEN_TIMEOUT)
+        print(f"   opened in {time.monotonic() - opening:.0f} s", flush=True)
         _checked(client, server)  # every console answers as it should before any restart
         programs = _programs(server)
         if len(programs) < consoles:
