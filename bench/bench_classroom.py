@@ -41,7 +41,7 @@ from bench.console_client import (  # noqa: E402
 )
 from bench.jobs import collect_lines, fanout_source  # noqa: E402
 from bench.report import p99  # noqa: E402
-from bench.servers import PEER_SCRIPTS, REPO, RunningServer, machine, unisolated  # noqa: E402
+from bench.servers import PEER_SCRIPTS, REPO, RunningServer, machine, start_ours  # noqa: E402
 from bench.workers import Control, Worker, Workers, results_after_stragglers, stop_on_sigterm  # noqa: E402
 from ide.accounts import AccountStore  # noqa: E402
 from ide.class_store import ClassStore  # noqa: E402
@@ -165,9 +165,7 @@ class Classroom:
         """Start both servers and make the class; :meth:`close` stops whatever did start."""
         for kind in KINDS:
             (work_dir / kind).mkdir()
-        self.servers[OURS] = RunningServer(OURS, work_dir / OURS, [
-            sys.executable, "-m", "ide", "serve", "--port", "0", "--data-dir",
-            str(work_dir / OURS / "data"), *unisolated(work_dir / OURS)])
+        self.servers[OURS] = start_ours(work_dir / OURS)
         self.servers[TERMINADO] = RunningServer(TERMINADO, work_dir / TERMINADO, [
             sys.executable, str(PEER_SCRIPTS[TERMINADO]), "--port", "0"])
         self.teacher, self.students = asyncio.run(_make_class(work_dir / OURS / "data", students))

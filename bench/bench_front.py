@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.front_peers import Nginx, load, merged  # noqa: E402
 from bench.front_report import Figures, section  # noqa: E402
 from bench.report import replace_section  # noqa: E402
-from bench.servers import REPO, RunningServer, machine, make_account, start_ours  # noqa: E402
+from bench.servers import REPO, RunningServer, SourceTree, machine, make_account, start_ours  # noqa: E402
 from bench.workers import stop_on_sigterm  # noqa: E402
 
 STATIC_SIZE = 20 * 1024
@@ -252,7 +252,7 @@ def run(work: Path, args: argparse.Namespace) -> Figures:
         hello, static_file = hello_site(bench)
         if args.before:
             (work / "before").mkdir()
-            before = start_ours(work / "before", source=args.before)
+            before = start_ours(work / "before", tree=SourceTree.of(args.before))
             hello_site(Bench(work / "before", before))
         # Memory first, while the server's heap has not yet grown for the load.
         memory(bench, figures, hello, args.apps)

@@ -1,4 +1,4 @@
-"""The client side of a console stream, the same for all three servers.
+"""The client side of a console stream, the same for every server.
 
 Our service and terminado speak terminado's JSON arrays (one per WebSocket
 message); the floor sends raw PTY bytes as binary messages and takes raw
@@ -17,8 +17,10 @@ from dataclasses import dataclass
 import websockets
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-OURS, TERMINADO, FLOOR = "ours", "terminado", "floor"
-KINDS = (OURS, TERMINADO, FLOOR)
+OURS, BASELINE, TERMINADO, FLOOR = "ours", "baseline", "terminado", "floor"
+KINDS = (OURS, BASELINE, TERMINADO, FLOOR)
+# Ours from this tree, and ours from another checkout (bench_consoles.py --baseline-tree): one protocol.
+OUR_KINDS = (OURS, BASELINE)
 
 # CSI and OSC sequences, and two-character escapes: what bash adds around its prompt.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -139,7 +141,7 @@ class ConsoleStream:
         ``abandon`` drops the connection without the closing handshake, for a
         server that still has a backlog of output queued for us to wade through.
         """
-        if self.target.kind == OURS and self.console_id is not None and self.account is not None:
+        if self.target.kind in OUR_KINDS and self.console_id is not None and self.account is not None:
             await api_request(self.target, self.account, "DELETE",
                               f"/consoles/{self.console_id}/", expect=204)
         if abandon:
@@ -192,7 +194,7 @@ async def attach(target: Target, console_id: str, account: Account) -> ConsoleSt
 
 async def open_console(target: Target, account_index: int = 0) -> ConsoleStream:
     """A new bash console with one WebSocket attached, the way each server makes one."""
-    if target.kind == OURS:
+    if target.kind in OUR_KINDS:
         account = target.accounts[account_index % len(target.accounts)]
         return await attach(target, await create_console(target, account), account)
     return await ConsoleStream(target, await _connect(target, "/unique", None)).attached()
@@ -200,7 +202,7 @@ async def open_console(target: Target, account_index: int = 0) -> ConsoleStream:
 
 async def open_shared_viewer(target: Target, console_id: str | None) -> ConsoleStream:
     """One more viewer of the console that fan-out uses (ours: ``console_id``; else ``/shared``)."""
-    if target.kind == OURS:
+    if target.kind in OUR_KINDS:
         assert console_id is not None
         return await attach(target, console_id, target.accounts[0])
     return await ConsoleStream(target, await _connect(target, "/shared", None)).attached()

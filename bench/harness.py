@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bench.console_client import KINDS
 from bench.report import Results
-from bench.servers import RunningServer, ServerSet
+from bench.servers import RunningServer, ServerSet, SourceTree
 from bench.sizes import Sizes
 from bench.workers import Workers
 
@@ -13,10 +13,10 @@ from bench.workers import Workers
 class Bench:
     """The servers and client processes of one run; :meth:`close` stops every one of them."""
 
-    def __init__(self, work_dir: Path, sizes: Sizes, results: Results) -> None:
+    def __init__(self, work_dir: Path, sizes: Sizes, results: Results, baseline: SourceTree | None = None) -> None:
         self.sizes = sizes
         self.results = results
-        self.server_set = ServerSet(work_dir, sizes.accounts)
+        self.server_set = ServerSet(work_dir, sizes.accounts, baseline)
         self.workers = Workers()
 
     @property

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from bench.console_client import (
-    OURS,
+    OUR_KINDS,
     ConsoleStream,
     StreamClosed,
     Target,
@@ -252,7 +252,7 @@ async def fanout_source(control: Control, target: Target, tag: str, lines: int) 
     It reads everything the console prints, like any viewer, and ends with
     the last line.
     """
-    if target.kind == OURS:
+    if target.kind in OUR_KINDS:
         console_id: str | None = await create_console(target, target.accounts[0])
     else:
         console_id = None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.console_client import FLOOR, KINDS, OURS, TERMINADO
+from bench.console_client import BASELINE, FLOOR, OURS, TERMINADO
 from bench.sizes import WARM_UP_CONSOLES, Sizes
 
 SECTION = "## Consoles against terminado"
@@ -70,6 +70,11 @@ class Results:
     producer_rate: float | None = None
     bare_pty_rate: float | None = None
     notes: list[str] = field(default_factory=list)
+    baseline: str | None = None  # the version that ran as the fourth server (--baseline-tree), if any
+
+    @property
+    def kinds(self) -> list[str]:
+        return [OURS, *([BASELINE] if self.baseline else []), TERMINADO, FLOOR]
 
     @property
     def metrics(self) -> list[Metric]:
@@ -81,8 +86,8 @@ class Results:
     def get(self, key: str, kind: str) -> float | None:
         return self.values.get(key, {}).get(kind)
 
-    def ratio(self, key: str, kind: str = OURS) -> float | None:
-        value, peer = self.get(key, kind), self.get(key, TERMINADO)
+    def ratio(self, key: str, kind: str = OURS, to: str = TERMINADO) -> float | None:
+        value, peer = self.get(key, kind), self.get(key, to)
         if value is None or peer is None or peer == 0:
             return None
         return value / peer
@@ -97,14 +102,17 @@ def _ratio(value: float | None) -> str:
 
 
 def table(results: Results) -> str:
-    lines = ["| Measurement | unit | ours | terminado | floor | ours ÷ terminado | floor ÷ terminado |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    kinds = results.kinds
+    ratios = [(OURS, TERMINADO), (FLOOR, TERMINADO), *([(OURS, BASELINE)] if results.baseline else [])]
+    names = {BASELINE: "ours at baseline"}
+    header = [names.get(kind, kind) for kind in kinds] + [f"{names.get(a, a)} ÷ {names.get(b, b)}" for a, b in ratios]
+    lines = [f"| Measurement | unit | {' | '.join(header)} |", "|---|---|" + "---:|" * len(header)]
     for metric in results.metrics:
         if metric.key not in results.values:
             continue
-        cells = [_number(results.get(metric.key, kind), metric.digits) for kind in KINDS]
-        lines.append(f"| {metric.label} | {metric.unit} | {' | '.join(cells)} | "
-                     f"{_ratio(results.ratio(metric.key))} | {_ratio(results.ratio(metric.key, FLOOR))} |")
+        cells = [_number(results.get(metric.key, kind), metric.digits) for kind in kinds]
+        cells += [_ratio(results.ratio(metric.key, a, b)) for a, b in ratios]
+        lines.append(f"| {metric.label} | {metric.unit} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -128,9 +136,10 @@ class Goal:
         return f"{value:,.2f}×" if self.unit == "×" else f"{value:,.2f} {self.unit}"
 
 
-def _relative(key: str, limit: float, at_most: bool = True) -> Callable[[Results], tuple[float | None, bool]]:
+def _relative(key: str, limit: float, at_most: bool = True,
+              to: str = TERMINADO) -> Callable[[Results], tuple[float | None, bool]]:
     def check(results: Results) -> tuple[float | None, bool]:
-        ratio = results.ratio(key)
+        ratio = results.ratio(key, OURS, to)
         return ratio, ratio is not None and (ratio <= limit if at_most else ratio >= limit)
     return check
 
@@ -172,7 +181,21 @@ def goals(results: Results) -> list[Goal]:
         Goal(f"{most} viewers: no line lost", _absolute(f"fanout{most}_lost", 0), "lines"),
         Goal(f"{most} viewers: p99 delivery ≤ 0.8× terminado's", _relative(f"fanout{most}_p99", 0.8)),
         Goal(f"{most} viewers: server CPU ≤ 0.7× terminado's", _relative(f"fanout{most}_cpu", 0.7)),
-    ]
+    ] + (_baseline_goals(most) if results.baseline else [])
+
+
+# What the node's holder and the scrollback file may cost against the server that forked its programs itself.
+BASELINE_MARGIN = 0.05
+
+
+def _baseline_goals(most: int) -> list[Goal]:
+    up, down = 1 + BASELINE_MARGIN, 1 - BASELINE_MARGIN
+    return [Goal(f"{text} within {BASELINE_MARGIN:.0%} of the baseline's", _relative(key, limit, at_most, BASELINE))
+            for text, key, limit, at_most in (
+                ("Idle echo p50", "echo_idle_p50", up, True), ("Idle echo p99", "echo_idle_p99", up, True),
+                ("Bulk rate", "bulk_rate", down, False),
+                (f"{most} viewers: p99 delivery", f"fanout{most}_p99", up, True),
+                ("Memory per idle console", "idle_memory", up, True))]
 
 
 def goal_lines(results: Results) -> list[str]:
@@ -192,8 +215,9 @@ processes, and a load (floods, churn, viewers) runs in a process apart from the 
 that times echoes. The servers are measured in one run, in rounds that alternate
 between them, so that noise from the machine falls on all three; memory figures come
 from freshly started servers. CPU is user + system time (psutil) of the server process,
-all its threads, and for ours of its embedded Redis too; the shells it runs are never
-counted. RSS likewise. MB is 10^6 bytes. The three servers start bash with the same
+all its threads, and for ours of its embedded Redis and of the node's holder (the small
+process that forks the consoles' programs and keeps their terminals) too; the shells it
+runs are never counted. RSS likewise. MB is 10^6 bytes. The three servers start bash with the same
 environment (an empty home, the same PATH, TERM and locale). Ours runs with
 `--sandbox off`, as the peers have no sandbox.
 
@@ -256,6 +280,9 @@ def _methods(results: Results) -> str:
 
 def section(results: Results, machine: dict[str, str], quick: bool) -> str:
     date = time.strftime("%Y-%m-%d %H:%M %Z")
+    baseline = ([f"Ours at baseline is `ide serve` from a checkout of {results.baseline}, with its own "
+                 "virtualenv, on a data directory of its own, measured in the same rounds "
+                 "(`--baseline-tree`).", ""] if results.baseline else [])
     parts = [
         SECTION, "",
         "Written by `bench/bench_consoles.py`" + (" --quick (reduced sizes: a smoke test, not figures "
@@ -267,7 +294,7 @@ def section(results: Results, machine: dict[str, str], quick: bool) -> str:
         "Ours is `ide serve`; terminado is its `TermSocket` with `UniqueTermManager` and "
         "`SingleTermManager`, untuned; the floor is bash on a PTY streamed raw over a Tornado "
         "WebSocket with nothing else (no JSON, no buffering): the speed of the bare mechanism.",
-        "", table(results), "", references(results), "", "### Targets", "", *goal_lines(results), "",
+        "", *baseline, table(results), "", references(results), "", "### Targets", "", *goal_lines(results), "",
         "### How each figure is measured", "", _methods(results)]
     if results.notes:
         parts += ["### Notes from this run", "", *[f"- {note}" for note in results.notes], ""]

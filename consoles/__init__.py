@@ -9,7 +9,7 @@ from consoles.fanout import FlowLimits
 from consoles.kinds import ConsoleKind, discover_kinds
 from consoles.launchers import Launcher, LauncherInvalid, LauncherNotFound, LauncherStore
 from consoles.manager import ConsoleLimitReached, ConsoleManager
-from consoles.processes import ProcessInfo, ProcessNotYours, kill_process, list_processes
+from consoles.processes import ProcessInfo, ProcessNotYours, cpu_seconds_by_root, kill_process, list_processes
 from consoles.pty_channel import InputBufferFull
 from consoles.registry import ConsoleRecord
 from consoles.scrollback import Scrollback
@@ -20,5 +20,5 @@ __all__ = [
     "STREAM_PATH", "Access", "AttachRequest", "Console", "ConsoleKind", "ConsoleLimitReached", "ConsoleManager",
     "ConsoleNotRunning", "ConsoleRecord", "FlowLimits", "InputBufferFull", "Launcher",
     "LauncherInvalid", "LauncherNotFound", "LauncherStore", "NodeKey", "ProcessInfo", "ProcessNotYours", "Scrollback",
-    "discover_kinds", "kill_process", "list_processes", "make_console_router",
+    "cpu_seconds_by_root", "discover_kinds", "kill_process", "list_processes", "make_console_router",
 ]

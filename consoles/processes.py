@@ -73,6 +73,23 @@ async def list_processes(root_pids: Iterable[int]) -> list[ProcessInfo]:
     return await asyncio.get_running_loop().run_in_executor(None, _list, tuple(root_pids))
 
 
+async def cpu_seconds_by_root(root_pids: Iterable[int]) -> dict[int, float]:
+    """The CPU seconds of each console's processes now running, by its program's pid.
+
+    One scan of ``/proc`` for all of them: a listing of many consoles would
+    otherwise scan the host once per console.  A root that has ended is left out.
+    """
+    return await asyncio.get_running_loop().run_in_executor(None, _cpu_by_root, tuple(root_pids))
+
+
+def _cpu_by_root(root_pids: tuple[int, ...]) -> dict[int, float]:
+    totals = {}
+    for root, tree in trees_by_root(root_pids).items():
+        described = (_describe(process) for process in tree)
+        totals[root] = round(sum(info.cpu_seconds for info in described if info is not None), 2)
+    return totals
+
+
 async def kill_process(pid: int, root_pids: Iterable[int]) -> None:
     """SIGKILL ``pid`` if it belongs to those consoles, else raise :class:`ProcessNotYours`."""
     await asyncio.get_running_loop().run_in_executor(None, _kill, pid, tuple(root_pids))

@@ -6,9 +6,10 @@ import os
 import shlex
 import shutil
 import stat
+from collections.abc import Sequence
 from typing import Any
 
-from consoles import ConsoleKind, ConsoleManager, ConsoleRecord, LauncherStore, list_processes
+from consoles import ConsoleKind, ConsoleManager, ConsoleRecord, LauncherStore, cpu_seconds_by_root
 from ide.accounts import User
 from ide.files.errors import FilesError, PathNotFound
 from ide.files.store import FileStore
@@ -122,10 +123,18 @@ class ConsoleService:
 
     async def cpu_seconds(self, record: ConsoleRecord) -> float | None:
         """CPU used by a live console's processes now running; None once ended."""
-        console = self.manager.get_live(record.id)
-        if console is None or not console.running:
-            return None
-        return round(sum(p.cpu_seconds for p in await list_processes([console.pid])), 2)
+        return (await self.cpu_seconds_of([record]))[0]
+
+    async def cpu_seconds_of(self, records: Sequence[ConsoleRecord]) -> list[float | None]:
+        """:meth:`cpu_seconds` of each record, from one scan of the process table for all of them
+        (a scan per console made listing many of them take seconds)."""
+        roots = {}
+        for record in records:
+            console = self.manager.get_live(record.id)
+            if console is not None and console.running:
+                roots[record.id] = console.pid
+        totals = await cpu_seconds_by_root(roots.values()) if roots else {}
+        return [totals.get(roots[record.id], 0.0) if record.id in roots else None for record in records]
 
     def tell_tarpit(self, username: str, tarpitted: bool) -> None:
         """Show the user, in each of their live consoles, that the tarpit began or ended."""

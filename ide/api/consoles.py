@@ -13,7 +13,9 @@ from ide.web.base import ApiHandler
 
 class ConsoleApiHandler(ApiHandler):
     async def serialize(self, records: Iterable[ConsoleRecord]) -> list[dict[str, Any]]:
-        return [console_object(r, await self.services.console_service.cpu_seconds(r)) for r in records]
+        listed = list(records)
+        cpu = await self.services.console_service.cpu_seconds_of(listed)
+        return [console_object(record, seconds) for record, seconds in zip(listed, cpu, strict=True)]
 
 
 class ConsoleListHandler(ConsoleApiHandler):

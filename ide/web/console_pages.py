@@ -35,7 +35,8 @@ class ConsolesPage(UserPageHandler):
         records = await self.services.console_manager.list_for(owner)
         self.render_page(
             "consoles/list.html", owner=owner, api_base=f"/api/v0/user/{owner}/",
-            consoles=[console_object(r, await service.cpu_seconds(r)) for r in records],
+            consoles=[console_object(r, seconds)
+                      for r, seconds in zip(records, await service.cpu_seconds_of(records), strict=True)],
             shared_with_you=[console_object(r) for r in await self.services.console_policy.shared_with(owner)],
             kinds=[{"key": k.key, "label": k.label, "executable": k.argv[0], "arguments": list(k.argv[1:])}
                    for k in service.kinds],
