@@ -29,6 +29,7 @@ from ide.webapps.owner_pass import COOKIE_NAME, SIGN_IN_PATH, owner_sign_in, wit
 from ide.webapps.proxy import MAX_BODY, QUEUE_SIZE, AppProxy, Upstream, answer_headers, forwarded_headers
 from ide.webapps.static import find_mapping, serve_static
 from ide.webapps.store import Webapp
+from ide.webapps.tunnel import request_head, tunnel, wants_upgrade
 from supervisor import ProgramFailed
 
 _PAGE = """<!doctype html>
@@ -98,6 +99,9 @@ class WebappFront(ExceptionHookHandler):
 
     def start_forwarding(self, webapp: Webapp, socket_path: Path) -> None:
         self.webapp = webapp
+        if wants_upgrade(self.request.headers):
+            self.start_tunnel(socket_path)
+            return
         if self.request.method in _BODY_METHODS:
             self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
             self.body = asyncio.Queue(QUEUE_SIZE)
@@ -107,6 +111,15 @@ class WebappFront(ExceptionHookHandler):
         upstream = Upstream(self.on_head, self.on_chunk)
         self.forwarding = asyncio.ensure_future(self.proxy.forward(
             socket_path, self.request.method or "GET", self.request.uri or "/", headers, self.body, upstream))
+
+    def start_tunnel(self, socket_path: Path) -> None:
+        """A WebSocket (any ``Upgrade``): the connection becomes the app's (``tunnel.py``)."""
+        headers = without_owner_cookie(forwarded_headers(
+            self.request.headers, self.request.remote_ip or "", self.request.protocol,
+            self.services.settings.trust_proxy_headers))
+        head = request_head(self.request.method or "GET", self.request.uri or "/", headers,
+                            self.request.headers["Upgrade"])
+        asyncio.ensure_future(tunnel(self.detach(), socket_path, head))
 
     async def data_received(self, chunk: bytes) -> None:
         if self.body is not None:
