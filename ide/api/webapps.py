@@ -48,7 +48,7 @@ class WebappHandler(WebappsApiHandler):
     async def get(self, owner: str, domain: str) -> None:
         webapp = await self.services.webapps.store.owned(self.check_owner(owner), domain)
         assert self.user is not None
-        start_error = await self.services.webapps.start_error(webapp, self.user.account_type)
+        start_error = await self.services.webapps.diagnostics.start_error(webapp, self.user.account_type)
         self.write_json(webapp_object(webapp, self.status_of(webapp), start_error))
 
     async def patch(self, owner: str, domain: str) -> None:

@@ -33,7 +33,7 @@ class WebappsPage(UserPageHandler):
             mappings = await webapps.store.static_mappings(webapp.domain_name)
             domain = webapp.domain_name
             assert self.user is not None
-            start_error = await webapps.start_error(webapp, self.user.account_type)
+            start_error = await webapps.diagnostics.start_error(webapp, self.user.account_type)
             apps.append({
                 **webapp_object(webapp, status, start_error),
                 "command": webapp.command,
@@ -41,6 +41,7 @@ class WebappsPage(UserPageHandler):
                 "logs": {kind: log_file(LOG_TARGET, domain, kind) for kind in ("access", "error", "server")},
                 "static_files": [static_mapping_object(owner, domain, m) for m in mappings],
                 "visit": f"{self.request.protocol}://{domain}{_port(self.request.host)}/",
+                "virtualenv_problem": await webapps.diagnostics.virtualenv_problem(webapp, self.user.account_type),
             })
         self.render_page("webapps.html", owner=owner, api_base=f"/api/v0/user/{owner}/", apps=apps,
                          own_domain=own_domain(owner, webapps.apps_domain),

@@ -175,7 +175,8 @@ class WebappFront(ExceptionHookHandler):
     async def incident_page(self, webapp: Webapp, incident: str) -> None:
         """Visitors get a plain page; the owner, signed in on this domain, the traceback too."""
         owner = self.services.owner_passes.is_owner(self.get_cookie(COOKIE_NAME), webapp.domain_name, webapp.user)
-        traceback = await self.services.webapps.traceback(webapp, self.account_type, incident) if owner else None
+        diagnostics = self.services.webapps.diagnostics
+        traceback = await diagnostics.traceback(webapp, self.account_type, incident) if owner else None
         self.set_status(500)
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")

@@ -20,9 +20,9 @@ from ide.accounts import AccountStore, User
 from ide.files.errors import FilesError, PathNotFound
 from ide.files.paths import PathResolver
 from ide.files.store import FileStore
+from ide.webapps.diagnostics import AppDiagnostics
 from ide.webapps.errors import WebappInvalid
 from ide.webapps.frameworks import FLASK_APP, check_framework, wsgi_file_text
-from ide.webapps.incidents import last_exception, read_traceback
 from ide.webapps.node_copies import NodeCopies
 from ide.webapps.routes import Route, RouteCache
 from ide.webapps.runtime import WebappRuntime, program_name, write_new_file, wsgi_file
@@ -74,6 +74,7 @@ class WebappService:
         self.sandbox = sandbox
         self.supervisor = supervisor
         self.runtime = WebappRuntime(sandbox, pythons, named_node)
+        self.diagnostics = AppDiagnostics(sandbox, supervisor, self.runtime)
         self.apps_domain = apps_domain.lower().strip(".")
         self.domains: set[str] = set()
         self._domain_refresher: asyncio.Task[None] | None = None
@@ -282,24 +283,6 @@ class WebappService:
             await self._ensure_running(identity, webapp)
             await self.supervisor.wait_running(name, START_TIMEOUT)
         return route.socket_path
-
-    async def traceback(self, webapp: Webapp, account_type: str, incident: str) -> str | None:
-        """The traceback the app logged for ``incident`` (``incidents.py``), for its owner's eyes."""
-        identity = await self._identity(webapp.user, account_type)
-        log = self.runtime.host_log(identity, webapp, "error")
-        uid = identity.owner[0] if identity.owner is not None else None
-        return await asyncio.to_thread(read_traceback, log, uid, incident)
-
-    async def start_error(self, webapp: Webapp, account_type: str) -> str:
-        """Why a failing app did not start: the last exception in its error log ("" otherwise)."""
-        name = program_name(webapp)
-        if not self.supervisor.known(name) or self.supervisor.status(name).state not in (
-                ProgramState.FAILED, ProgramState.BACKING_OFF):
-            return ""
-        identity = await self._identity(webapp.user, account_type)
-        log = self.runtime.host_log(identity, webapp, "error")
-        uid = identity.owner[0] if identity.owner is not None else None
-        return await asyncio.to_thread(last_exception, log, uid) or ""
 
     def touch(self, webapp: Webapp) -> None:
         """A request to the app has just ended: its idle time starts now."""

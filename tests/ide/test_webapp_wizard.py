@@ -1,14 +1,21 @@
 """The wizard's kinds of web app through the API, and reloads that tell the truth about new code."""
 from __future__ import annotations
 
+import html
+import os
+import re
+
 import pytest
 
+from tests.client import Client
 from tests.ide.webapp_helpers import (
     apps,
     apps_server,
+    create_app,
     domain_of,
     log_file,
     owner,
+    patch,
     visit,
     write_app,
     www_file,
@@ -123,3 +130,34 @@ async def test_the_wizards_any_command_makes_a_website(apps_server):
     site = await who.api.get(f"/api/v1/user/{who.name}/websites/{domain_of(who)}/")
     assert site.status == 200 and site.json()["webapp"]["command"] == "python3 -m my_server"
     assert not www_file(apps_server, who).exists()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_web_page_says_when_a_virtualenv_is_missing_or_made_by_another_python(apps_server):
+    alice = owner(apps_server, "hacker")
+    home = apps_server.data_dir / "home" / alice.name
+    await create_app(alice)
+    base = f"/api/v0/user/{alice.name}/webapps/{domain_of(alice)}/"
+    browser = Client(apps_server.url)
+    assert (await browser.login(alice.name)).status == 302
+
+    async def page_says() -> str:
+        text = (await browser.get(f"/user/{alice.name}/webapps/")).text
+        found = re.search(r'class="notice warning virtualenv-problem">([^<]*)<', text)
+        return html.unescape(found.group(1)) if found else ""
+
+    assert await page_says() == ""
+    missing = f"/home/{alice.name}/.virtualenvs/nowhere"
+    assert (await patch(alice.api, base, {"virtualenv_path": missing})).status == 200
+    assert await page_says() == f"There is no virtualenv at {missing} (it has no bin/python): check the path, " \
+                                "or make it."
+    venv = home / ".virtualenvs" / "old"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to("/usr/bin/python3")
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.9.2\n")
+    owner_ids = home.stat()
+    os.chown(venv / "pyvenv.cfg", owner_ids.st_uid, owner_ids.st_gid)
+    assert (await patch(alice.api, base, {"virtualenv_path": f"/home/{alice.name}/.virtualenvs/old"})).status == 200
+    said = await page_says()
+    assert said.startswith(f"The virtualenv at /home/{alice.name}/.virtualenvs/old was made with Python 3.9, "
+                           "but this web app runs Python 3.11")
