@@ -86,7 +86,8 @@ def test_a_learner_builds_a_flask_site_and_visits_it(ide_server, page: Page, pla
     protection.get_by_label("Ask visitors for a password").check()
     protection.get_by_label("User name").fill("friend")
     protection.get_by_label("Password", exact=True).fill("open sesame")
-    protection.get_by_role("button", name="Save").click()
+    with page.expect_navigation():  # a saved form reloads the page
+        protection.get_by_role("button", name="Save").click()
     expect(page.locator(f"section[data-webapp='{domain}']").get_by_label(
         "Ask visitors for a password")).to_be_checked()
 
