@@ -118,7 +118,8 @@ class ConsoleManager:
         except BaseException:
             await self._registry.forget(record.id, record.owner)
             raise
-        scrollback_file = self._scrollback_files.new(record.id) if self._scrollback_files is not None else None
+        scrollback_file = (await asyncio.to_thread(self._scrollback_files.new, record.id)
+                           if self._scrollback_files is not None else None)
         self._run_console(Console(record.id, owner.username, name, process, rows, cols, self._scrollback_bytes,
                                   self._limits, on_exit=self._exited, scrollback_file=scrollback_file))
         return record

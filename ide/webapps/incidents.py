@@ -69,17 +69,24 @@ def last_exception(log: Path, owner_uid: int | None) -> str | None:
 
 
 def _tail(log: Path, owner_uid: int | None) -> str | None:
-    """The last MiB of the owner's log: never through a link, only a regular file of theirs."""
+    """The last MiB of the owner's log."""
+    return read_owners_file(log, owner_uid, _TAIL, from_end=True)
+
+
+def read_owners_file(path: Path, owner_uid: int | None, limit: int, *, from_end: bool = False) -> str | None:
+    """At most ``limit`` bytes of a file of the app's owner (its start, or its end), read as root:
+    never through a link, only a regular file of that uid; None otherwise."""
     try:
-        fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or (owner_uid is not None and info.st_uid != owner_uid):
             return None
-        os.lseek(fd, max(0, info.st_size - _TAIL), os.SEEK_SET)
-        return os.read(fd, _TAIL).decode(errors="replace")
+        if from_end:
+            os.lseek(fd, max(0, info.st_size - limit), os.SEEK_SET)
+        return os.read(fd, limit).decode(errors="replace")
     finally:
         os.close(fd)
 

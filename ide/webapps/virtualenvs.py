@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from pathlib import Path
+
+from ide.webapps.incidents import read_owners_file
 
 _VERSION = re.compile(r"^\s*version(?:_info)?\s*=\s*(\d+)\.(\d+)", re.M)
 _MAX_CONFIG = 64 * 1024
@@ -33,16 +34,5 @@ def virtualenv_problem(shown: str, host: Path, python_version: str, owner_uid: i
 
 
 def _version_of(config: Path, owner_uid: int | None) -> str | None:
-    try:
-        fd = os.open(config, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or (owner_uid is not None and info.st_uid != owner_uid):
-            return None
-        text = os.read(fd, _MAX_CONFIG).decode(errors="replace")
-    finally:
-        os.close(fd)
-    match = _VERSION.search(text)
+    match = _VERSION.search(read_owners_file(config, owner_uid, _MAX_CONFIG) or "")
     return f"{match.group(1)}.{match.group(2)}" if match else None

@@ -74,8 +74,6 @@ class HolderClient:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.directory.chmod(0o700)
         self._listen_to(self._connect() or self._start_and_connect())
-        hello = self._ask_locked({"op": "hello"})[0][0]
-        self.holder_pid, self.version = int(hello["pid"]), int(hello["version"])
         if self.version < protocol.VERSION:
             self._upgrade_locked()
 
@@ -131,17 +129,18 @@ class HolderClient:
                 raise HolderUnavailable("the node's program holder did not come back from its upgrade")
             time.sleep(0.02)
         self._listen_to(sock)
-        hello = self._ask_locked({"op": "hello"})[0][0]
-        self.holder_pid, self.version = int(hello["pid"]), int(hello["version"])
         log.warning("the node's program holder was upgraded from protocol %s to %s", old_version, self.version)
 
     def _listen_to(self, sock: socket.socket) -> None:
         """Use ``sock`` from now on, with a reader and a queue of answers of its own (what a
-        reader of an earlier connection still delivers cannot be taken for an answer here)."""
+        reader of an earlier connection still delivers cannot be taken for an answer here),
+        and learn the holder's pid and protocol version."""
         self._sock = sock
         self._answers = queue.Queue()
         threading.Thread(target=self._read, args=(sock, self._answers), name="holder-reader",
                          daemon=True).start()
+        hello = self._ask_locked({"op": "hello"})[0][0]
+        self.holder_pid, self.version = int(hello["pid"]), int(hello["version"])
 
     def _disconnect_locked(self) -> None:
         if self._sock is not None:

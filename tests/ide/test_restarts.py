@@ -24,6 +24,7 @@ from tests.consoles.sockjs_client import connect
 from tests.ide.test_sharing import Person
 from tests.ide.webapp_helpers import create_app, domain_of, visit
 from tests.server import UNISOLATED, ServerProcess, reachable_dir
+from tests.tasks.test_always_on import processes_named
 
 COUNTER = "import itertools, time\nfor i in itertools.count():\n    print(f'n={i}', flush=True)\n    time.sleep(0.01)\n"
 FULL_SCREEN = """
@@ -106,11 +107,6 @@ def app_answers_on_its_socket(server: ServerProcess, who: Person, webapp: dict) 
         return answer.split(b"\r\n", 1)[0].endswith(b" 200 OK")
 
 
-def processes_with(marker: str) -> list[psutil.Process]:
-    return [process for process in psutil.process_iter(["cmdline"])
-            if marker in " ".join(process.info["cmdline"] or [])]
-
-
 def gap_free(counter_output: str) -> tuple[int, int]:
     """(first, last) counter value; fails if a value between them is missing or repeated."""
     values = [int(value) for value in re.findall(r"^n=(\d+)\r?$", counter_output, re.M)]
@@ -139,10 +135,10 @@ async def test_a_restart_keeps_consoles_web_apps_and_always_on_tasks(node: Serve
     task = (await who.api.post(who.base() + "always_on/",
                                {"command": f"exec -a {marker} bash -c 'while true; do sleep 0.2; done'"})).json()
     for _ in range(100):
-        if len(processes_with(marker)) == 1:
+        if len(processes_named(marker)) == 1:
             break
         await asyncio.sleep(0.1)
-    (bot,) = processes_with(marker)
+    (bot,) = processes_named(marker)
 
     if how == "crash":
         node.crash()
@@ -177,7 +173,7 @@ async def test_a_restart_keeps_consoles_web_apps_and_always_on_tasks(node: Serve
         ended = (await who.api.get(who.base() + f"consoles/{ends['id']}/")).json()
     assert ended["status"] == "exited" and ended["exit_status"] == 7
     assert "bye" in await latest(who, ends["id"])
-    assert [p.pid for p in processes_with(marker)] == [bot.pid]
+    assert [p.pid for p in processes_named(marker)] == [bot.pid]
     shown = (await who.api.get(who.base() + f"always_on/{task['id']}/")).json()
     assert shown["state"] == "running"
 
@@ -192,15 +188,15 @@ async def test_stop_all_leaves_no_program_behind(node: ServerProcess) -> None:
     assert (await visit(node, domain_of(who))).code == 200
     await who.api.post(who.base() + "always_on/", {"command": f"exec -a {marker}-task sleep 600"})
     for _ in range(100):
-        if len(processes_with(marker)) == 2:
+        if len(processes_named(marker)) == 2:
             break
         await asyncio.sleep(0.1)
-    assert len(processes_with(marker)) == 2, console
-    holder = [p for p in processes_with("sandbox.holder.daemon") if str(node.data_dir) in " ".join(p.cmdline())]
+    assert len(processes_named(marker)) == 2, console
+    holder = [p for p in processes_named("sandbox.holder.daemon") if str(node.data_dir) in " ".join(p.cmdline())]
     assert len(holder) == 1
     node.stop()
-    assert processes_with(marker) == []
-    assert processes_with(str(node.data_dir)) == []  # the holder included
+    assert processes_named(marker) == []
+    assert processes_named(str(node.data_dir)) == []  # the holder included
     assert not holder[0].is_running() or holder[0].status() == psutil.STATUS_ZOMBIE
 
 

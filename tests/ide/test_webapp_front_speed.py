@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 
 import pytest
 
 from tests.client import Client
 from tests.ide.test_sharing import Person
-from tests.ide.test_two_nodes import _two_nodes
+from tests.ide.test_two_nodes import nodes
 from tests.ide.webapp_helpers import apps, apps_server, create_app, domain_of, owner, patch, visit
-from tests.server import ServerProcess, reachable_dir
+from tests.server import ServerProcess
 
-__all__ = ["apps_server"]
+__all__ = ["apps_server", "nodes"]
 
 # Counts the connections it accepted and answers with the number of the one a request came on;
 # keeps each open (HTTP/1.1) and closes it after half a second without a request.
@@ -36,15 +35,6 @@ KEEP_ALIVE_SERVER = (
     "class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):\n"
     "    daemon_threads = True\n"
     "S(os.environ['DOMAIN_SOCKET'], H).serve_forever()\n")
-
-
-@pytest.fixture(scope="module")
-def nodes():
-    data_dir = reachable_dir("ide-test-front-nodes-")
-    try:
-        yield from _two_nodes(data_dir)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def static_site(server: ServerProcess, who: Person, name: str, text: str) -> str:

@@ -3,17 +3,14 @@ does on one node (reload, disable, delete) reaches the copies on the others."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from tests.client import Client
 from tests.ide.test_sharing import Person
-from tests.ide.test_two_nodes import _two_nodes
+from tests.ide.test_two_nodes import nodes
 from tests.ide.webapp_helpers import apps, create_app, domain_of, program, visit, write_app
-from tests.server import ServerProcess, reachable_dir
 
 APP = '''
 def application(environ, start_response):
@@ -22,14 +19,7 @@ def application(environ, start_response):
 '''
 
 
-@pytest.fixture(scope="module")
-def nodes() -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    data_dir = reachable_dir("ide-test-app-nodes-")
-    try:
-        yield from _two_nodes(data_dir)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-
+__all__ = ["nodes"]
 
 def copies_of(webapp: dict) -> list[psutil.Process]:
     """The app's gunicorn masters (one per node running a copy)."""
